@@ -1,0 +1,64 @@
+"""Command line: ``p2p-bridge run`` (the bridge; the demo when no credentials are set) and ``p2p-bridge demo``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from bridge import __version__
+from bridge.app import run_bridge
+from bridge.config import Settings, load_settings
+from bridge.errors import ConfigError
+from bridge.logs import setup_logging
+
+log = logging.getLogger("bridge")
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = (settings.telegram_bot_token, settings.bybit_api_key, settings.bybit_api_secret)
+    return [value.get_secret_value() for value in values if value is not None]
+
+
+async def _until_signalled(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await main(stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``p2p-bridge`` console script and ``python -m bridge``."""
+    parser = argparse.ArgumentParser(prog="p2p-bridge", description=__doc__)
+    parser.add_argument("command", nargs="?", choices=("run", "demo"), default="run")
+    parser.add_argument("--version", action="version", version=f"p2p-bridge {__version__}")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"p2p-bridge: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level, _secrets(settings))
+    demo = args.command == "demo" or not settings.has_credentials
+    try:
+        if demo:
+            from bridge.demo import run_demo
+
+            if args.command == "run":
+                log.info("no credentials set: running the built-in demo (see README to connect real accounts)")
+            asyncio.run(_until_signalled(run_demo))
+        else:
+            asyncio.run(_until_signalled(lambda stop: run_bridge(settings, stop)))
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

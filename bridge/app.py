@@ -1,0 +1,105 @@
+"""Wiring and lifecycle: open the store, start the client, run poller, delivery and the bot, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import AsyncExitStack
+
+from aiogram.exceptions import TelegramUnauthorizedError
+
+from bridge.bybit import BybitClient
+from bridge.bybit.chat import ApiName, ChatSource
+from bridge.config import Settings
+from bridge.delivery import Delivery, Pacer
+from bridge.errors import ConfigError
+from bridge.media import MediaFetcher
+from bridge.poller import Poller
+from bridge.store import Store
+from bridge.tasks import Supervisor
+from bridge.telegram.bot import create_bot, create_dispatcher, publish_commands
+from bridge.telegram.sender import TelegramSender
+from bridge.watchlist import Watchlist
+
+log = logging.getLogger(__name__)
+
+CHAT_API_KEY = "chat_api"  # store key remembering which chat API Bybit left us
+SHUTDOWN_GRACE = 10.0  # seconds a post in flight may take to finish on shutdown
+
+
+async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
+    """Run until ``stop`` is set; raises ConfigError if Telegram refuses the token."""
+    settings.require_credentials()
+    assert settings.telegram_bot_token and settings.bybit_api_key and settings.bybit_api_secret
+    async with AsyncExitStack() as stack:
+        store = await Store.open(settings.bridge_db_path)
+        stack.push_async_callback(store.close)
+        client = BybitClient(
+            api_key=settings.bybit_api_key.get_secret_value(),
+            api_secret=settings.bybit_api_secret.get_secret_value(),
+            base_url=settings.bybit_url,
+            recv_window=settings.bybit_recv_window,
+            timeout=settings.bybit_timeout,
+            requests_per_second=settings.bybit_requests_per_second,
+        )
+        stack.push_async_callback(client.aclose)
+        media = MediaFetcher()
+        stack.push_async_callback(media.aclose)
+        bot = create_bot(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_url)
+        stack.push_async_callback(bot.session.close)
+        try:
+            me = await bot.get_me()
+        except TelegramUnauthorizedError:
+            raise ConfigError("TELEGRAM_BOT_TOKEN was refused by Telegram (401 Unauthorized)") from None
+        await bot.delete_webhook(drop_pending_updates=False)
+        await publish_commands(bot)
+
+        async def remember_api(name: ApiName) -> None:
+            await store.set_value(CHAT_API_KEY, name)
+
+        remembered = await store.get_value(CHAT_API_KEY)
+        source = ChatSource(
+            client,
+            mode=settings.bybit_chat_api,
+            current="session" if remembered == "session" else "order",
+            on_switch=remember_api,
+        )
+        poller = Poller(store, source, interval=settings.poll_interval, backfill_limit=settings.backfill_limit)
+        pacer = Pacer(
+            group_per_minute=settings.telegram_group_messages_per_minute,
+            chat_per_second=settings.telegram_chat_messages_per_second,
+            global_per_second=settings.telegram_global_messages_per_second,
+        )
+        delivery = Delivery(store, TelegramSender(bot, media), pacer, media_host=settings.bybit_media_url)
+        dispatcher = create_dispatcher(
+            settings.served_chat_ids,
+            store=store,
+            watchlist=Watchlist(store, client),
+            backfill_limit=settings.backfill_limit,
+            bot_username=me.username or "",
+        )
+
+        tasks = Supervisor()
+        stack.push_async_callback(tasks.stop)
+        tasks.spawn("poller", poller.run)
+        tasks.spawn("delivery", delivery.run)
+        tasks.spawn(
+            "telegram",
+            lambda: dispatcher.start_polling(
+                bot,
+                handle_signals=False,
+                close_bot_session=False,
+                allowed_updates=dispatcher.resolve_used_update_types(),
+            ),
+        )
+        log.info(
+            "bridge running as @%s: chat API %s, serving chats %s, %d watched order(s)",
+            me.username,
+            source.current,
+            sorted(settings.served_chat_ids),
+            len(await store.watches()),
+        )
+        await stop.wait()
+        log.info("stopping: finishing the post in flight")
+        await delivery.stop(SHUTDOWN_GRACE)
+    log.info("stopped")

@@ -1,0 +1,214 @@
+"""The signed, resilient Bybit v5 HTTP client (httpx)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from bridge.bybit._signing import auth_headers
+from bridge.bybit.models import ChatMessage, OrderInfo, SessionMessage
+from bridge.errors import BybitAuthError, BybitError, BybitUnavailable, ChatApiRetired
+from bridge.ratelimit import SlidingWindow
+
+log = logging.getLogger(__name__)
+
+# Bybit's return codes the client acts on.
+CODE_OK = 0
+CODE_TIMESTAMP = 10002
+CODE_RATE_LIMIT = 10006
+AUTH_CODES = frozenset({10003, 10004, 10005, 10010})
+CODE_CHAT_API_CLOSED = 912200387
+
+RATE_LIMIT_RESET_HEADER = "X-Bapi-Limit-Reset-Timestamp"
+IP_BAN_SECONDS = 600.0
+MAX_RATE_LIMIT_WAIT = 30.0
+MESSAGE_PAGE_SIZE = 30  # Bybit's maximum for both chat list endpoints
+
+PATH_SERVER_TIME = "/v5/market/time"
+PATH_ORDER_INFO = "/v5/p2p/order/info"
+PATH_ORDER_MESSAGES = "/v5/p2p/order/message/listpage"
+PATH_SESSION_ID = "/v5/p2p/chat/session/getSessionId"
+PATH_SESSION_MESSAGES = "/v5/p2p/chat/message/listpage_v1"
+
+
+def _envelope_code(payload: dict[str, Any]) -> tuple[int, str]:
+    """Read ``retCode``/``retMsg`` (gateway form) or ``ret_code``/``ret_msg`` (P2P form)."""
+    if "retCode" in payload:
+        return int(payload["retCode"]), str(payload.get("retMsg", ""))
+    return int(payload.get("ret_code", -1)), str(payload.get("ret_msg", ""))
+
+
+class BybitClient:
+    """Async client for the Bybit P2P endpoints the bridge needs.
+
+    Every request is signed over the exact bytes sent, paced to ``requests_per_second``, bounded by
+    ``timeout`` and retried with jittered backoff on transient failures. Errors surface as the
+    exception types of :mod:`bridge.errors`, never as raw HTTP errors.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        api_secret: str,
+        base_url: str,
+        recv_window: int = 5000,
+        timeout: float = 10.0,
+        requests_per_second: float = 10.0,
+        max_attempts: int = 5,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 20.0,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._key = api_key
+        self._secret = api_secret
+        self._recv_window = recv_window
+        self._max_attempts = max_attempts
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._wall_clock = wall_clock
+        self._offset_ms = 0
+        self._paused_until = 0.0
+        self._budget = SlidingWindow.per_second(requests_per_second)
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout),
+            headers={"Content-Type": "application/json", "User-Agent": "p2p-bridge"},
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    async def order_info(self, order_id: str) -> OrderInfo:
+        """Order detail (``/v5/p2p/order/info``)."""
+        result = await self.call(PATH_ORDER_INFO, {"orderId": order_id})
+        return OrderInfo.model_validate(result)
+
+    async def order_messages(self, order_id: str, page: int, size: int = MESSAGE_PAGE_SIZE) -> list[ChatMessage]:
+        """One page (from 1) of an order's chat, newest first; accepts the bare and nested result shapes."""
+        result = await self.call(
+            PATH_ORDER_MESSAGES, {"orderId": order_id, "currentPage": str(page), "size": str(size)}
+        )
+        items = result.get("result") if isinstance(result, dict) else result
+        return [ChatMessage.model_validate(item) for item in items or []]
+
+    async def session_id(self, user_mask_id: str) -> str:
+        """The chat session with one counterparty (``getSessionId``)."""
+        result = await self.call(PATH_SESSION_ID, {"userMaskId": user_mask_id})
+        return str(result["sessionId"])
+
+    async def session_messages(
+        self, session_id: str, last_id: str | None, limit: int = MESSAGE_PAGE_SIZE
+    ) -> list[SessionMessage]:
+        """One page of a session's chat, newest first, older than ``last_id`` when given."""
+        body: dict[str, Any] = {"sessionId": session_id, "limit": limit}
+        if last_id:
+            body["lastId"] = last_id
+        result = await self.call(PATH_SESSION_MESSAGES, body)
+        return [SessionMessage.model_validate(item) for item in result.get("messages") or []]
+
+    # -- transport ---------------------------------------------------------------------------
+
+    async def call(self, path: str, body: dict[str, Any]) -> Any:
+        """POST a signed request and return its ``result``, retrying what is worth retrying."""
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        failure = "no attempt made"
+        for attempt in range(1, self._max_attempts + 1):
+            await self._wait_turn(path)
+            try:
+                response = await self._http.post(path, content=raw, headers=self._headers(raw))
+            except httpx.TransportError as exc:  # timeouts, refused and reset connections
+                failure = f"{type(exc).__name__}"
+                await self._backoff(path, attempt, failure)
+                continue
+            if response.status_code == 403:
+                self._paused_until = time.monotonic() + IP_BAN_SECONDS
+                raise BybitUnavailable(403, "access too frequent: IP banned, pausing calls", endpoint=path)
+            if response.status_code >= 500:
+                failure = f"HTTP {response.status_code}"
+                await self._backoff(path, attempt, failure)
+                continue
+            try:
+                payload = response.json()
+                code, message = _envelope_code(payload)
+            except (ValueError, TypeError, AttributeError):
+                failure = f"HTTP {response.status_code} with a body that is not Bybit JSON"
+                await self._backoff(path, attempt, failure)
+                continue
+            if code == CODE_OK:
+                return payload.get("result")
+            if code == CODE_RATE_LIMIT:
+                failure = f"{code} {message}"
+                await self._wait_rate_limit(path, response)
+                continue
+            if code == CODE_TIMESTAMP and attempt < self._max_attempts:
+                failure = f"{code} {message}"
+                await self.sync_clock()
+                continue
+            if code in AUTH_CODES:
+                raise BybitAuthError(code, message, endpoint=path)
+            if code == CODE_CHAT_API_CLOSED:
+                raise ChatApiRetired(code, message, endpoint=path)
+            raise BybitError(code, message, endpoint=path)
+        raise BybitUnavailable(0, f"gave up after {self._max_attempts} attempts: {failure}", endpoint=path)
+
+    async def sync_clock(self) -> None:
+        """Measure the offset between our clock and Bybit's (``/v5/market/time``)."""
+        before = self._wall_clock()
+        try:
+            response = await self._http.get(PATH_SERVER_TIME)
+            result = response.json()["result"]
+        except (httpx.TransportError, ValueError, KeyError, TypeError) as exc:
+            log.warning("bybit clock sync failed: %s", type(exc).__name__)
+            return
+        after = self._wall_clock()
+        nano = result.get("timeNano")
+        server_ms = int(nano) // 1_000_000 if nano else int(result["timeSecond"]) * 1000
+        self._offset_ms = server_ms - int((before + after) / 2 * 1000)
+        log.info("bybit clock offset is now %d ms", self._offset_ms)
+
+    def _headers(self, raw: bytes) -> dict[str, str]:
+        timestamp = int(self._wall_clock() * 1000) + self._offset_ms
+        return auth_headers(self._key, self._secret, timestamp, self._recv_window, raw)
+
+    async def _wait_turn(self, path: str) -> None:
+        pause = self._paused_until - time.monotonic()
+        if pause > 0:
+            raise BybitUnavailable(403, f"calls paused for {pause:.0f} s after an IP ban", endpoint=path)
+        await self._budget.acquire()
+
+    async def _wait_rate_limit(self, path: str, response: httpx.Response) -> None:
+        reset = response.headers.get(RATE_LIMIT_RESET_HEADER, "")
+        wait = 1.0
+        if reset.isdigit():
+            wait = int(reset) / 1000 - (self._wall_clock() + self._offset_ms / 1000)
+        wait = min(max(wait, 0.05), MAX_RATE_LIMIT_WAIT)
+        log.info("bybit rate limit on %s: waiting %.2f s", path, wait)
+        self._budget.push_back(wait)
+
+    async def _backoff(self, path: str, attempt: int, failure: str) -> None:
+        if attempt >= self._max_attempts:
+            return
+        delay = min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
+        delay = random.uniform(delay / 2, delay)
+        log.info("bybit %s failed (%s), retry %d in %.2f s", path, failure, attempt, delay)
+        await asyncio.sleep(delay)

@@ -1,0 +1,162 @@
+"""The two chat back ends (order-scoped and session-based) behind one interface, and the switch."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Literal, Protocol
+
+from bridge.bybit._client import MESSAGE_PAGE_SIZE, BybitClient
+from bridge.bybit.models import ChatMessage, OrderInfo, SessionMessage
+from bridge.errors import ChatApiRetired
+
+log = logging.getLogger(__name__)
+
+ApiName = Literal["order", "session"]
+KnownIds = Callable[[Sequence[str]], Awaitable[set[str]]]
+"""Given message ids, answers which of them the store already holds."""
+
+MAX_PAGES = 100  # a safety stop: 3,000 unseen messages in one poll means something is wrong
+SYSTEM_NICKNAME = "SYSTEM"
+
+
+class ChatBackend(Protocol):
+    """Pages through one order's chat, newest first."""
+
+    name: ApiName
+
+    def pages(self, order: OrderInfo) -> AsyncIterator[list[ChatMessage]]:
+        """Yield pages of the order's chat, newest first, until history ends."""
+        ...
+
+
+class OrderScopedChat:
+    """``/v5/p2p/order/message/listpage``: the seed's per-order chat, paged by page number."""
+
+    name: ApiName = "order"
+
+    def __init__(self, client: BybitClient) -> None:
+        self._client = client
+
+    async def pages(self, order: OrderInfo) -> AsyncIterator[list[ChatMessage]]:
+        for number in range(1, MAX_PAGES + 1):
+            page = await self._client.order_messages(order.id, number)
+            if page:
+                yield page
+            if len(page) < MESSAGE_PAGE_SIZE:
+                return
+
+
+class SessionChat:
+    """``/v5/p2p/chat/message/listpage_v1``: one session per counterparty, paged by ``lastId``.
+
+    The session holds every order with that counterparty; messages come out attributed to the
+    polled order and the poller re-attributes them when several watched orders share a session.
+    """
+
+    name: ApiName = "session"
+
+    def __init__(self, client: BybitClient) -> None:
+        self._client = client
+        self._sessions: dict[str, str] = {}
+
+    async def pages(self, order: OrderInfo) -> AsyncIterator[list[ChatMessage]]:
+        session = self._sessions.get(order.target_user_mask_id)
+        if session is None:
+            session = await self._client.session_id(order.target_user_mask_id)
+            self._sessions[order.target_user_mask_id] = session
+        last_id: str | None = None
+        for _ in range(MAX_PAGES):
+            page = await self._client.session_messages(session, last_id)
+            if page:
+                yield [to_chat_message(item, order) for item in page]
+                last_id = page[-1].id
+            if len(page) < MESSAGE_PAGE_SIZE:
+                return
+
+
+def to_chat_message(item: SessionMessage, order: OrderInfo) -> ChatMessage:
+    """Map a session message onto the order-scoped shape; the sender is told apart by nickname."""
+    nickname = item.send_user_nick_name
+    user_id, role_type = "", "user"
+    if nickname == SYSTEM_NICKNAME:
+        role_type = "sys"
+    elif nickname == order.nick_name:
+        user_id = order.user_id
+    elif nickname == order.target_nick_name:
+        user_id = order.target_user_id
+    return ChatMessage(
+        id=item.id,
+        message=item.content,
+        user_id=user_id,
+        msg_type=item.msg_type,
+        msg_code=item.msg_code,
+        create_date=item.create_date,
+        content_type=item.content_type,
+        order_id=order.id,
+        nick_name=nickname,
+        file_name=item.file_name,
+        role_type=role_type,
+    )
+
+
+async def collect_new(
+    pages: AsyncIterator[list[ChatMessage]], known: KnownIds, at_most: int | None = None
+) -> list[ChatMessage]:
+    """Read newest-first pages until a known message (or ``at_most`` new ones); return them oldest first."""
+    found: list[ChatMessage] = []
+    try:
+        async for page in pages:
+            held = await known([message.id for message in page])
+            for message in page:
+                if message.id in held or (at_most is not None and len(found) >= at_most):
+                    return _chronological(found)
+                found.append(message)
+    finally:
+        await pages.aclose()  # type: ignore[attr-defined]
+    return _chronological(found)
+
+
+def _chronological(messages: list[ChatMessage]) -> list[ChatMessage]:
+    return sorted(messages, key=lambda m: (m.create_date, len(m.id), m.id))
+
+
+class ChatSource:
+    """Chooses the back end: order-scoped until Bybit retires it (912200387), then session-based.
+
+    ``mode`` "auto" switches by itself and reports the switch through ``on_switch`` so it is
+    remembered across restarts; "order" or "session" forces one back end.
+    """
+
+    def __init__(
+        self,
+        client: BybitClient,
+        *,
+        mode: Literal["auto", "order", "session"],
+        current: ApiName,
+        on_switch: Callable[[ApiName], Awaitable[None]],
+    ) -> None:
+        self._backends: dict[ApiName, ChatBackend] = {
+            "order": OrderScopedChat(client),
+            "session": SessionChat(client),
+        }
+        self._mode = mode
+        self._current: ApiName = current if mode == "auto" else mode
+        self._on_switch = on_switch
+
+    @property
+    def current(self) -> ApiName:
+        """The back end in use."""
+        return self._current
+
+    async def fetch_new(self, order: OrderInfo, known: KnownIds, at_most: int | None = None) -> list[ChatMessage]:
+        """Messages of ``order`` the store does not hold yet, oldest first."""
+        try:
+            return await collect_new(self._backends[self._current].pages(order), known, at_most)
+        except ChatApiRetired:
+            if self._mode != "auto" or self._current == "session":
+                raise
+        log.warning("bybit retired the order-scoped chat API (912200387): switching to session chat")
+        self._current = "session"
+        await self._on_switch("session")
+        return await collect_new(self._backends["session"].pages(order), known, at_most)

@@ -1,0 +1,42 @@
+"""Every exception the bridge raises on purpose lives here."""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    """Base class of the bridge's own errors."""
+
+
+class ConfigError(BridgeError):
+    """The configuration is missing or invalid; the message names the variable, never its value."""
+
+
+class BybitError(BridgeError):
+    """A Bybit call failed; ``code`` is Bybit's ret_code (or 0 for transport failures)."""
+
+    def __init__(self, code: int, message: str, *, endpoint: str = "") -> None:
+        self.code = code
+        self.message = message
+        self.endpoint = endpoint
+        where = f" on {endpoint}" if endpoint else ""
+        super().__init__(f"Bybit error {code}{where}: {message}")
+
+
+class BybitAuthError(BybitError):
+    """The API key, signature, permission or IP whitelist was refused (10003/10004/10005/10010)."""
+
+
+class BybitUnavailable(BybitError):
+    """Bybit could not be reached or kept failing (timeouts, 5xx, connection errors, rate limits)."""
+
+
+class ChatApiRetired(BybitError):
+    """Bybit answered that the order-scoped chat API is closed (912200387)."""
+
+
+class MediaUnavailable(BridgeError):
+    """A chat file could not be fetched from Bybit or is too large to upload; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

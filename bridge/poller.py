@@ -1,0 +1,132 @@
+"""Fetch what is new in every watched order's chat and record it in the store (knows nothing of Telegram)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bridge.bybit import ChatMessage, MessageKind, OrderInfo
+from bridge.bybit.chat import ChatSource
+from bridge.errors import BybitAuthError, BybitError
+from bridge.store import State, Store, Watch
+
+log = logging.getLogger(__name__)
+
+SESSION_CLOCK_SLACK = timedelta(minutes=1)
+ANY_ORDER = "*"  # error-log key for failures that are not about one order
+
+
+@dataclass
+class PollStats:
+    """What ``/status`` reports about polling."""
+
+    last_success: float | None = None
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+def owner_of(message: ChatMessage, polled: Watch, siblings: Sequence[Watch], *, by_session: bool) -> tuple[str, State]:
+    """Which watched order a message belongs to, and whether to forward it.
+
+    The order-scoped API serves one order's chat. A session spans every order with one
+    counterparty, so its message goes to the newest sibling order created (give or take
+    ``SESSION_CLOCK_SLACK``) before it; one older than all of them belongs to an earlier order
+    and is only recorded as seen.
+    """
+    if message.kind is MessageKind.ORDER_CARD:
+        return polled.order_id, State.SKIPPED
+    if not by_session:
+        return polled.order_id, State.PENDING
+    sent = message.create_date + SESSION_CLOCK_SLACK
+    candidates = [w for w in siblings if w.info.create_date is None or w.info.create_date <= sent]
+    if not candidates:
+        return polled.order_id, State.SKIPPED
+    newest = max(candidates, key=lambda w: w.info.create_date or datetime.min.replace(tzinfo=UTC))
+    return newest.order_id, State.PENDING
+
+
+def split_backfill(messages: list[ChatMessage], limit: int) -> tuple[list[ChatMessage], list[ChatMessage]]:
+    """History fetched on /watch: the newest ``limit`` are forwarded, the rest only marked seen."""
+    cut = max(len(messages) - limit, 0)
+    return messages[:cut], messages[cut:]
+
+
+class Poller:
+    """Polls every active watch each ``interval`` seconds; wakes early when watches change."""
+
+    def __init__(self, store: Store, source: ChatSource, *, interval: float, backfill_limit: int) -> None:
+        self._store = store
+        self._source = source
+        self._interval = interval
+        self._backfill_limit = backfill_limit
+        self._last_error: dict[str, str] = {}
+        self.stats = PollStats()
+
+    async def run(self) -> None:
+        """Poll forever; one order's failure is logged once and never stops the others."""
+        while True:
+            self._store.watches_changed.clear()
+            await self.poll_all()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._store.watches_changed.wait(), self._interval)
+
+    async def poll_all(self) -> None:
+        """One round over every active watch."""
+        watches = await self._store.watches()
+        for watch in watches:
+            try:
+                added = await self.poll(watch, watches)
+            except Exception as exc:  # one order's trouble must not stop the others
+                self._report(watch.order_id, exc)
+                continue
+            self._recovered(watch.order_id)
+            self.stats.last_success = time.time()
+            if added:
+                log.info("order %s: %d new message(s)", watch.order_id, added)
+
+    async def poll(self, watch: Watch, watches: Sequence[Watch]) -> int:
+        """Fetch and record one order's new messages; returns how many await delivery."""
+        siblings = [w for w in watches if _same_counterparty(w.info, watch.info)]
+        if watch.backfilled:
+            fresh = await self._source.fetch_new(watch.info, self._store.known_ids)
+            older: list[ChatMessage] = []
+        else:
+            # One message past the window is recorded as seen, so the next poll stops there.
+            history = await self._source.fetch_new(watch.info, self._store.known_ids, at_most=self._backfill_limit + 1)
+            older, fresh = split_backfill(history, self._backfill_limit)
+        entries = [(watch.order_id, message, State.SKIPPED) for message in older]
+        by_session = self._source.current == "session"
+        for message in fresh:
+            order_id, state = owner_of(message, watch, siblings, by_session=by_session)
+            entries.append((order_id, message, state))
+        return await self._store.record(entries, backfilled_order=None if watch.backfilled else watch.order_id)
+
+    def _report(self, order_id: str, exc: Exception) -> None:
+        """Count every failure; log it once per order (auth failures once in all), not every poll."""
+        self.stats.errors[type(exc).__name__] += 1
+        key = ANY_ORDER if isinstance(exc, BybitAuthError) else order_id
+        if self._last_error.get(key) == str(exc):
+            return
+        self._last_error[key] = str(exc)
+        if isinstance(exc, BybitAuthError):
+            log.error("Bybit refused the API credentials: %s; check BYBIT_API_KEY and BYBIT_API_SECRET", exc)
+        elif isinstance(exc, BybitError):
+            log.error("order %s: polling failed: %s", order_id, exc)
+        else:
+            log.exception("order %s: polling failed unexpectedly", order_id)
+
+    def _recovered(self, order_id: str) -> None:
+        for key in (order_id, ANY_ORDER):
+            if self._last_error.pop(key, None) is not None:
+                log.info("order %s: polling works again", order_id)
+
+
+def _same_counterparty(a: OrderInfo, b: OrderInfo) -> bool:
+    if a.id == b.id:
+        return True
+    return bool(a.target_user_id) and a.target_user_id == b.target_user_id

@@ -1,0 +1,127 @@
+"""Turn a Bybit chat message into Telegram posts: pure functions, HTML-escaped, within Telegram's limits."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+from bridge.bybit import ChatMessage, MessageKind, OrderInfo
+from bridge.telegram.limits import TEXT_LIMIT
+
+NICKNAME_LIMIT = 64
+FILE_NAME_LIMIT = 100  # with the header, keeps a caption far below CAPTION_LIMIT
+_TAG = re.compile(r"<[^>]*>")
+_MEDIA_KINDS = frozenset({MessageKind.IMAGE, MessageKind.PDF, MessageKind.VIDEO})
+
+
+@dataclass(frozen=True)
+class TextPart:
+    """A text post in HTML parse mode."""
+
+    html: str
+
+
+@dataclass(frozen=True)
+class MediaPart:
+    """A photo, document or video post; ``url`` is absolute, ``caption`` is HTML."""
+
+    kind: MessageKind
+    url: str
+    file_name: str
+    caption: str
+
+
+Part = TextPart | MediaPart
+
+
+def short_id(order_id: str) -> str:
+    """The last six digits, as merchants tell orders apart at a glance."""
+    return f"…{order_id[-6:]}" if len(order_id) > 6 else order_id
+
+
+def sender_label(message: ChatMessage, order: OrderInfo) -> str:
+    """Who wrote it, in words: Bybit first (system messages may carry your id), then you or them."""
+    if message.role_type == "alarm":
+        return "Bybit warning"
+    if message.is_system:
+        return "Bybit system"
+    if message.is_support:
+        return "Bybit support"
+    if message.user_id and message.user_id == order.user_id:
+        return f"You ({order.your_role})"
+    if not message.user_id or message.user_id == order.target_user_id:
+        return f"{order.counterparty_role.capitalize()} (counterparty)"
+    return "Other participant"
+
+
+def header(message: ChatMessage, order: OrderInfo) -> str:
+    """The first line of every post: role, nickname, order, time."""
+    nickname = message.nick_name[:NICKNAME_LIMIT]
+    who = f"<b>{html.escape(sender_label(message, order))}</b>"
+    if nickname and not message.is_system:
+        who += f" {html.escape(nickname)}"
+    when = message.create_date.strftime("%d %b %H:%M UTC")
+    return f"{who} · order <code>{short_id(order.id)}</code> · {when}"
+
+
+def absolute_url(path: str, media_host: str) -> str:
+    """Bybit sends media as a relative path with an expiring token; prefix the media host."""
+    if path.startswith(("http://", "https://")):
+        return path
+    return f"{media_host.rstrip('/')}/{path.lstrip('/')}"
+
+
+def plain_text(message: ChatMessage) -> str:
+    """The message's text for humans; Bybit's HTML warnings lose their tags."""
+    if message.role_type == "alarm":
+        return html.unescape(_TAG.sub("", message.message)).strip()
+    return message.message
+
+
+def render(message: ChatMessage, order: OrderInfo, media_host: str) -> list[Part]:
+    """All posts for one message: media with a caption, or text split under Telegram's limit."""
+    top = header(message, order)
+    if message.kind in _MEDIA_KINDS:
+        url = absolute_url(message.message, media_host)
+        name = (message.file_name or url.split("?", 1)[0].rsplit("/", 1)[-1])[:FILE_NAME_LIMIT]
+        return [MediaPart(kind=message.kind, url=url, file_name=name, caption=f"{top}\n{html.escape(name)}")]
+    return [TextPart(chunk) for chunk in split_post(top, plain_text(message))]
+
+
+def text_block(message: ChatMessage, order: OrderInfo) -> str | None:
+    """A text message as one block of a joint post, or None when it needs a post of its own."""
+    if message.kind in _MEDIA_KINDS:
+        return None
+    posts = split_post(header(message, order), plain_text(message))
+    return posts[0] if len(posts) == 1 else None
+
+
+def media_as_link(part: MediaPart, reason: str) -> TextPart:
+    """The fallback when Telegram cannot take the media: a working link, and why."""
+    link = f'<a href="{html.escape(part.url, quote=True)}">{html.escape(part.file_name)}</a>'
+    return TextPart(f"{part.caption}\n📎 {link} ({html.escape(reason)})")
+
+
+def split_post(top: str, body: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """``top`` and the escaped ``body``, in as many posts as the limit needs (split at line or word ends)."""
+    pieces = _split_escaped(body, limit - len(top) - 16) if body else [""]
+    if len(pieces) == 1:
+        return [f"{top}\n{pieces[0]}".rstrip("\n")]
+    return [f"{top} ({n}/{len(pieces)})\n{piece}" for n, piece in enumerate(pieces, start=1)]
+
+
+def _split_escaped(text: str, budget: int) -> list[str]:
+    """Escape ``text`` in chunks whose escaped length fits ``budget``; never cut inside an entity."""
+    chunks: list[str] = []
+    while text:
+        size, used = 0, 0
+        while size < len(text) and used + len(html.escape(text[size])) <= budget:
+            used += len(html.escape(text[size]))
+            size += 1
+        if size < len(text):
+            cut = max(text.rfind("\n", 0, size), text.rfind(" ", 0, size))
+            size = cut + 1 if cut > size // 2 else size
+        chunks.append(html.escape(text[:size]).strip())
+        text = text[size:]
+    return chunks

@@ -1,0 +1,319 @@
+"""The single source of truth (aiosqlite, WAL): watched orders, every message seen and its delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import aiosqlite
+
+from bridge.bybit import ChatMessage, OrderInfo
+
+# Each entry moves the schema one version up; never edit a released step, append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE orders (
+        order_id    TEXT PRIMARY KEY,
+        chat_id     INTEGER NOT NULL,
+        thread_id   INTEGER,
+        active      INTEGER NOT NULL DEFAULT 1,
+        backfilled  INTEGER NOT NULL DEFAULT 0,
+        info        TEXT NOT NULL,
+        watched_by  INTEGER,
+        watched_at  REAL NOT NULL
+    );
+    CREATE TABLE messages (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        msg_id       TEXT NOT NULL UNIQUE,
+        order_id     TEXT NOT NULL REFERENCES orders(order_id),
+        created_ms   INTEGER NOT NULL,
+        payload      TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        last_error   TEXT,
+        seen_at      REAL NOT NULL,
+        delivered_at REAL
+    );
+    CREATE INDEX messages_by_state ON messages(state, order_id, seq);
+    CREATE TABLE posts (
+        chat_id    INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        order_id   TEXT NOT NULL,
+        msg_id     TEXT,
+        PRIMARY KEY (chat_id, message_id)
+    );
+    CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class State(StrEnum):
+    """Delivery state of a seen message."""
+
+    PENDING = "pending"  # recorded, not yet confirmed by Telegram
+    DELIVERED = "delivered"  # Telegram returned its message id
+    SKIPPED = "skipped"  # seen but not for forwarding (history before the backfill window, order cards)
+    FAILED = "failed"  # Telegram refused it for good, even as plain text; kept for inspection
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A watched order: where its messages go, and what Bybit said about it."""
+
+    order_id: str
+    chat_id: int
+    thread_id: int | None
+    active: bool
+    backfilled: bool
+    info: OrderInfo
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A message waiting for delivery, with the watch it belongs to."""
+
+    seq: int
+    message: ChatMessage
+    watch: Watch
+    attempts: int
+
+
+class Store:
+    """Async access to the bridge database. Open with :meth:`open`, close with :meth:`close`.
+
+    ``pending_added`` is set whenever new messages await delivery, ``watches_changed`` whenever
+    the set of watched orders changes, so loops can wait for work instead of spinning.
+    """
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self.pending_added = asyncio.Event()
+        self.watches_changed = asyncio.Event()
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Store:
+        """Open (creating and migrating as needed) the database at ``path``."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path)
+        db.row_factory = aiosqlite.Row
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        store = cls(db)
+        await store._migrate()
+        return store
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connection (the WAL is checkpointed by SQLite)."""
+        await self._db.close()
+
+    async def _migrate(self) -> None:
+        async with self._db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"database schema {version} is newer than this bridge ({SCHEMA_VERSION})")
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            await self._db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+
+    async def schema_version(self) -> int:
+        """The schema version recorded in the database."""
+        async with self._db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    # -- watches -----------------------------------------------------------------------------
+
+    async def watch(self, info: OrderInfo, chat_id: int, thread_id: int | None, user_id: int | None) -> None:
+        """Start (or resume) forwarding an order to a chat."""
+        await self._db.execute(
+            """INSERT INTO orders (order_id, chat_id, thread_id, info, watched_by, watched_at)
+               VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT(order_id) DO UPDATE SET active = 1, chat_id = excluded.chat_id,
+                   thread_id = excluded.thread_id, info = excluded.info,
+                   watched_by = excluded.watched_by, watched_at = excluded.watched_at""",
+            (info.id, chat_id, thread_id, info.model_dump_json(by_alias=True), user_id, time.time()),
+        )
+        await self._db.commit()
+        self.watches_changed.set()
+
+    async def unwatch(self, order_id: str) -> bool:
+        """Stop forwarding an order; False if it was not watched."""
+        cursor = await self._db.execute("UPDATE orders SET active = 0 WHERE order_id = ? AND active = 1", (order_id,))
+        await self._db.commit()
+        self.watches_changed.set()
+        return cursor.rowcount > 0
+
+    async def get_watch(self, order_id: str) -> Watch | None:
+        """The order's watch record, active or not."""
+        async with self._db.execute("SELECT * FROM orders WHERE order_id = ?", (order_id,)) as cursor:
+            row = await cursor.fetchone()
+        return _watch(row) if row else None
+
+    async def watches(self, chat_id: int | None = None) -> list[Watch]:
+        """Active watches, oldest first, optionally of one chat."""
+        query = "SELECT * FROM orders WHERE active = 1"
+        params: tuple[int, ...] = ()
+        if chat_id is not None:
+            query += " AND chat_id = ?"
+            params = (chat_id,)
+        async with self._db.execute(query + " ORDER BY watched_at", params) as cursor:
+            return [_watch(row) for row in await cursor.fetchall()]
+
+    async def update_info(self, info: OrderInfo) -> None:
+        """Keep the latest order detail Bybit returned."""
+        await self._db.execute(
+            "UPDATE orders SET info = ? WHERE order_id = ?", (info.model_dump_json(by_alias=True), info.id)
+        )
+        await self._db.commit()
+
+    async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Point every watch (and post) of a chat at its new id (a group upgraded to a supergroup)."""
+        await self._db.execute("UPDATE orders SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
+        await self._db.execute("UPDATE posts SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
+        await self._db.commit()
+
+    # -- messages ----------------------------------------------------------------------------
+
+    async def known_ids(self, msg_ids: Sequence[str]) -> set[str]:
+        """Which of ``msg_ids`` have been seen before (in any state)."""
+        if not msg_ids:
+            return set()
+        marks = ",".join("?" * len(msg_ids))
+        async with self._db.execute(f"SELECT msg_id FROM messages WHERE msg_id IN ({marks})", tuple(msg_ids)) as cursor:
+            return {str(row[0]) for row in await cursor.fetchall()}
+
+    async def record(
+        self, entries: Iterable[tuple[str, ChatMessage, State]], *, backfilled_order: str | None = None
+    ) -> int:
+        """Record seen messages as (order id, message, state) in one transaction; returns new pending count.
+
+        Messages already held are ignored, so recording twice is harmless. ``backfilled_order``
+        marks that order's history as fetched, in the same transaction.
+        """
+        now = time.time()
+        added = 0
+        for order_id, message, state in entries:
+            cursor = await self._db.execute(
+                """INSERT OR IGNORE INTO messages (msg_id, order_id, created_ms, payload, state, seen_at)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                (
+                    message.id,
+                    order_id,
+                    message.created_ms,
+                    message.model_dump_json(by_alias=True),
+                    state,
+                    now,
+                ),
+            )
+            added += cursor.rowcount if state is State.PENDING else 0
+        if backfilled_order is not None:
+            await self._db.execute("UPDATE orders SET backfilled = 1 WHERE order_id = ?", (backfilled_order,))
+        await self._db.commit()
+        if added:
+            self.pending_added.set()
+        return added
+
+    async def pending(self, chat_id: int | None = None, limit: int = 100) -> list[Pending]:
+        """Undelivered messages of active watches, in the order they were seen (per order: oldest first)."""
+        query = """SELECT m.seq, m.payload, m.attempts, o.* FROM messages m
+                   JOIN orders o ON o.order_id = m.order_id
+                   WHERE m.state = 'pending' AND o.active = 1"""
+        params: tuple[int, ...] = ()
+        if chat_id is not None:
+            query += " AND o.chat_id = ?"
+            params = (chat_id,)
+        async with self._db.execute(query + f" ORDER BY m.seq LIMIT {int(limit)}", params) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            Pending(
+                seq=row["seq"],
+                message=ChatMessage.model_validate_json(row["payload"]),
+                watch=_watch(row),
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]
+
+    async def pending_chats(self) -> set[int]:
+        """Chats that have messages waiting."""
+        async with self._db.execute(
+            """SELECT DISTINCT o.chat_id FROM messages m JOIN orders o ON o.order_id = m.order_id
+               WHERE m.state = 'pending' AND o.active = 1"""
+        ) as cursor:
+            return {int(row[0]) for row in await cursor.fetchall()}
+
+    async def count_by_state(self) -> dict[State, int]:
+        """How many messages are in each delivery state."""
+        async with self._db.execute("SELECT state, COUNT(*) FROM messages GROUP BY state") as cursor:
+            counts = {State(row[0]): int(row[1]) for row in await cursor.fetchall()}
+        return {state: counts.get(state, 0) for state in State}
+
+    async def mark_delivered(self, seqs: Sequence[int], chat_id: int, telegram_ids: Sequence[int]) -> None:
+        """Telegram confirmed: mark the messages delivered and remember which posts became of them."""
+        now = time.time()
+        async with self._db.execute(
+            f"SELECT seq, msg_id, order_id FROM messages WHERE seq IN ({','.join('?' * len(seqs))})",
+            tuple(seqs),
+        ) as cursor:
+            rows = list(await cursor.fetchall())
+        await self._db.executemany(
+            "UPDATE messages SET state = 'delivered', delivered_at = ?, last_error = NULL WHERE seq = ?",
+            [(now, seq) for seq in seqs],
+        )
+        # Posts map back to the newest message they carry (what a reply to them answers).
+        last = rows[-1] if rows else None
+        if last is not None:
+            await self._db.executemany(
+                "INSERT OR REPLACE INTO posts (chat_id, message_id, order_id, msg_id) VALUES (?, ?, ?, ?)",
+                [(chat_id, tg_id, last["order_id"], last["msg_id"]) for tg_id in telegram_ids],
+            )
+        await self._db.commit()
+
+    async def mark_attempt(self, seq: int, error: str, *, failed: bool = False) -> None:
+        """Count a failed delivery attempt; ``failed`` gives up on the message for good."""
+        await self._db.execute(
+            "UPDATE messages SET attempts = attempts + 1, last_error = ?, state = ? WHERE seq = ?",
+            (error[:500], State.FAILED if failed else State.PENDING, seq),
+        )
+        await self._db.commit()
+
+    # -- small settings ----------------------------------------------------------------------
+
+    async def get_value(self, key: str) -> str | None:
+        """A value remembered across restarts (e.g. which chat API Bybit left us)."""
+        async with self._db.execute("SELECT value FROM kv WHERE key = ?", (key,)) as cursor:
+            row = await cursor.fetchone()
+        return str(row[0]) if row else None
+
+    async def set_value(self, key: str, value: str) -> None:
+        """Remember a value across restarts."""
+        await self._db.execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value))
+        await self._db.commit()
+
+
+def _watch(row: aiosqlite.Row) -> Watch:
+    return Watch(
+        order_id=row["order_id"],
+        chat_id=row["chat_id"],
+        thread_id=row["thread_id"],
+        active=bool(row["active"]),
+        backfilled=bool(row["backfilled"]),
+        info=OrderInfo.model_validate_json(row["info"]),
+    )

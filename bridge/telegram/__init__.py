@@ -1,0 +1,1 @@
+"""The Telegram side: bot set-up, command routers, access control, and sending posts."""

@@ -1,0 +1,39 @@
+"""Building the aiogram Bot and Dispatcher, and publishing the command menu."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.types import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
+
+from bridge.telegram import general, watching
+from bridge.telegram.access import ServedChatsOnly
+from bridge.telegram.commands import menu
+
+REQUEST_TIMEOUT = 30.0  # seconds; getUpdates long polls add their own timeout on top
+
+
+def create_bot(token: str, api_url: str) -> Bot:
+    """A Bot speaking HTML to ``api_url`` (api.telegram.org, a local Bot API server, or the sandbox)."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url.rstrip("/")), timeout=REQUEST_TIMEOUT)
+    defaults = DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True)
+    return Bot(token, session=session, default=defaults)
+
+
+def create_dispatcher(served_chats: frozenset[int], **dependencies: Any) -> Dispatcher:
+    """One router per feature behind the access check; ``dependencies`` reach handlers by name."""
+    dispatcher = Dispatcher(**dependencies)
+    dispatcher.message.outer_middleware(ServedChatsOnly(served_chats))
+    dispatcher.include_routers(watching.create_router(), general.create_router())
+    return dispatcher
+
+
+async def publish_commands(bot: Bot) -> None:
+    """Fill Telegram's command menu for private chats and groups."""
+    for scope in (BotCommandScopeAllPrivateChats(), BotCommandScopeAllGroupChats()):
+        await bot.set_my_commands(menu(), scope=scope)

@@ -1,0 +1,33 @@
+"""Router for /start, /help and commands the bot does not know."""
+
+from __future__ import annotations
+
+import html
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import Message
+
+from bridge.telegram.commands import help_text
+
+
+async def start(message: Message) -> None:
+    """/start and /help"""
+    await message.reply(help_text())
+
+
+async def unknown_command(message: Message, bot_username: str) -> None:
+    """Any other command meant for this bot (``/cmd`` or ``/cmd@ThisBot``) gets a pointer to /help."""
+    command = (message.text or "").split(maxsplit=1)[0]
+    name, _, mention = command.partition("@")
+    if mention and mention.lower() != bot_username.lower():
+        return  # addressed to another bot in the group
+    await message.reply(f"Unknown command {html.escape(name)}. Send /help for the list.")
+
+
+def create_router() -> Router:
+    """A fresh router (routers attach to one dispatcher only)."""
+    router = Router(name="general")
+    router.message.register(start, Command("start", "help"))
+    router.message.register(unknown_command, F.text.startswith("/"))
+    return router

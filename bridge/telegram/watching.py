@@ -1,0 +1,93 @@
+"""Router for /watch, /unwatch and /list."""
+
+from __future__ import annotations
+
+import html
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+
+from bridge.bybit import OrderInfo
+from bridge.render import short_id
+from bridge.store import Store
+from bridge.watchlist import Outcome, Result, Watchlist
+
+MAX_IDS_PER_COMMAND = 20
+
+
+def order_summary(info: OrderInfo) -> str:
+    """One line about an order: side, amounts, counterparty."""
+    side = "you sell" if info.you_sell else "you buy"
+    return (
+        f"{side} {html.escape(info.quantity)} {html.escape(info.token_id)} for "
+        f"{html.escape(info.amount)} {html.escape(info.currency_id)} · "
+        f"{info.counterparty_role} {html.escape(info.target_nick_name)}"
+    )
+
+
+def describe(result: Result, backfill_limit: int) -> str:
+    """The reply line for one order id."""
+    code = f"<code>{html.escape(result.order_id)}</code>"
+    info = f"\n    {order_summary(result.info)}" if result.info else ""
+    match result.outcome:
+        case Outcome.ADDED:
+            history = f"the last {backfill_limit} messages, then " if backfill_limit else ""
+            return f"✅ Watching {code}: forwarding {history}every new message.{info}"
+        case Outcome.RESUMED:
+            return f"✅ Watching {code} again: messages since you stopped follow.{info}"
+        case Outcome.ALREADY_HERE:
+            return f"ℹ️ {code} is already watched here."
+        case Outcome.ELSEWHERE:
+            return f"ℹ️ {code} is already forwarded to another chat; /unwatch it there first."
+        case Outcome.MALFORMED:
+            return f"⚠️ {code} is not an order id (Bybit order ids are long numbers)."
+        case Outcome.REFUSED_BY_BYBIT:
+            return f"❌ Bybit refused order {code}: {html.escape(result.reason)}"
+        case Outcome.REMOVED:
+            return f"🛑 Stopped forwarding {code}."
+        case Outcome.NOT_WATCHED:
+            return f"ℹ️ {code} is not watched in this chat."
+
+
+async def watch(message: Message, command: CommandObject, watchlist: Watchlist, backfill_limit: int) -> None:
+    """/watch ORDER_ID [ORDER_ID…]"""
+    ids = list(dict.fromkeys((command.args or "").split()))
+    if not ids:
+        await message.reply("Usage: <code>/watch ORDER_ID [ORDER_ID…]</code> — the id is on the order page.")
+        return
+    if len(ids) > MAX_IDS_PER_COMMAND:
+        await message.reply(f"At most {MAX_IDS_PER_COMMAND} orders per /watch, please.")
+        return
+    user_id = message.from_user.id if message.from_user else None
+    results = [await watchlist.add(order_id, message.chat.id, message.message_thread_id, user_id) for order_id in ids]
+    await message.reply("\n".join(describe(result, backfill_limit) for result in results))
+
+
+async def unwatch(message: Message, command: CommandObject, watchlist: Watchlist, backfill_limit: int) -> None:
+    """/unwatch ORDER_ID"""
+    ids = (command.args or "").split()
+    if len(ids) != 1:
+        await message.reply("Usage: <code>/unwatch ORDER_ID</code> — see /list for what is watched.")
+        return
+    result = await watchlist.remove(ids[0], message.chat.id)
+    await message.reply(describe(result, backfill_limit))
+
+
+async def list_watches(message: Message, store: Store) -> None:
+    """/list"""
+    watches = await store.watches(message.chat.id)
+    if not watches:
+        await message.reply("No orders are watched here. Start with <code>/watch ORDER_ID</code>.")
+        return
+    lines = [f"• <code>{w.order_id}</code> ({short_id(w.order_id)}) — {order_summary(w.info)}" for w in watches]
+    await message.reply(f"Watching {len(watches)} order(s):\n" + "\n".join(lines))
+
+
+def create_router() -> Router:
+    """A fresh router (routers attach to one dispatcher only)."""
+    router = Router(name="watching")
+    router.message.register(watch, Command("watch"))
+    router.message.register(unwatch, Command("unwatch"))
+    router.message.register(list_watches, Command("list"))
+    return router

@@ -1,0 +1,75 @@
+"""Starting and stopping watches: checks an order with Bybit, then records it in the store."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bridge.bybit import BybitClient, OrderInfo
+from bridge.errors import BybitError
+from bridge.store import Store
+
+log = logging.getLogger(__name__)
+
+ORDER_ID = re.compile(r"^\d{6,32}$")
+
+
+class Outcome(StrEnum):
+    """How a /watch or /unwatch request ended."""
+
+    ADDED = "added"
+    RESUMED = "resumed"
+    ALREADY_HERE = "already_here"
+    ELSEWHERE = "elsewhere"
+    MALFORMED = "malformed"
+    REFUSED_BY_BYBIT = "refused_by_bybit"
+    REMOVED = "removed"
+    NOT_WATCHED = "not_watched"
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome for one order id, with Bybit's order detail or reason where there is one."""
+
+    order_id: str
+    outcome: Outcome
+    info: OrderInfo | None = None
+    reason: str = ""
+
+
+class Watchlist:
+    """The one place that decides whether an order may be watched."""
+
+    def __init__(self, store: Store, client: BybitClient) -> None:
+        self._store = store
+        self._client = client
+
+    async def add(self, order_id: str, chat_id: int, thread_id: int | None, user_id: int | None) -> Result:
+        """Validate the id, ask Bybit for the order, and start forwarding it to ``chat_id``."""
+        if not ORDER_ID.match(order_id):
+            return Result(order_id, Outcome.MALFORMED)
+        existing = await self._store.get_watch(order_id)
+        if existing and existing.active:
+            here = existing.chat_id == chat_id
+            return Result(order_id, Outcome.ALREADY_HERE if here else Outcome.ELSEWHERE, existing.info)
+        try:
+            info = await self._client.order_info(order_id)
+        except BybitError as exc:
+            log.warning("order %s: /watch refused by Bybit: %s", order_id, exc)
+            return Result(order_id, Outcome.REFUSED_BY_BYBIT, reason=f"{exc.message} (code {exc.code})")
+        await self._store.watch(info, chat_id, thread_id, user_id)
+        log.info("order %s: watched in chat %s", order_id, chat_id)
+        return Result(order_id, Outcome.RESUMED if existing else Outcome.ADDED, info)
+
+    async def remove(self, order_id: str, chat_id: int) -> Result:
+        """Stop forwarding an order watched in ``chat_id``."""
+        if not ORDER_ID.match(order_id):
+            return Result(order_id, Outcome.MALFORMED)
+        existing = await self._store.get_watch(order_id)
+        if existing is None or not existing.active or existing.chat_id != chat_id:
+            return Result(order_id, Outcome.NOT_WATCHED)
+        await self._store.unwatch(order_id)
+        log.info("order %s: unwatched in chat %s", order_id, chat_id)
+        return Result(order_id, Outcome.REMOVED, existing.info)
