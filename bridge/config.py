@@ -22,7 +22,9 @@ ChatApi = Literal["auto", "order", "session"]
 class Settings(BaseSettings):
     """All user-settable knobs; field names map to upper-case environment variables."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", env_ignore_empty=True, extra="ignore"
+    )
 
     telegram_bot_token: SecretStr | None = None
     telegram_chat_id: int | None = None
