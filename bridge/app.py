@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from contextlib import AsyncExitStack
 
@@ -101,5 +102,8 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
         )
         await stop.wait()
         log.info("stopping: finishing the post in flight")
+        tasks.hold()
+        with contextlib.suppress(RuntimeError):  # raised when polling is not running
+            await dispatcher.stop_polling()
         await delivery.stop(SHUTDOWN_GRACE)
     log.info("stopped")

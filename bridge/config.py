@@ -14,7 +14,7 @@ from bridge.telegram import limits
 
 MAINNET_URL = "https://api.bybit.com"
 TESTNET_URL = "https://api-testnet.bybit.com"
-_TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+_TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{8,}$")
 
 ChatApi = Literal["auto", "order", "session"]
 
@@ -22,9 +22,7 @@ ChatApi = Literal["auto", "order", "session"]
 class Settings(BaseSettings):
     """All user-settable knobs; field names map to upper-case environment variables."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", env_ignore_empty=True, extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", env_ignore_empty=True, extra="ignore")
 
     telegram_bot_token: SecretStr | None = None
     telegram_chat_id: int | None = None

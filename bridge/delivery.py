@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import time
@@ -25,7 +24,7 @@ from bridge.errors import MediaUnavailable
 from bridge.ratelimit import SlidingWindow
 from bridge.render import MediaPart, Part, TextPart, media_as_link, render, text_block
 from bridge.store import Pending, Store
-from bridge.tasks import Supervisor
+from bridge.tasks import Supervisor, wait_event
 from bridge.telegram.limits import TEXT_LIMIT
 from bridge.telegram.sender import TelegramSender
 
@@ -132,21 +131,19 @@ class Delivery:
         self.stats = DeliveryStats()
 
     async def run(self) -> None:
-        """Start a worker for every chat with pending messages; repeat whenever more arrive."""
-        while not self._stopping:
+        """Start a worker for every chat with pending messages, whenever more arrive, until :meth:`stop`."""
+        while True:
             self._store.pending_added.clear()
             now = time.monotonic()
-            for chat_id in await self._store.pending_chats():
+            for chat_id in [] if self._stopping else await self._store.pending_chats():
                 name = f"deliver:{chat_id}"
                 if self._paused_until.get(chat_id, 0) <= now and not self._workers.running(name):
                     self._workers.spawn(name, functools.partial(self._serve, chat_id), keep_alive=False)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._store.pending_added.wait(), IDLE_RECHECK)
+            await wait_event(self._store.pending_added, IDLE_RECHECK)
 
     async def stop(self, timeout: float) -> None:
         """Stop taking messages, let posts in flight finish (up to ``timeout``), then cancel."""
         self._stopping = True
-        self._store.pending_added.set()
         await self._workers.wait(timeout)
         await self._workers.stop()
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
@@ -15,6 +13,7 @@ from bridge.bybit import ChatMessage, MessageKind, OrderInfo
 from bridge.bybit.chat import ChatSource
 from bridge.errors import BybitAuthError, BybitError
 from bridge.store import State, Store, Watch
+from bridge.tasks import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +71,7 @@ class Poller:
         while True:
             self._store.watches_changed.clear()
             await self.poll_all()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._store.watches_changed.wait(), self._interval)
+            await wait_event(self._store.watches_changed, self._interval)
 
     async def poll_all(self) -> None:
         """One round over every active watch."""

@@ -18,10 +18,15 @@ class Supervisor:
 
     def __init__(self) -> None:
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._holding = False
 
     def spawn(self, name: str, factory: Callable[[], Awaitable[None]], *, keep_alive: bool = True) -> None:
         """Start ``factory()`` as task ``name`` (replacing a finished task of that name)."""
         self._tasks[name] = asyncio.create_task(self._guard(name, factory, keep_alive), name=name)
+
+    def hold(self) -> None:
+        """Shutdown has begun: tasks that end from now on stay ended."""
+        self._holding = True
 
     def running(self, name: str) -> bool:
         """Whether task ``name`` exists and has not finished."""
@@ -48,14 +53,26 @@ class Supervisor:
         while True:
             try:
                 await factory()
-                if not keep_alive:
+                if not keep_alive or self._holding:
                     return
                 log.warning("task %s ended; restarting in %.0f s", name, delay)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("task %s crashed%s", name, f"; restarting in {delay:.0f} s" if keep_alive else "")
-                if not keep_alive:
+                if not keep_alive or self._holding:
                     return
             await asyncio.sleep(delay)
             delay = min(delay * 2, RESTART_DELAY_CAP)
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> bool:
+    """Wait for ``event`` at most ``timeout`` seconds; True if it was set.
+
+    ``asyncio.timeout`` rather than ``wait_for``: on Python 3.11 ``wait_for`` can swallow a
+    cancellation that arrives just as the event is set, and then the task never stops.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    return event.is_set()

@@ -1,0 +1,120 @@
+"""``p2p-bridge demo``: the real bridge between the sandbox's fake Bybit and fake Telegram, in a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+import sys
+import tempfile
+import zlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from bridge.app import run_bridge
+from bridge.config import Settings
+from bridge.sandbox.fake_bybit import FakeBybit
+from bridge.sandbox.fake_telegram import FakeTelegram, SentMessage
+
+TEAM_CHAT = -1001234567890
+STEP = 2.0  # seconds between two scripted events
+
+
+def receipt_png(width: int = 64, height: int = 40) -> bytes:
+    """A small, valid PNG (a green bank-receipt stand-in)."""
+    row = b"\x00" + b"\x2e\xa0\x4c" * width
+    raw = zlib.compress(row * height)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+def show(post: SentMessage) -> None:
+    """Print what the bot posted to the fake team chat."""
+    body = post.plain or post.plain_caption or ""
+    media = f" [{post.media_kind}: {post.file_name}, {len(post.media_bytes or b'')} bytes]" if post.media_kind else ""
+    print(f"\n🤖 bot → team chat{media}\n   " + body.replace("\n", "\n   "), flush=True)
+
+
+def narrate(text: str) -> None:
+    """Print a line of the script."""
+    print(f"\n── {text}", flush=True)
+
+
+async def run_demo(stop: asyncio.Event) -> None:
+    """Play a buyer's conversation through the real bridge; ends by itself or on Ctrl-C."""
+    async with FakeBybit() as bybit, FakeTelegram(on_post=show) as telegram:
+        telegram.add_chat(TEAM_CHAT, type="supergroup", title="Merchant team")
+        order = bybit.add_order(side=1, counterparty_nick="BuyerBob", quantity="150", price="92.40", currency="RUB")
+        bybit.post_message(order.id, "Order created. Buyer pays within 15 minutes.", sender="system")
+        bybit.post_message(order.id, "Hi! Paying now via Sberbank.")
+        with tempfile.TemporaryDirectory() as workdir:
+            settings = Settings(
+                _env_file=None,
+                telegram_bot_token=telegram.token,
+                telegram_chat_id=TEAM_CHAT,
+                telegram_api_url=telegram.url,
+                bybit_api_key=bybit.api_key,
+                bybit_api_secret=bybit.api_secret,
+                bybit_base_url=bybit.url,
+                bybit_media_url=bybit.media_base,
+                bridge_db_path=Path(workdir) / "demo.db",
+                poll_interval=1.0,
+            )
+            bridge_stop = asyncio.Event()
+            bridge = asyncio.create_task(run_bridge(settings, bridge_stop))
+            script: list[tuple[str, Callable[[], object]]] = [
+                (
+                    f"Alice (team) types in the group: /watch {order.id}",
+                    lambda: telegram.user_says(TEAM_CHAT, f"/watch {order.id}", first_name="Alice"),
+                ),
+                (
+                    "The buyer writes on Bybit: 'Done, I paid 13 860 RUB'",
+                    lambda: bybit.post_message(order.id, "Done, I paid 13 860 RUB <Sberbank>"),
+                ),
+                (
+                    "The buyer sends a receipt photo",
+                    lambda: bybit.post_media(order.id, "pic", receipt_png(), "receipt.png"),
+                ),
+                (
+                    "Bybit notes the payment",
+                    lambda: bybit.post_message(
+                        order.id, "The buyer has marked the order as paid. Please confirm receipt.", sender="system"
+                    ),
+                ),
+                (
+                    "You answer from the Bybit app",
+                    lambda: bybit.post_message(order.id, "Thanks, checking the bank now.", sender="self"),
+                ),
+                (
+                    "The buyer asks: 'Please release the coins 🙏'",
+                    lambda: bybit.post_message(order.id, "Please release the coins 🙏"),
+                ),
+            ]
+            try:
+                print(f"p2p-bridge demo: fake Bybit at {bybit.url}, fake Telegram at {telegram.url}", flush=True)
+                for text, action in script:
+                    if await _wait(stop, bridge, STEP):
+                        break
+                    narrate(text)
+                    action()
+                await _wait(stop, bridge, STEP * 2)
+            finally:
+                bridge_stop.set()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await bridge
+        narrate("demo over: every message arrived once. Set credentials in .env to bridge your real chats.")
+
+
+async def _wait(stop: asyncio.Event, bridge: Awaitable[None], seconds: float) -> bool:
+    """Sleep ``seconds``; True if the user pressed Ctrl-C or the bridge ended early."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    if isinstance(bridge, asyncio.Task) and bridge.done():
+        bridge.result()
+        print("the bridge stopped early", file=sys.stderr)
+        return True
+    return stop.is_set()

@@ -1,0 +1,280 @@
+"""The Telegram fake, driven by the real aiogram 3 client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.filters import Command
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BufferedInputFile,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+)
+
+from bridge.sandbox import FakeBybit, FakeTelegram, SentMessage
+
+TOKEN = "123456:SANDBOX-TOKEN"
+GROUP = -1001
+FORUM = -1002
+PRIVATE = 42
+
+
+def make_bot(fake: FakeTelegram, token: str = TOKEN) -> Bot:
+    return Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.url)))
+
+
+@pytest.fixture
+async def bot(fake_telegram: FakeTelegram) -> AsyncIterator[Bot]:
+    fake_telegram.add_chat(GROUP)
+    fake_telegram.add_chat(FORUM, title="Orders", is_forum=True)
+    fake_telegram.add_chat(PRIVATE, type="private", title="Alice")
+    bot = make_bot(fake_telegram)
+    yield bot
+    await bot.session.close()
+
+
+async def test_send_message_html(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    me = await bot.get_me()
+    first = await bot.send_message(
+        GROUP,
+        "<b>Order 1</b> from <i>Bob</i> &amp; co &lt;3",
+        parse_mode="HTML",
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+    )
+    second = await bot.send_message(GROUP, "plain <not html>")
+
+    assert me.username == "p2p_bridge_bot"
+    assert first.message_id == 1 and second.message_id == 2
+    assert first.chat.id == GROUP and first.from_user is not None and first.from_user.id == me.id
+    assert first.text == "Order 1 from Bob & co <3"
+    sent = fake_telegram.sent_to(GROUP)
+    assert sent[0].text == "<b>Order 1</b> from <i>Bob</i> &amp; co &lt;3"
+    assert sent[0].plain == "Order 1 from Bob & co <3" and sent[0].parse_mode == "HTML"
+    assert sent[1].plain == "plain <not html>"
+    params = fake_telegram.requests[-2].params
+    assert params["link_preview_options"] == '{"is_disabled": true}'
+
+
+async def test_send_message_refusals(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    refusals = {
+        "<b>open": "can't parse entities: Can't find end tag",
+        "<b>x</i>": "can't parse entities: Unmatched end tag",
+        "<script>x</script>": 'can\'t parse entities: Unsupported start tag "script"',
+        "fish & chips": "can't parse entities: Character '&' is reserved",
+        "x" * 4097: "message is too long",
+        "<b> </b>": "message text is empty",
+    }
+    for text, error in refusals.items():
+        with pytest.raises(TelegramBadRequest, match=error):
+            await bot.send_message(GROUP, text, parse_mode="HTML")
+    assert fake_telegram.sent == []
+
+
+async def test_chat_errors(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await bot.send_message(-999, "hi")
+    fake_telegram.inject_error(500, "Internal Server Error")
+    with pytest.raises(TelegramServerError):
+        await bot.send_message(GROUP, "hi")
+    wrong = make_bot(fake_telegram, "999:WRONG")
+    with pytest.raises(TelegramUnauthorizedError):
+        await wrong.get_me()
+    await wrong.session.close()
+
+
+async def test_send_photo_upload() -> None:
+    posted: list[SentMessage] = []
+    fake = FakeTelegram(on_post=posted.append)
+    async with fake:
+        fake.add_chat(GROUP)
+        other = make_bot(fake)
+        photo = BufferedInputFile(b"\x89PNG receipt", filename="receipt.png")
+        message = await other.send_photo(GROUP, photo, caption="<b>Receipt</b>", parse_mode="HTML")
+        with pytest.raises(TelegramBadRequest, match="message caption is too long"):
+            await other.send_photo(GROUP, photo, caption="c" * 1025)
+        with pytest.raises(TelegramBadRequest, match="file is too big"):
+            await other.send_photo(GROUP, BufferedInputFile(bytes(10 * 1024 * 1024 + 1), filename="big.png"))
+        await other.session.close()
+
+    assert message.photo and message.photo[-1].file_size == len(b"\x89PNG receipt")
+    assert message.caption == "Receipt"
+    assert [p.media_kind for p in posted] == ["photo"]
+    assert posted[0].media_bytes == b"\x89PNG receipt" and posted[0].file_name == "receipt.png"
+    assert posted[0].plain_caption == "Receipt" and posted[0].caption == "<b>Receipt</b>"
+
+
+async def test_send_document_by_url(bot: Bot, fake_telegram: FakeTelegram, fake_bybit: FakeBybit) -> None:
+    order = fake_bybit.add_order()
+    path = fake_bybit.post_media(order.id, "pdf", b"%PDF-1.4 statement", "statement.pdf")["message"]
+
+    message = await bot.send_document(GROUP, fake_bybit.media_base + path)
+    video = await bot.send_video(GROUP, BufferedInputFile(b"mp4", filename="clip.mp4"))
+    fake_bybit.clock_offset_ms = 4 * 3600 * 1000  # the link has expired
+    with pytest.raises(TelegramBadRequest, match="failed to get HTTP URL content"):
+        await bot.send_document(GROUP, fake_bybit.media_base + path)
+
+    assert message.document is not None and message.document.mime_type == "application/pdf"
+    assert video.video is not None and video.video.file_name == "clip.mp4"
+    sent = fake_telegram.sent[0]
+    assert sent.media_bytes == b"%PDF-1.4 statement" and sent.media_url == fake_bybit.media_base + path
+
+
+async def test_get_updates_long_poll(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    empty = await bot.get_updates(timeout=0)
+    poll = asyncio.create_task(bot.get_updates(timeout=5))
+    await asyncio.sleep(0.05)
+    message_id = fake_telegram.user_says(GROUP, "/watch 1898976123321221121")
+    updates = await asyncio.wait_for(poll, 2)
+    again = await bot.get_updates(offset=updates[-1].update_id, timeout=0)
+    confirmed = await bot.get_updates(offset=updates[-1].update_id + 1, timeout=0)
+
+    assert empty == []
+    message = updates[0].message
+    assert message is not None and message.message_id == message_id and message.text is not None
+    assert message.entities is not None and message.entities[0].type == "bot_command"
+    assert message.entities[0].length == len("/watch")
+    assert [u.update_id for u in again] == [updates[0].update_id]
+    assert confirmed == []
+
+
+async def test_dispatcher_polling_round_trip(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    dispatcher = Dispatcher()
+
+    @dispatcher.message(Command("ping"))
+    async def ping(message: Message) -> None:
+        await message.reply("pong")
+
+    polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1))
+    asked = fake_telegram.user_says(GROUP, "/ping@p2p_bridge_bot")
+    await fake_telegram.wait_for(lambda: bool(fake_telegram.sent), timeout=5)
+    await dispatcher.stop_polling()
+    await polling
+
+    assert fake_telegram.sent[0].plain == "pong" and fake_telegram.sent[0].reply_to == asked
+
+
+async def test_replies_and_pins(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    original = await bot.send_message(GROUP, "order card")
+    human = fake_telegram.user_says(GROUP, "done", reply_to_message_id=original.message_id)
+    answer = await bot.send_message(GROUP, "noted", reply_parameters=ReplyParameters(message_id=human))
+    pinned = await bot.pin_chat_message(GROUP, original.message_id)
+    with pytest.raises(TelegramBadRequest, match="message to be replied not found"):
+        await bot.send_message(GROUP, "x", reply_parameters=ReplyParameters(message_id=999))
+
+    assert answer.reply_to_message is not None and answer.reply_to_message.message_id == human
+    assert answer.reply_to_message.text == "done"
+    assert pinned is True and fake_telegram.chats[GROUP].pinned == [original.message_id]
+    update = (await bot.get_updates())[0]
+    assert update.message is not None and update.message.reply_to_message is not None
+    assert update.message.reply_to_message.message_id == original.message_id
+
+
+async def test_injected_retry_after(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    fake_telegram.inject_retry_after(retry_after=3)
+    with pytest.raises(TelegramRetryAfter) as caught:
+        await bot.send_message(GROUP, "first")
+    await bot.send_message(GROUP, "second")
+
+    assert caught.value.retry_after == 3
+    assert fake_telegram.flood_errors == 1
+    assert [s.plain for s in fake_telegram.sent] == ["second"]
+
+
+async def test_enforced_flood_limits() -> None:
+    async with FakeTelegram(enforce_flood_limits=True) as fake:
+        fake.add_chat(PRIVATE, type="private", title="Alice")
+        fake.add_chat(GROUP)
+        bot = make_bot(fake)
+        await bot.send_message(PRIVATE, "one")
+        with pytest.raises(TelegramRetryAfter) as private_wait:
+            await bot.send_message(PRIVATE, "two")
+        for i in range(20):
+            await bot.send_message(GROUP, f"burst {i}")
+        with pytest.raises(TelegramRetryAfter) as group_wait:
+            await bot.send_message(GROUP, "21st")
+        await bot.session.close()
+
+    assert private_wait.value.retry_after == 1
+    assert 55 <= group_wait.value.retry_after <= 60
+    assert fake.flood_errors == 2 and len(fake.sent) == 21
+
+
+async def test_migrate_and_kick(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    fake_telegram.add_chat(-5, type="group", title="Old group")
+    fake_telegram.migrate_chat(-5, -1005)
+    with pytest.raises(TelegramMigrateToChat) as migrated:
+        await bot.send_message(-5, "hi")
+    await bot.send_message(-1005, "hi again")
+
+    fake_telegram.kick_bot(GROUP)
+    with pytest.raises(TelegramForbiddenError, match="bot was kicked from the supergroup chat"):
+        await bot.send_message(GROUP, "hi")
+    fake_telegram.restore_bot(GROUP)
+    await bot.send_message(GROUP, "back")
+
+    assert migrated.value.migrate_to_chat_id == -1005
+    updates = await bot.get_updates()
+    kinds = [u.event_type for u in updates]
+    assert kinds == ["message", "message", "my_chat_member", "my_chat_member"]
+    kicked = updates[2].my_chat_member
+    assert kicked is not None and kicked.new_chat_member.status == "kicked"
+    assert [s.chat_id for s in fake_telegram.sent] == [-1005, GROUP]
+
+
+async def test_forum_topics(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    topic = await bot.create_forum_topic(FORUM, "Order 1898976123321221121")
+    in_topic = await bot.send_message(FORUM, "hello topic", message_thread_id=topic.message_thread_id)
+    said = fake_telegram.user_says(FORUM, "from a human", thread_id=topic.message_thread_id)
+    await bot.edit_forum_topic(FORUM, topic.message_thread_id, name="Order 1 (paid)")
+    await bot.close_forum_topic(FORUM, topic.message_thread_id)
+    await bot.delete_forum_topic(FORUM, topic.message_thread_id)
+    with pytest.raises(TelegramBadRequest, match="message thread not found"):
+        await bot.send_message(FORUM, "lost", message_thread_id=topic.message_thread_id)
+    second = await bot.create_forum_topic(FORUM, "Order 2")
+    fake_telegram.delete_topic(FORUM, second.message_thread_id)
+    with pytest.raises(TelegramBadRequest, match="message thread not found"):
+        await bot.send_message(FORUM, "lost", message_thread_id=second.message_thread_id)
+    with pytest.raises(TelegramBadRequest, match="the chat is not a forum"):
+        await bot.create_forum_topic(GROUP, "nope")
+
+    assert in_topic.message_thread_id == topic.message_thread_id and in_topic.is_topic_message
+    quoted = in_topic.reply_to_message
+    assert quoted is not None and quoted.forum_topic_created is not None
+    assert fake_telegram.sent[0].thread_id == topic.message_thread_id and fake_telegram.sent[0].reply_to is None
+    human = (await bot.get_updates())[0].message
+    assert human is not None and human.message_id == said and human.message_thread_id == topic.message_thread_id
+    assert human.reply_to_message is not None and human.reply_to_message.message_id == topic.message_thread_id
+    assert topic.message_thread_id not in fake_telegram.chats[FORUM].topics
+
+
+async def test_commands_chat_info_and_wait_for(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    commands = [BotCommand(command="watch", description="Watch an order")]
+    await bot.set_my_commands(commands, scope=BotCommandScopeAllGroupChats())
+    scoped = await bot.get_my_commands(scope=BotCommandScopeAllGroupChats())
+    default = await bot.get_my_commands()
+    chat = await bot.get_chat(FORUM)
+    member = await bot.get_chat_member(FORUM, 123456)
+    admins = await bot.get_chat_administrators(FORUM)
+
+    assert [(c.command, c.description) for c in scoped] == [("watch", "Watch an order")] and default == []
+    assert [r.method for r in fake_telegram.requests].count("setMyCommands") == 1
+    assert chat.is_forum and chat.title == "Orders"
+    assert member.status == "administrator" and len(admins) == 2
+    with pytest.raises(AssertionError, match=r"condition not met within 0\.05 s; 0 message"):
+        await fake_telegram.wait_for(lambda: False, timeout=0.05)
