@@ -12,13 +12,16 @@ from aiogram.exceptions import TelegramUnauthorizedError
 from bridge.bybit import BybitClient
 from bridge.bybit.chat import ApiName, ChatSource
 from bridge.config import Settings
-from bridge.delivery import Delivery, Pacer
+from bridge.delivery import Delivery
 from bridge.errors import ConfigError
 from bridge.media import MediaFetcher
 from bridge.poller import Poller
+from bridge.status import Health
 from bridge.store import Store
 from bridge.tasks import Supervisor
 from bridge.telegram.bot import create_bot, create_dispatcher, publish_commands
+from bridge.telegram.calls import Pacer, TelegramCaller
+from bridge.telegram.portal import Portals
 from bridge.telegram.sender import TelegramSender
 from bridge.watchlist import Watchlist
 
@@ -71,11 +74,20 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             chat_per_second=settings.telegram_chat_messages_per_second,
             global_per_second=settings.telegram_global_messages_per_second,
         )
-        delivery = Delivery(store, TelegramSender(bot, media), pacer, media_host=settings.bybit_media_url)
+        call = TelegramCaller(pacer)
+        delivery = Delivery(
+            store,
+            TelegramSender(bot, media),
+            call,
+            Portals(bot, store, call),
+            media_host=settings.bybit_media_url,
+        )
         dispatcher = create_dispatcher(
             settings.served_chat_ids,
-            store=store,
+            store,
             watchlist=Watchlist(store, client),
+            health=Health(poll=poller.stats, telegram=call.stats),
+            chat_source=source,
             backfill_limit=settings.backfill_limit,
             bot_username=me.username or "",
         )

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 
-from aiogram.exceptions import (
-    TelegramBadRequest,
-    TelegramEntityTooLarge,
-    TelegramForbiddenError,
-    TelegramMigrateToChat,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-    TelegramUnauthorizedError,
-)
+from aiogram.exceptions import TelegramBadRequest, TelegramEntityTooLarge, TelegramMigrateToChat
 
-from bridge.errors import MediaUnavailable
-from bridge.ratelimit import SlidingWindow
+from bridge.errors import ChatUnavailable, MediaUnavailable
 from bridge.render import MediaPart, Part, TextPart, media_as_link, render, text_block
 from bridge.store import Pending, Store
 from bridge.tasks import Supervisor, wait_event
+from bridge.telegram.calls import TelegramCaller
 from bridge.telegram.limits import TEXT_LIMIT
+from bridge.telegram.portal import Portals, is_thread_gone
 from bridge.telegram.sender import TelegramSender
 
 log = logging.getLogger(__name__)
@@ -34,47 +24,7 @@ BATCH_SIZE = 50  # pending messages one worker reads at a time
 COALESCE_BACKLOG = 3  # more waiting than this in a chat: join consecutive texts of an order into one post
 MAX_TEXT_ATTEMPTS = 3  # a text Telegram refuses this often is marked failed (and counted in /status)
 CHAT_PAUSE = 60.0  # seconds before retrying a chat Telegram refused us (removed, blocked, not found)
-NETWORK_RETRY_CAP = 60.0
 IDLE_RECHECK = 5.0
-CHAT_NOT_FOUND = "chat not found"
-
-
-class Pacer:
-    """Telegram's sending budget: per chat (groups: per minute too) and for the whole bot."""
-
-    def __init__(self, *, group_per_minute: float, chat_per_second: float, global_per_second: float) -> None:
-        self._group_per_minute = group_per_minute
-        self._chat_per_second = chat_per_second
-        self._global = SlidingWindow.per_second(global_per_second)
-        self._chats: dict[int, list[SlidingWindow]] = {}
-
-    def _windows(self, chat_id: int) -> list[SlidingWindow]:
-        windows = self._chats.get(chat_id)
-        if windows is None:
-            windows = [SlidingWindow.per_second(self._chat_per_second)]
-            if chat_id < 0:  # groups, supergroups and channels have negative ids
-                windows.append(SlidingWindow(max(1, int(self._group_per_minute)), 60.0))
-            self._chats[chat_id] = windows
-        return windows
-
-    async def acquire(self, chat_id: int) -> None:
-        """Wait until one more post to ``chat_id`` fits every budget."""
-        for window in self._windows(chat_id):
-            await window.acquire()
-        await self._global.acquire()
-
-    def push_back(self, chat_id: int, seconds: float) -> None:
-        """Telegram said ``retry_after``: send nothing more to that chat for ``seconds``."""
-        for window in self._windows(chat_id):
-            window.push_back(seconds)
-
-
-@dataclass
-class DeliveryStats:
-    """What ``/status`` reports about delivery."""
-
-    last_success: float | None = None
-    errors: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -87,10 +37,6 @@ class _Post:
     @property
     def size(self) -> int:
         return sum(len(block) + 2 for block in self.blocks)
-
-
-class ChatUnavailable(Exception):
-    """Telegram will not take posts for this chat now; its messages stay pending."""
 
 
 def plan_posts(batch: list[Pending], *, coalesce: bool) -> list[_Post]:
@@ -120,25 +66,28 @@ def plan_posts(batch: list[Pending], *, coalesce: bool) -> list[_Post]:
 class Delivery:
     """Sends what the store holds as pending and marks it delivered once Telegram confirms."""
 
-    def __init__(self, store: Store, sender: TelegramSender, pacer: Pacer, *, media_host: str) -> None:
+    def __init__(
+        self, store: Store, sender: TelegramSender, call: TelegramCaller, portals: Portals, *, media_host: str
+    ) -> None:
         self._store = store
         self._sender = sender
-        self._pacer = pacer
+        self._call = call
+        self._portals = portals
         self._media_host = media_host
         self._workers = Supervisor()
-        self._paused_until: dict[int, float] = {}
         self._stopping = False
-        self.stats = DeliveryStats()
 
     async def run(self) -> None:
-        """Start a worker for every chat with pending messages, whenever more arrive, until :meth:`stop`."""
+        """Start a worker for every chat with work waiting, whenever more arrives, until :meth:`stop`."""
         while True:
             self._store.pending_added.clear()
-            now = time.monotonic()
-            for chat_id in [] if self._stopping else await self._store.pending_chats():
-                name = f"deliver:{chat_id}"
-                if self._paused_until.get(chat_id, 0) <= now and not self._workers.running(name):
-                    self._workers.spawn(name, functools.partial(self._serve, chat_id), keep_alive=False)
+            if not self._stopping:
+                paused = await self._store.paused_chats()
+                now = time.time()
+                for chat_id in await self._store.pending_chats():
+                    name = f"deliver:{chat_id}"
+                    if paused.get(chat_id, (0.0, ""))[0] <= now and not self._workers.running(name):
+                        self._workers.spawn(name, functools.partial(self._serve, chat_id), keep_alive=False)
             await wait_event(self._store.pending_added, IDLE_RECHECK)
 
     async def stop(self, timeout: float) -> None:
@@ -148,71 +97,68 @@ class Delivery:
         await self._workers.stop()
 
     async def _serve(self, chat_id: int) -> None:
-        while not self._stopping:
-            batch = await self._store.pending(chat_id, limit=BATCH_SIZE)
-            if not batch:
-                return
-            for post in plan_posts(batch, coalesce=len(batch) > COALESCE_BACKLOG):
-                if self._stopping:
-                    return
-                try:
-                    await self._deliver(chat_id, post)
-                except ChatUnavailable as exc:
-                    self._paused_until[chat_id] = time.monotonic() + CHAT_PAUSE
-                    log.error("chat %s: %s; messages stay pending, retrying in %.0f s", chat_id, exc, CHAT_PAUSE)
-                    return
-                except TelegramMigrateToChat as exc:
-                    await self._store.move_chat(chat_id, exc.migrate_to_chat_id)
-                    log.warning("chat %s became supergroup %s; following it", chat_id, exc.migrate_to_chat_id)
-                    self._store.pending_added.set()
-                    return
+        """Work through one chat: homes for new orders first, then messages, until none are left."""
+        try:
+            while not self._stopping:
+                for watch in await self._store.homeless(chat_id):
+                    await self._portals.ensure(watch)
+                batch = await self._store.pending(chat_id, limit=BATCH_SIZE)
+                if not batch:
+                    break
+                for post in plan_posts(batch, coalesce=len(batch) > COALESCE_BACKLOG):
+                    if self._stopping or not await self._deliver(chat_id, post):
+                        break
+        except ChatUnavailable as exc:
+            await self._pause(chat_id, str(exc))
+            return
+        except TelegramMigrateToChat as exc:
+            await self._store.move_chat(chat_id, exc.migrate_to_chat_id)
+            log.warning("chat %s became supergroup %s; following it", chat_id, exc.migrate_to_chat_id)
+            return
+        if await self._store.resume_chat(chat_id):
+            log.info("chat %s: Telegram takes posts again", chat_id)
 
-    async def _deliver(self, chat_id: int, post: _Post) -> None:
+    async def _pause(self, chat_id: int, reason: str) -> None:
+        already = (await self._store.paused_chats()).get(chat_id)
+        await self._store.pause_chat(chat_id, time.time() + CHAT_PAUSE, reason)
+        if already is None or already[1] != reason:
+            log.error("chat %s: %s; its messages stay pending, retrying every %.0f s", chat_id, reason, CHAT_PAUSE)
+
+    async def _deliver(self, chat_id: int, post: _Post) -> bool:
+        """Send one post and mark what it carries; False when the chat needs re-planning first."""
         first = post.items[0]
+        watch = first.watch
         parts: list[Part] = (
             [TextPart("\n\n".join(post.blocks))]
             if len(post.items) > 1
-            else render(first.message, first.watch.info, self._media_host)
+            else render(first.message, watch.info, self._media_host)
         )
+        reply_to = None if watch.thread_id else watch.card_message_id
         seqs = [item.seq for item in post.items]
         try:
-            ids = [await self._post(chat_id, first.watch.thread_id, part) for part in parts]
+            ids = [await self._post(chat_id, watch.thread_id, part, reply_to) for part in parts]
         except TelegramBadRequest as exc:
-            self.stats.errors["telegram_bad_request"] += 1
+            if is_thread_gone(exc):
+                log.warning("order %s: its topic was deleted; making a new one", watch.order_id)
+                await self._store.reset_home(watch.order_id)
+                return False
             failed = first.attempts + 1 >= MAX_TEXT_ATTEMPTS
             for seq in seqs:
                 await self._store.mark_attempt(seq, exc.message, failed=failed)
-            log.error("order %s: Telegram refused message %s: %s", first.watch.order_id, first.message.id, exc)
-            return
+            log.error("order %s: Telegram refused message %s: %s", watch.order_id, first.message.id, exc.message)
+            return True
         await self._store.mark_delivered(seqs, chat_id, ids)
-        self.stats.last_success = time.time()
+        return True
 
-    async def _post(self, chat_id: int, thread_id: int | None, part: Part) -> int:
-        """Send one part, waiting out flood control and network trouble; media falls back to a link."""
-        failures = 0
-        while True:
-            await self._pacer.acquire(chat_id)
-            try:
-                return await self._sender.send(chat_id, thread_id, part)
-            except TelegramRetryAfter as exc:
-                self.stats.errors["telegram_retry_after"] += 1
-                log.warning("chat %s: Telegram flood control, waiting %s s", chat_id, exc.retry_after)
-                self._pacer.push_back(chat_id, exc.retry_after)
-            except (MediaUnavailable, TelegramEntityTooLarge, TelegramBadRequest) as exc:
-                if isinstance(exc, TelegramBadRequest) and CHAT_NOT_FOUND in exc.message.lower():
-                    raise ChatUnavailable(exc.message) from None
-                if not isinstance(part, MediaPart):
-                    raise
-                reason = exc.reason if isinstance(exc, MediaUnavailable) else "Telegram refused the file"
-                self.stats.errors["media_fallback"] += 1
-                log.warning("chat %s: sending %s as a link: %s", chat_id, part.file_name, reason)
-                part = media_as_link(part, reason)
-            except (TelegramForbiddenError, TelegramUnauthorizedError) as exc:
-                self.stats.errors["telegram_forbidden"] += 1
-                raise ChatUnavailable(exc.message) from None
-            except (TelegramNetworkError, TelegramServerError) as exc:
-                failures += 1
-                self.stats.errors["telegram_network"] += 1
-                delay = min(NETWORK_RETRY_CAP, 2.0**failures)
-                log.warning("chat %s: Telegram unreachable (%s), retrying in %.0f s", chat_id, exc, delay)
-                await asyncio.sleep(delay)
+    async def _post(self, chat_id: int, thread_id: int | None, part: Part, reply_to: int | None) -> int:
+        """Send one part; media Telegram cannot take goes out as a working link with the reason."""
+        try:
+            return await self._call(chat_id, lambda: self._sender.send(chat_id, thread_id, part, reply_to))
+        except (MediaUnavailable, TelegramEntityTooLarge, TelegramBadRequest) as exc:
+            if not isinstance(part, MediaPart) or (isinstance(exc, TelegramBadRequest) and is_thread_gone(exc)):
+                raise
+            reason = exc.reason if isinstance(exc, MediaUnavailable) else "Telegram refused the file"
+            self._call.stats.errors["media_as_link"] += 1
+            log.warning("chat %s: sending %s as a link: %s", chat_id, part.file_name, reason)
+            link = media_as_link(part, reason)
+            return await self._call(chat_id, lambda: self._sender.send(chat_id, thread_id, link, reply_to))

@@ -40,3 +40,7 @@ class MediaUnavailable(BridgeError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class ChatUnavailable(BridgeError):
+    """Telegram will not take posts for a chat now (bot removed or blocked, chat not found)."""

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from bridge.bybit import ChatMessage, MessageKind, OrderInfo
-from bridge.telegram.limits import TEXT_LIMIT
+from bridge.telegram.limits import TEXT_LIMIT, TOPIC_NAME_LIMIT
 
 NICKNAME_LIMIT = 64
 FILE_NAME_LIMIT = 100  # with the header, keeps a caption far below CAPTION_LIMIT
@@ -125,3 +125,60 @@ def _split_escaped(text: str, budget: int) -> list[str]:
         chunks.append(html.escape(text[:size]).strip())
         text = text[size:]
     return chunks
+
+
+ORDER_STATUS = {
+    5: "waiting for the chain",
+    10: "waiting for the buyer to pay",
+    20: "waiting for the seller to release",
+    30: "under appeal",
+    40: "cancelled",
+    50: "completed",
+    60: "payment in progress",
+    70: "payment failed",
+    80: "cancelled (exception)",
+    90: "waiting for the buyer to pick a token",
+    100: "objection raised",
+    110: "waiting for an objection",
+}
+STATUS_AWAITING_PAYMENT = 10
+
+
+def payment_method(order: OrderInfo) -> str:
+    """The payment method's name, from the seller's payment terms or the order itself."""
+    for term in order.payment_term_list:
+        config = term.get("paymentConfigVo") or {}
+        name = config.get("paymentName") or term.get("bankName") or term.get("paymentType")
+        if name:
+            return str(name)
+    return order.payment_type or "—"
+
+
+def topic_name(order: OrderInfo) -> str:
+    """A forum topic name a person can find: short id, side, amounts, counterparty."""
+    side = "SELL" if order.you_sell else "BUY"
+    name = (
+        f"{short_id(order.id)} · {side} {order.quantity} {order.token_id} · "
+        f"{order.amount} {order.currency_id} · {order.target_nick_name}"
+    )
+    return name[:TOPIC_NAME_LIMIT]
+
+
+def order_card(order: OrderInfo) -> str:
+    """The order card posted (and pinned) at the top of an order's topic, in HTML."""
+    e = html.escape
+    side = "you sell" if order.you_sell else "you buy"
+    status = ORDER_STATUS.get(order.status, f"status {order.status}")
+    if order.status == STATUS_AWAITING_PAYMENT and order.transfer_last_seconds:
+        status += f" · {order.transfer_last_seconds // 60} min left to pay"
+    return "\n".join(
+        [
+            f"🧾 <b>Order {short_id(order.id)}</b> — {side}",
+            f"<b>{e(order.quantity)} {e(order.token_id)}</b> for <b>{e(order.amount)} {e(order.currency_id)}</b>"
+            f" at {e(order.price)}",
+            f"Payment: {e(payment_method(order))}",
+            f"{order.counterparty_role.capitalize()}: {e(order.target_nick_name)}",
+            f"Status: {e(status)}",
+            f"Order id: <code>{e(order.id)}</code>",
+        ]
+    )

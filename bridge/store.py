@@ -50,6 +50,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # v2: a Telegram home per order (forum topic and/or order card), and per-chat delivery state.
+    """
+    ALTER TABLE orders ADD COLUMN card_message_id INTEGER;
+    ALTER TABLE orders ADD COLUMN home_ready INTEGER NOT NULL DEFAULT 0;
+    UPDATE orders SET home_ready = 1;
+    CREATE TABLE chats (
+        chat_id      INTEGER PRIMARY KEY,
+        paused_until REAL,
+        pause_reason TEXT,
+        moved_from   INTEGER UNIQUE
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -73,6 +85,8 @@ class Watch:
     active: bool
     backfilled: bool
     info: OrderInfo
+    card_message_id: int | None = None
+    home_ready: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,13 +159,15 @@ class Store:
         await self._db.execute(
             """INSERT INTO orders (order_id, chat_id, thread_id, info, watched_by, watched_at)
                VALUES (?, ?, ?, ?, ?, ?)
-               ON CONFLICT(order_id) DO UPDATE SET active = 1, chat_id = excluded.chat_id,
-                   thread_id = excluded.thread_id, info = excluded.info,
+               ON CONFLICT(order_id) DO UPDATE SET active = 1, chat_id = excluded.chat_id, info = excluded.info,
+                   thread_id = CASE WHEN chat_id = excluded.chat_id THEN thread_id ELSE excluded.thread_id END,
+                   home_ready = CASE WHEN chat_id = excluded.chat_id THEN home_ready ELSE 0 END,
                    watched_by = excluded.watched_by, watched_at = excluded.watched_at""",
             (info.id, chat_id, thread_id, info.model_dump_json(by_alias=True), user_id, time.time()),
         )
         await self._db.commit()
         self.watches_changed.set()
+        self.pending_added.set()
 
     async def unwatch(self, order_id: str) -> bool:
         """Stop forwarding an order; False if it was not watched."""
@@ -183,11 +199,87 @@ class Store:
         )
         await self._db.commit()
 
+    async def set_home(self, order_id: str, thread_id: int | None, card_message_id: int | None) -> None:
+        """The order's Telegram home is ready: its topic (if any) and its card."""
+        await self._db.execute(
+            "UPDATE orders SET thread_id = ?, card_message_id = ?, home_ready = 1 WHERE order_id = ?",
+            (thread_id, card_message_id, order_id),
+        )
+        await self._db.commit()
+
+    async def reset_home(self, order_id: str) -> None:
+        """The order's topic is gone: build a new home before its next message."""
+        await self._db.execute(
+            "UPDATE orders SET thread_id = NULL, card_message_id = NULL, home_ready = 0 WHERE order_id = ?",
+            (order_id,),
+        )
+        await self._db.commit()
+        self.pending_added.set()
+
+    async def homeless(self, chat_id: int) -> list[Watch]:
+        """Active watches of a chat whose topic and card are still to be made."""
+        async with self._db.execute(
+            "SELECT * FROM orders WHERE active = 1 AND home_ready = 0 AND chat_id = ? ORDER BY watched_at",
+            (chat_id,),
+        ) as cursor:
+            return [_watch(row) for row in await cursor.fetchall()]
+
+    async def order_in_thread(self, chat_id: int, thread_id: int) -> str | None:
+        """The active order whose topic is ``thread_id``."""
+        async with self._db.execute(
+            "SELECT order_id FROM orders WHERE active = 1 AND chat_id = ? AND thread_id = ? AND home_ready = 1",
+            (chat_id, thread_id),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return str(row[0]) if row else None
+
+    # -- chats -------------------------------------------------------------------------------
+
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
-        """Point every watch (and post) of a chat at its new id (a group upgraded to a supergroup)."""
+        """A group became a supergroup with a new id: move its watches and posts, and remember the move."""
         await self._db.execute("UPDATE orders SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
         await self._db.execute("UPDATE posts SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
+        await self._db.execute(
+            """INSERT INTO chats (chat_id, moved_from) VALUES (?, ?)
+               ON CONFLICT(chat_id) DO UPDATE SET moved_from = excluded.moved_from""",
+            (new_chat_id, old_chat_id),
+        )
         await self._db.commit()
+        self.pending_added.set()
+
+    async def moved_from(self, chat_id: int) -> int | None:
+        """The chat id this chat had before a migration, if it had one."""
+        async with self._db.execute("SELECT moved_from FROM chats WHERE chat_id = ?", (chat_id,)) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    async def pause_chat(self, chat_id: int, until: float, reason: str) -> None:
+        """Telegram refuses posts to this chat: hold its messages until ``until`` (epoch seconds)."""
+        await self._db.execute(
+            """INSERT INTO chats (chat_id, paused_until, pause_reason) VALUES (?, ?, ?)
+               ON CONFLICT(chat_id) DO UPDATE SET paused_until = excluded.paused_until,
+                   pause_reason = excluded.pause_reason""",
+            (chat_id, until, reason[:300]),
+        )
+        await self._db.commit()
+
+    async def resume_chat(self, chat_id: int) -> bool:
+        """Lift a pause (the bot is back in the chat); True if there was one."""
+        cursor = await self._db.execute(
+            "UPDATE chats SET paused_until = NULL, pause_reason = NULL WHERE chat_id = ? AND paused_until IS NOT NULL",
+            (chat_id,),
+        )
+        await self._db.commit()
+        if cursor.rowcount:
+            self.pending_added.set()
+        return cursor.rowcount > 0
+
+    async def paused_chats(self) -> dict[int, tuple[float, str]]:
+        """Paused chats with the time their pause ends and why."""
+        async with self._db.execute(
+            "SELECT chat_id, paused_until, pause_reason FROM chats WHERE paused_until IS NOT NULL"
+        ) as cursor:
+            return {int(r[0]): (float(r[1]), str(r[2] or "")) for r in await cursor.fetchall()}
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -252,10 +344,11 @@ class Store:
         ]
 
     async def pending_chats(self) -> set[int]:
-        """Chats that have messages waiting."""
+        """Chats with work waiting: pending messages, or orders whose home is still to be made."""
         async with self._db.execute(
             """SELECT DISTINCT o.chat_id FROM messages m JOIN orders o ON o.order_id = m.order_id
-               WHERE m.state = 'pending' AND o.active = 1"""
+               WHERE m.state = 'pending' AND o.active = 1
+               UNION SELECT chat_id FROM orders WHERE active = 1 AND home_ready = 0"""
         ) as cursor:
             return {int(row[0]) for row in await cursor.fetchall()}
 
@@ -316,4 +409,6 @@ def _watch(row: aiosqlite.Row) -> Watch:
         active=bool(row["active"]),
         backfilled=bool(row["backfilled"]),
         info=OrderInfo.model_validate_json(row["info"]),
+        card_message_id=row["card_message_id"],
+        home_ready=bool(row["home_ready"]),
     )

@@ -95,5 +95,5 @@ async def test_setmycommands_and_team_chat_served(harness: Harness) -> None:
     await harness.start()
     assert any(r.method.lower() == "setmycommands" for r in harness.telegram.requests)
     reply = await harness.reply_to("/help")
-    assert "/watch ORDER_ID" in reply and "/unwatch ORDER_ID" in reply
+    assert "/watch ORDER_ID" in reply and "/unwatch [ORDER_ID]" in reply and "/status" in reply
     assert TEAM_CHAT in {s.chat_id for s in harness.telegram.sent}

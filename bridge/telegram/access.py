@@ -8,7 +8,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import Message, TelegramObject
+from aiogram.types import Chat, Message, TelegramObject
+
+from bridge.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -16,11 +18,16 @@ REFUSAL_INTERVAL = 60.0  # seconds between two refusals to the same chat, so nob
 
 
 class ServedChatsOnly(BaseMiddleware):
-    """Outer message middleware: handlers run only for the served chats."""
+    """Outer middleware: handlers run only for served chats (and the supergroups they became)."""
 
-    def __init__(self, served: frozenset[int]) -> None:
+    def __init__(self, served: frozenset[int], store: Store) -> None:
         self._served = served
+        self._store = store
         self._refused_at: dict[int, float] = {}
+
+    async def serves(self, chat_id: int) -> bool:
+        """Whether ``chat_id`` is configured, or is what a configured group was migrated to."""
+        return chat_id in self._served or await self._store.moved_from(chat_id) in self._served
 
     async def __call__(
         self,
@@ -28,12 +35,13 @@ class ServedChatsOnly(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        if not isinstance(event, Message) or event.chat.id in self._served:
+        chat = getattr(event, "chat", None)
+        if not isinstance(chat, Chat) or await self.serves(chat.id):
             return await handler(event, data)
-        if (event.text or "").startswith("/") and self._may_refuse(event.chat.id):
-            log.warning("refused a command from chat %s, which is not served", event.chat.id)
+        if isinstance(event, Message) and (event.text or "").startswith("/") and self._may_refuse(chat.id):
+            log.warning("refused a command from chat %s, which is not served", chat.id)
             await event.reply(
-                f"This chat (id <code>{event.chat.id}</code>) is not served by this bridge. "
+                f"This chat (id <code>{chat.id}</code>) is not served by this bridge. "
                 "Ask its operator to add the id to TELEGRAM_ALLOWED_CHAT_IDS."
             )
         return None

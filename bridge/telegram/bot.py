@@ -11,7 +11,8 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
 
-from bridge.telegram import general, watching
+from bridge.store import Store
+from bridge.telegram import general, membership, watching
 from bridge.telegram.access import ServedChatsOnly
 from bridge.telegram.commands import menu
 
@@ -25,11 +26,13 @@ def create_bot(token: str, api_url: str) -> Bot:
     return Bot(token, session=session, default=defaults)
 
 
-def create_dispatcher(served_chats: frozenset[int], **dependencies: Any) -> Dispatcher:
-    """One router per feature behind the access check; ``dependencies`` reach handlers by name."""
-    dispatcher = Dispatcher(**dependencies)
-    dispatcher.message.outer_middleware(ServedChatsOnly(served_chats))
-    dispatcher.include_routers(watching.create_router(), general.create_router())
+def create_dispatcher(served_chats: frozenset[int], store: Store, **dependencies: Any) -> Dispatcher:
+    """One router per feature behind the access check; ``store`` and ``dependencies`` reach handlers by name."""
+    dispatcher = Dispatcher(store=store, **dependencies)
+    access = ServedChatsOnly(served_chats, store)
+    dispatcher.message.outer_middleware(access)
+    dispatcher.my_chat_member.outer_middleware(access)
+    dispatcher.include_routers(watching.create_router(), membership.create_router(), general.create_router())
     return dispatcher
 
 

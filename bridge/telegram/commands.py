@@ -23,8 +23,9 @@ class CommandSpec:
 
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("watch", "ORDER_ID [ORDER_ID…]", "forward a Bybit P2P order's chat here"),
-    CommandSpec("unwatch", "ORDER_ID", "stop forwarding an order"),
+    CommandSpec("unwatch", "[ORDER_ID]", "stop forwarding an order (in its topic: that order)"),
     CommandSpec("list", "", "orders forwarded to this chat"),
+    CommandSpec("status", "", "is everything flowing? polls, sends, errors, queue"),
     CommandSpec("help", "", "what this bot does and its commands"),
     CommandSpec("start", "", "introduction"),
 )

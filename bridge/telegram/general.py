@@ -1,4 +1,4 @@
-"""Router for /start, /help and commands the bot does not know."""
+"""Router for /start, /help, /status and commands the bot does not know."""
 
 from __future__ import annotations
 
@@ -8,12 +8,20 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
+from bridge.bybit.chat import ChatSource
+from bridge.status import Health, status_report
+from bridge.store import Store
 from bridge.telegram.commands import help_text
 
 
 async def start(message: Message) -> None:
     """/start and /help"""
     await message.reply(help_text())
+
+
+async def status(message: Message, health: Health, store: Store, chat_source: ChatSource) -> None:
+    """/status"""
+    await message.reply(await status_report(health, store, message.chat.id, chat_source.current))
 
 
 async def unknown_command(message: Message, bot_username: str) -> None:
@@ -29,5 +37,6 @@ def create_router() -> Router:
     """A fresh router (routers attach to one dispatcher only)."""
     router = Router(name="general")
     router.message.register(start, Command("start", "help"))
+    router.message.register(status, Command("status"))
     router.message.register(unknown_command, F.text.startswith("/"))
     return router

@@ -64,11 +64,16 @@ async def watch(message: Message, command: CommandObject, watchlist: Watchlist, 
     await message.reply("\n".join(describe(result, backfill_limit) for result in results))
 
 
-async def unwatch(message: Message, command: CommandObject, watchlist: Watchlist, backfill_limit: int) -> None:
-    """/unwatch ORDER_ID"""
+async def unwatch(
+    message: Message, command: CommandObject, watchlist: Watchlist, store: Store, backfill_limit: int
+) -> None:
+    """/unwatch ORDER_ID, or /unwatch alone inside an order's topic."""
     ids = (command.args or "").split()
+    if not ids and message.is_topic_message and message.message_thread_id is not None:
+        in_topic = await store.order_in_thread(message.chat.id, message.message_thread_id)
+        ids = [in_topic] if in_topic else []
     if len(ids) != 1:
-        await message.reply("Usage: <code>/unwatch ORDER_ID</code> — see /list for what is watched.")
+        await message.reply("Usage: <code>/unwatch ORDER_ID</code> (or /unwatch in the order's topic); see /list.")
         return
     result = await watchlist.remove(ids[0], message.chat.id)
     await message.reply(describe(result, backfill_limit))

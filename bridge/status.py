@@ -1,0 +1,55 @@
+"""What ``/status`` tells: uptime, watches, last successes, errors by kind, queue depth."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from bridge.poller import PollStats
+from bridge.store import State, Store
+from bridge.telegram.calls import CallStats
+
+
+@dataclass
+class Health:
+    """Live counters shared by the poller, the Telegram caller and /status."""
+
+    poll: PollStats
+    telegram: CallStats
+    started_at: float = field(default_factory=time.time)
+
+
+def ago(moment: float | None, now: float) -> str:
+    """``12 s ago`` / ``never``."""
+    if moment is None:
+        return "never"
+    seconds = int(now - moment)
+    if seconds < 120:
+        return f"{seconds} s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    return f"{seconds // 3600} h ago"
+
+
+async def status_report(health: Health, store: Store, chat_id: int, chat_api: str) -> str:
+    """The /status answer (HTML)."""
+    now = time.time()
+    counts = await store.count_by_state()
+    watches = await store.watches()
+    here = sum(1 for w in watches if w.chat_id == chat_id)
+    paused = await store.paused_chats()
+    errors = health.poll.errors + health.telegram.errors
+    error_text = ", ".join(f"{kind} {count}" for kind, count in sorted(errors.items())) or "none"
+    lines = [
+        "<b>p2p-bridge status</b>",
+        f"Up for {ago(health.started_at, now).removesuffix(' ago')}",
+        f"Watched orders: {len(watches)} ({here} in this chat)",
+        f"Last Bybit poll: {ago(health.poll.last_success, now)} (chat API: {chat_api})",
+        f"Last Telegram send: {ago(health.telegram.last_success, now)}",
+        f"Delivery queue: {counts[State.PENDING]} pending, {counts[State.DELIVERED]} delivered,"
+        f" {counts[State.FAILED]} failed",
+        f"Errors since start: {error_text}",
+    ]
+    if paused:
+        lines.append("Paused chats: " + ", ".join(f"{chat} ({reason})" for chat, (_, reason) in paused.items()))
+    return "\n".join(lines)

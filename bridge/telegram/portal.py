@@ -1,0 +1,70 @@
+"""Each watched order's home in Telegram: a forum topic where the chat allows it, and its order card."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
+
+from bridge.render import order_card, topic_name
+from bridge.store import Store, Watch
+from bridge.telegram.calls import TelegramCaller
+
+log = logging.getLogger(__name__)
+
+THREAD_GONE = ("message thread not found", "topic_deleted", "topic_id_invalid")
+
+
+def is_thread_gone(exc: TelegramBadRequest) -> bool:
+    """Whether Telegram refused a post because its forum topic no longer exists."""
+    text = exc.message.lower()
+    return any(marker in text for marker in THREAD_GONE)
+
+
+class Portals:
+    """Builds homes: in a forum supergroup one topic per order, else one stream threaded to the card."""
+
+    def __init__(self, bot: Bot, store: Store, call: TelegramCaller) -> None:
+        self._bot = bot
+        self._store = store
+        self._call = call
+        self._forum: dict[int, bool] = {}
+
+    async def ensure(self, watch: Watch) -> None:
+        """Create the order's topic (if possible), post and pin its card, and record both."""
+        chat_id = watch.chat_id
+        thread_id = await self._create_topic(watch) if await self._is_forum(chat_id) else None
+        card = await self._call(
+            chat_id, lambda: self._bot.send_message(chat_id, order_card(watch.info), message_thread_id=thread_id)
+        )
+        if thread_id is not None:
+            await self._pin(chat_id, card.message_id, watch.order_id)
+        await self._store.set_home(watch.order_id, thread_id, card.message_id)
+        log.info("order %s: home ready in chat %s (topic %s)", watch.order_id, chat_id, thread_id)
+
+    async def _is_forum(self, chat_id: int) -> bool:
+        if chat_id not in self._forum:
+            chat = await self._call(chat_id, lambda: self._bot.get_chat(chat_id))
+            self._forum[chat_id] = bool(chat.is_forum)
+        return self._forum[chat_id]
+
+    async def _create_topic(self, watch: Watch) -> int | None:
+        chat_id = watch.chat_id
+        try:
+            topic = await self._call(chat_id, lambda: self._bot.create_forum_topic(chat_id, topic_name(watch.info)))
+        except TelegramBadRequest as exc:
+            # No right to manage topics (or not a forum after all): one stream, replies threaded to the card.
+            log.warning("chat %s: cannot create forum topics (%s); posting in one stream", chat_id, exc.message)
+            self._forum[chat_id] = False
+            return None
+        return topic.message_thread_id
+
+    async def _pin(self, chat_id: int, message_id: int, order_id: str) -> None:
+        try:
+            await self._call(
+                chat_id,
+                lambda: self._bot.pin_chat_message(chat_id, message_id, disable_notification=True),
+            )
+        except TelegramBadRequest as exc:  # no right to pin: fine, the card is still first in the topic
+            log.info("order %s: card not pinned (%s)", order_id, exc.message)
