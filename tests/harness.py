@@ -81,9 +81,7 @@ class Harness:
 
     async def wait_text(self, needle: str, chat_id: int = TEAM_CHAT, count: int = 1, timeout: float = 10) -> None:
         """Wait until ``needle`` appears in ``count`` posts."""
-        await self.telegram.wait_for(
-            lambda: sum(needle in t for t in self.texts(chat_id)) >= count, timeout=timeout
-        )
+        await self.telegram.wait_for(lambda: sum(needle in t for t in self.texts(chat_id)) >= count, timeout=timeout)
 
     async def reply_to(self, command: str, chat_id: int = TEAM_CHAT, timeout: float = 10) -> str:
         """Send a command and return the bot's reply to it."""

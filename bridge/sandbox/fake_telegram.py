@@ -373,6 +373,7 @@ class FakeTelegram(LoopbackServer):
         bot_id: int = 123456,
         on_post: Callable[[SentMessage], None] | None = None,
         enforce_flood_limits: bool = False,
+        flood_scale: int = 1,
     ) -> None:
         super().__init__()
         self._token = token
@@ -384,6 +385,8 @@ class FakeTelegram(LoopbackServer):
         }
         self._on_post = on_post
         self._enforce_flood_limits = enforce_flood_limits
+        self._flood_scale = flood_scale
+        """Multiplies every enforced limit's count, so tests can prove pacing at a faster pace."""
         self.chats: dict[int, FakeChat] = {}
         """Every chat by id, with its topics, pins and messages."""
         self.sent: list[SentMessage] = []
@@ -399,7 +402,7 @@ class FakeTelegram(LoopbackServer):
         self._files: dict[str, _Media] = {}
         self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._chat_windows: dict[int, _SlidingWindow] = {}
-        self._global_window = _SlidingWindow(*_GLOBAL_PACE)
+        self._global_window = self._scaled(_GLOBAL_PACE)
         self._methods: dict[str, Callable[[_Params], Awaitable[Any]]] = {
             "getme": self._get_me,
             "deletewebhook": self._delete_webhook,
@@ -588,13 +591,16 @@ class FakeTelegram(LoopbackServer):
             return _ApiError(fault.status, fault.description)
         return None
 
+    def _scaled(self, pace: tuple[int, float]) -> _SlidingWindow:
+        return _SlidingWindow(pace[0] * self._flood_scale, pace[1])
+
     def _check_flood(self, chat: FakeChat) -> None:
         """With ``enforce_flood_limits``, refuse a send that would exceed Telegram's pace with 429."""
         if not self._enforce_flood_limits:
             return
         now = time.monotonic()
         pace = _PRIVATE_PACE if chat.type == "private" else _GROUP_PACE
-        window = self._chat_windows.setdefault(chat.id, _SlidingWindow(*pace))
+        window = self._chat_windows.setdefault(chat.id, self._scaled(pace))
         wait = max(window.wait(now), self._global_window.wait(now))
         if wait > 0:
             self.flood_errors += 1

@@ -38,9 +38,9 @@ class Portals:
         card = await self._call(
             chat_id, lambda: self._bot.send_message(chat_id, order_card(watch.info), message_thread_id=thread_id)
         )
+        await self._store.set_home(watch.order_id, thread_id, card.message_id)
         if thread_id is not None:
             await self._pin(chat_id, card.message_id, watch.order_id)
-        await self._store.set_home(watch.order_id, thread_id, card.message_id)
         log.info("order %s: home ready in chat %s (topic %s)", watch.order_id, chat_id, thread_id)
 
     async def _is_forum(self, chat_id: int) -> bool:
