@@ -32,11 +32,21 @@ def receipt_png(width: int = 64, height: int = 40) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
 
 
-def show(post: SentMessage) -> None:
-    """Print what the bot posted to the fake team chat."""
-    body = post.plain or post.plain_caption or ""
-    media = f" [{post.media_kind}: {post.file_name}, {len(post.media_bytes or b'')} bytes]" if post.media_kind else ""
-    print(f"\n🤖 bot → team chat{media}\n   " + body.replace("\n", "\n   "), flush=True)
+class Terminal:
+    """Prints what the bot posts to the fake team chat, with the forum topic it went to."""
+
+    def __init__(self) -> None:
+        self.telegram: FakeTelegram | None = None
+
+    def __call__(self, post: SentMessage) -> None:
+        body = post.plain or post.plain_caption or ""
+        size = len(post.media_bytes or b"")
+        media = f" [{post.media_kind}: {post.file_name}, {size} bytes]" if post.media_kind else ""
+        where = "team chat"
+        if self.telegram is not None and post.thread_id is not None:
+            topic = self.telegram.chats[post.chat_id].topics.get(post.thread_id)
+            where = f"topic «{topic.name}»" if topic else where
+        print(f"\n🤖 bot → {where}{media}\n   " + body.replace("\n", "\n   "), flush=True)
 
 
 def narrate(text: str) -> None:
@@ -46,8 +56,10 @@ def narrate(text: str) -> None:
 
 async def run_demo(stop: asyncio.Event) -> None:
     """Play a buyer's conversation through the real bridge; ends by itself or on Ctrl-C."""
-    async with FakeBybit() as bybit, FakeTelegram(on_post=show) as telegram:
-        telegram.add_chat(TEAM_CHAT, type="supergroup", title="Merchant team")
+    terminal = Terminal()
+    async with FakeBybit() as bybit, FakeTelegram(on_post=terminal) as telegram:
+        terminal.telegram = telegram
+        telegram.add_chat(TEAM_CHAT, type="supergroup", title="Merchant team", is_forum=True)
         order = bybit.add_order(side=1, counterparty_nick="BuyerBob", quantity="150", price="92.40", currency="RUB")
         bybit.post_message(order.id, "Order created. Buyer pays within 15 minutes.", sender="system")
         bybit.post_message(order.id, "Hi! Paying now via Sberbank.")

@@ -52,4 +52,6 @@ async def fake_telegram() -> AsyncIterator[FakeTelegram]:
     """A started :class:`FakeTelegram` with the default token ``123456:SANDBOX-TOKEN``."""
     async with FakeTelegram() as fake:
         yield fake
+
+
 pytest_plugins = ("tests.harness",)

@@ -40,8 +40,9 @@ def test_signature_depends_on_every_input() -> None:
 
 def test_fixed_vector_is_stable() -> None:
     assert sign(*FIXED) == FIXED_SIGNATURE
-    assert FIXED_SIGNATURE == generate_signature(
-        False, "secret-xyz", '1700000000000key-abc5000{"orderId":"1898976123321221120"}'
+    assert (
+        generate_signature(False, "secret-xyz", '1700000000000key-abc5000{"orderId":"1898976123321221120"}')
+        == FIXED_SIGNATURE
     )
 
 

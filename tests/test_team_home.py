@@ -162,7 +162,7 @@ async def flood(bybit: FakeBybit, telegram: FakeTelegram, tmp_path: Path, scale:
     )
     try:
         await harness.reply_to("/watch " + " ".join(o.id for o in orders))
-        await telegram.wait_for(lambda: len(telegram.chats[TEAM_CHAT].topics) == 10, timeout=60)
+        await telegram.wait_for(lambda: len(telegram.chats[TEAM_CHAT].topics) == 10, timeout=600)
         for n in range(per_order):
             for order in orders:
                 if n % 5 == 4:
@@ -198,6 +198,7 @@ async def test_flood_of_200_messages_across_10_orders_without_a_429(tmp_path: Pa
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 async def test_flood_at_telegrams_real_limits(tmp_path: Path) -> None:
     async with FakeBybit() as bybit, FakeTelegram(enforce_flood_limits=True) as telegram:
         await flood(bybit, telegram, tmp_path, scale=1, per_order=20)

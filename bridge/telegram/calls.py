@@ -80,10 +80,12 @@ class TelegramCaller:
         self._pacer = pacer
         self.stats = CallStats()
 
-    async def __call__(self, chat_id: int, call: Callable[[], Awaitable[T]]) -> T:
+    async def __call__(self, chat_id: int, call: Callable[[], Awaitable[T]], *, posts: bool = True) -> T:
+        """Run ``call``; ``posts`` says it puts a message in the chat, so it spends the chat's budget."""
         failures = 0
         while True:
-            await self._pacer.acquire(chat_id)
+            if posts:
+                await self._pacer.acquire(chat_id)
             try:
                 result = await call()
             except TelegramRetryAfter as exc:
