@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from bridge.app import run_bridge
-from bridge.config import Settings
 from bridge.sandbox import FakeBybit, FakeTelegram
+from bridge.sandbox.settings import sandbox_settings
 
 CHAT = -1001000000001
 OUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
@@ -36,19 +36,9 @@ async def with_bridge(
     async with FakeBybit() as bybit, FakeTelegram(**telegram_kwargs) as telegram:
         telegram.add_chat(CHAT, type="supergroup", title="Bench", is_forum=forum)
         with tempfile.TemporaryDirectory() as tmp:
-            values: dict[str, Any] = {
-                "telegram_bot_token": telegram.token,
-                "telegram_chat_id": CHAT,
-                "telegram_api_url": telegram.url,
-                "bybit_api_key": bybit.api_key,
-                "bybit_api_secret": bybit.api_secret,
-                "bybit_base_url": bybit.url,
-                "bybit_media_url": bybit.url,
-                "bridge_db_path": Path(tmp) / "bench.db",
-            }
-            values.update(overrides)
             stop = asyncio.Event()
-            task = asyncio.create_task(run_bridge(Settings(_env_file=None, **values), stop))
+            settings = sandbox_settings(bybit, telegram, CHAT, Path(tmp) / "bench.db", **overrides)
+            task = asyncio.create_task(run_bridge(settings, stop))
             await telegram.wait_for(lambda: any(r.method.lower() == "getupdates" for r in telegram.requests))
             try:
                 return await body(bybit, telegram)

@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bridge.app import run_bridge
-from bridge.config import Settings
 from bridge.sandbox.fake_bybit import FakeBybit
 from bridge.sandbox.fake_telegram import FakeTelegram, SentMessage
+from bridge.sandbox.settings import sandbox_settings
 
 TEAM_CHAT = -1001234567890
 STEP = 2.0  # seconds between two scripted events
@@ -64,18 +64,7 @@ async def run_demo(stop: asyncio.Event) -> None:
         bybit.post_message(order.id, "Order created. Buyer pays within 15 minutes.", sender="system")
         bybit.post_message(order.id, "Hi! Paying now via Sberbank.")
         with tempfile.TemporaryDirectory() as workdir:
-            settings = Settings(
-                _env_file=None,
-                telegram_bot_token=telegram.token,
-                telegram_chat_id=TEAM_CHAT,
-                telegram_api_url=telegram.url,
-                bybit_api_key=bybit.api_key,
-                bybit_api_secret=bybit.api_secret,
-                bybit_base_url=bybit.url,
-                bybit_media_url=bybit.media_base,
-                bridge_db_path=Path(workdir) / "demo.db",
-                poll_interval=1.0,
-            )
+            settings = sandbox_settings(bybit, telegram, TEAM_CHAT, Path(workdir) / "demo.db", poll_interval=1.0)
             bridge_stop = asyncio.Event()
             bridge = asyncio.create_task(run_bridge(settings, bridge_stop))
             script: list[tuple[str, Callable[[], object]]] = [

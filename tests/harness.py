@@ -11,34 +11,22 @@ from typing import Any
 import pytest
 
 from bridge.app import run_bridge
-from bridge.config import Settings
 from bridge.sandbox.fake_bybit import FakeBybit
 from bridge.sandbox.fake_telegram import FakeTelegram
+from bridge.sandbox.settings import sandbox_settings
 
 TEAM_CHAT = -1001000000001
 OTHER_CHAT = -1001000000999
 
 
-def bridge_settings(bybit: FakeBybit, telegram: FakeTelegram, db_path: Path, **overrides: Any) -> Settings:
-    """Settings pointing the bridge at the fakes, fast-polling, with loose pacing unless overridden."""
-    values: dict[str, Any] = {
-        "telegram_bot_token": telegram.token,
-        "telegram_chat_id": TEAM_CHAT,
-        "telegram_api_url": telegram.url,
-        "bybit_api_key": bybit.api_key,
-        "bybit_api_secret": bybit.api_secret,
-        "bybit_base_url": bybit.url,
-        "bybit_media_url": bybit.url,
-        "bybit_timeout": 2.0,
-        "bridge_db_path": db_path,
-        "poll_interval": 0.2,
-        "backfill_limit": 20,
-        "telegram_group_messages_per_minute": 6000,
-        "telegram_chat_messages_per_second": 100,
-        "telegram_global_messages_per_second": 300,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+FAST = {
+    "bybit_timeout": 2.0,
+    "poll_interval": 0.2,
+    "telegram_group_messages_per_minute": 6000,
+    "telegram_chat_messages_per_second": 100,
+    "telegram_global_messages_per_second": 300,
+}
+"""Fast polling and loose pacing, unless a test overrides them."""
 
 
 class Harness:
@@ -53,7 +41,7 @@ class Harness:
 
     async def start(self, **overrides: Any) -> None:
         self._stop = asyncio.Event()
-        settings = bridge_settings(self.bybit, self.telegram, self.db_path, **overrides)
+        settings = sandbox_settings(self.bybit, self.telegram, TEAM_CHAT, self.db_path, **(FAST | overrides))
         self._task = asyncio.create_task(run_bridge(settings, self._stop))
         await self.telegram.wait_for(
             lambda: any(r.method.lower() == "getupdates" for r in self.telegram.requests) or self._task_done()
