@@ -1,0 +1,71 @@
+"""The store on a real SQLite file: migrations, idempotent recording, delivery state."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bridge.store import MIGRATIONS, SCHEMA_VERSION, State, Store
+from tests.factories import message, order
+
+
+async def test_fresh_database_has_the_latest_schema(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "a.db") as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+    with sqlite3.connect(tmp_path / "a.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+        db.execute(
+            "INSERT INTO orders (order_id, chat_id, info, watched_at) VALUES (?, ?, ?, 0)",
+            ("1898976123321221120", -100, order().model_dump_json(by_alias=True)),
+        )
+    async with await Store.open(path) as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+        [watch] = await store.watches()
+        assert watch.home_ready and watch.card_message_id is None  # old watches keep posting where they did
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(RuntimeError, match="newer"):
+        await Store.open(path)
+
+
+async def test_recording_twice_adds_nothing_and_delivery_marks_stick(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "b.db") as store:
+        info = order()
+        await store.watch(info, -100, None, 1)
+        msgs = [message(f"m{n}", id=str(100 + n)) for n in range(3)]
+        entries = [(info.id, m, State.PENDING) for m in msgs]
+        assert await store.record(entries) == 3
+        assert await store.record(entries) == 0
+        assert await store.known_ids(["100", "102", "999"]) == {"100", "102"}
+        pending = await store.pending(-100)
+        assert [p.message.message for p in pending] == ["m0", "m1", "m2"]
+        await store.mark_delivered([pending[0].seq, pending[1].seq], -100, [55])
+        assert [p.message.message for p in await store.pending(-100)] == ["m2"]
+        counts = await store.count_by_state()
+        assert counts[State.DELIVERED] == 2 and counts[State.PENDING] == 1
+    async with await Store.open(tmp_path / "b.db") as reopened:  # survives a restart
+        assert [p.message.message for p in await reopened.pending(-100)] == ["m2"]
+
+
+async def test_unwatched_orders_hold_their_messages(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "c.db") as store:
+        info = order()
+        await store.watch(info, -100, None, 1)
+        await store.record([(info.id, message("held"), State.PENDING)])
+        assert await store.unwatch(info.id)
+        assert not await store.unwatch(info.id)
+        assert await store.pending() == []
+        await store.watch(info, -100, None, 1)
+        assert [p.message.message for p in await store.pending()] == ["held"]
