@@ -323,10 +323,10 @@ class Store:
         return added
 
     async def pending(self, chat_id: int | None = None, limit: int = 100) -> list[Pending]:
-        """Undelivered messages of active watches, in the order they were seen (per order: oldest first)."""
+        """Undelivered messages of active watches whose home is ready, in the order seen (per order: oldest first)."""
         query = """SELECT m.seq, m.payload, m.attempts, o.* FROM messages m
                    JOIN orders o ON o.order_id = m.order_id
-                   WHERE m.state = 'pending' AND o.active = 1"""
+                   WHERE m.state = 'pending' AND o.active = 1 AND o.home_ready = 1"""
         params: tuple[int, ...] = ()
         if chat_id is not None:
             query += " AND o.chat_id = ?"

@@ -44,6 +44,8 @@ async def test_recording_twice_adds_nothing_and_delivery_marks_stick(tmp_path: P
     async with await Store.open(tmp_path / "b.db") as store:
         info = order()
         await store.watch(info, -100, None, 1)
+        assert await store.pending_chats() == {-100}  # its home is still to be made
+        await store.set_home(info.id, None, 7)
         msgs = [message(f"m{n}", id=str(100 + n)) for n in range(3)]
         entries = [(info.id, m, State.PENDING) for m in msgs]
         assert await store.record(entries) == 3
@@ -63,6 +65,7 @@ async def test_unwatched_orders_hold_their_messages(tmp_path: Path) -> None:
     async with await Store.open(tmp_path / "c.db") as store:
         info = order()
         await store.watch(info, -100, None, 1)
+        await store.set_home(info.id, None, 7)
         await store.record([(info.id, message("held"), State.PENDING)])
         assert await store.unwatch(info.id)
         assert not await store.unwatch(info.id)
