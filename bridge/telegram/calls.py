@@ -1,4 +1,4 @@
-"""Every Telegram call the bridge makes on its own goes through here: paced, retried, counted."""
+"""Every Telegram call the bridge makes on its own goes through here: retried and counted."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from aiogram.exceptions import (
 )
 
 from bridge.errors import ChatUnavailable
-from bridge.ratelimit import SlidingWindow
+from bridge.telegram.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -29,36 +29,6 @@ T = TypeVar("T")
 
 NETWORK_RETRY_CAP = 60.0  # seconds between two tries while Telegram is unreachable
 CHAT_NOT_FOUND = "chat not found"
-
-
-class Pacer:
-    """Telegram's sending budget: per chat (groups: per minute too) and for the whole bot."""
-
-    def __init__(self, *, group_per_minute: float, chat_per_second: float, global_per_second: float) -> None:
-        self._group_per_minute = group_per_minute
-        self._chat_per_second = chat_per_second
-        self._global = SlidingWindow.per_second(global_per_second)
-        self._chats: dict[int, list[SlidingWindow]] = {}
-
-    def _windows(self, chat_id: int) -> list[SlidingWindow]:
-        windows = self._chats.get(chat_id)
-        if windows is None:
-            windows = [SlidingWindow.per_second(self._chat_per_second)]
-            if chat_id < 0:  # groups, supergroups and channels have negative ids
-                windows.append(SlidingWindow(max(1, int(self._group_per_minute)), 60.0))
-            self._chats[chat_id] = windows
-        return windows
-
-    async def acquire(self, chat_id: int) -> None:
-        """Wait until one more post to ``chat_id`` fits every budget."""
-        for window in self._windows(chat_id):
-            await window.acquire()
-        await self._global.acquire()
-
-    def push_back(self, chat_id: int, seconds: float) -> None:
-        """Telegram said ``retry_after``: send nothing more to that chat for ``seconds``."""
-        for window in self._windows(chat_id):
-            window.push_back(seconds)
 
 
 @dataclass
@@ -70,7 +40,7 @@ class CallStats:
 
 
 class TelegramCaller:
-    """Runs one call for a chat within the pacing budget, waiting out 429s and network trouble.
+    """Runs one call for a chat, waiting out 429s (and telling the pacer) and network trouble.
 
     Raises :class:`ChatUnavailable` when Telegram refuses the chat itself (403, chat not found);
     other refusals (400) pass through for the caller to judge.
@@ -80,12 +50,10 @@ class TelegramCaller:
         self._pacer = pacer
         self.stats = CallStats()
 
-    async def __call__(self, chat_id: int, call: Callable[[], Awaitable[T]], *, posts: bool = True) -> T:
-        """Run ``call``; ``posts`` says it puts a message in the chat, so it spends the chat's budget."""
+    async def __call__(self, chat_id: int, call: Callable[[], Awaitable[T]]) -> T:
+        """Run ``call`` (the pacing middleware spaces it), retrying until Telegram takes it or refuses."""
         failures = 0
         while True:
-            if posts:
-                await self._pacer.acquire(chat_id)
             try:
                 result = await call()
             except TelegramRetryAfter as exc:

@@ -45,7 +45,7 @@ class Portals:
 
     async def _is_forum(self, chat_id: int) -> bool:
         if chat_id not in self._forum:
-            chat = await self._call(chat_id, lambda: self._bot.get_chat(chat_id), posts=False)
+            chat = await self._call(chat_id, lambda: self._bot.get_chat(chat_id))
             self._forum[chat_id] = bool(chat.is_forum)
         return self._forum[chat_id]
 

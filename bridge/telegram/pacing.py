@@ -1,0 +1,76 @@
+"""Pacing every post below Telegram's flood limits, for the bridge's own posts and its command replies."""
+
+from __future__ import annotations
+
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.methods import (
+    CreateForumTopic,
+    PinChatMessage,
+    SendDocument,
+    SendMessage,
+    SendPhoto,
+    SendVideo,
+    TelegramMethod,
+)
+from aiogram.methods.base import Response, TelegramType
+
+from bridge.ratelimit import SlidingWindow
+
+POSTING_METHODS = (SendMessage, SendPhoto, SendDocument, SendVideo, CreateForumTopic, PinChatMessage)
+"""Calls that put a message (or a service message) into a chat, so they count against its limits."""
+
+SAFETY = 1.05  # stretch each window a little: our clock and Telegram's see a post at slightly different times
+SAFETY_SECONDS = 0.1
+
+
+class Pacer:
+    """Telegram's sending budget: per chat (groups: per minute too) and for the whole bot."""
+
+    def __init__(self, *, group_per_minute: float, chat_per_second: float, global_per_second: float) -> None:
+        self._group_per_minute = group_per_minute
+        self._chat_per_second = chat_per_second
+        self._global = _padded(SlidingWindow.per_second(global_per_second))
+        self._chats: dict[int, list[SlidingWindow]] = {}
+
+    def _windows(self, chat_id: int) -> list[SlidingWindow]:
+        windows = self._chats.get(chat_id)
+        if windows is None:
+            windows = [_padded(SlidingWindow.per_second(self._chat_per_second))]
+            if chat_id < 0:  # groups, supergroups and channels have negative ids
+                windows.append(_padded(SlidingWindow(max(1, int(self._group_per_minute)), 60.0)))
+            self._chats[chat_id] = windows
+        return windows
+
+    async def acquire(self, chat_id: int) -> None:
+        """Wait until one more post to ``chat_id`` fits every budget."""
+        for window in self._windows(chat_id):
+            await window.acquire()
+        await self._global.acquire()
+
+    def push_back(self, chat_id: int, seconds: float) -> None:
+        """Telegram said ``retry_after``: send nothing more to that chat for ``seconds``."""
+        for window in self._windows(chat_id):
+            window.push_back(seconds)
+
+
+def _padded(window: SlidingWindow) -> SlidingWindow:
+    return SlidingWindow(window.limit, window.period * SAFETY + SAFETY_SECONDS)
+
+
+class PacingMiddleware(BaseRequestMiddleware):
+    """aiogram request middleware: every posting call waits for its chat's (and the bot's) budget."""
+
+    def __init__(self, pacer: Pacer) -> None:
+        self._pacer = pacer
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        chat_id = getattr(method, "chat_id", None)
+        if isinstance(method, POSTING_METHODS) and isinstance(chat_id, int):
+            await self._pacer.acquire(chat_id)
+        return await make_request(bot, method)
