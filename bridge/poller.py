@@ -90,6 +90,8 @@ class Poller:
     async def poll(self, watch: Watch, watches: Sequence[Watch]) -> int:
         """Fetch and record one order's new messages; returns how many await delivery."""
         siblings = [w for w in watches if _same_counterparty(w.info, watch.info)]
+        if not watch.backfilled and self._source.current == "session":
+            await self._reclaim(watch, siblings)
         if watch.backfilled:
             fresh = await self._source.fetch_new(watch.info, self._store.known_ids)
             older: list[ChatMessage] = []
@@ -104,13 +106,33 @@ class Poller:
             entries.append((order_id, message, state))
         return await self._store.record(entries, backfilled_order=None if watch.backfilled else watch.order_id)
 
+    async def _reclaim(self, watch: Watch, siblings: Sequence[Watch]) -> None:
+        """A newly watched order takes back its messages that a sibling's poll saw first."""
+        created = watch.info.create_date
+        if created is None:
+            return
+        later = [w.info.create_date for w in siblings if w.info.create_date and w.info.create_date > created]
+        until = min(later) - SESSION_CLOCK_SLACK if later else None
+        moved = await self._store.reclaim(
+            watch.order_id,
+            [w.order_id for w in siblings if w.order_id != watch.order_id],
+            _ms(created - SESSION_CLOCK_SLACK),
+            _ms(until) if until else None,
+        )
+        if moved:
+            log.info(
+                "order %s: took over %d message(s) seen under another order of this counterparty", watch.order_id, moved
+            )
+
     def _report(self, order_id: str, exc: Exception) -> None:
         """Count every failure; log it once per order (auth failures once in all), not every poll."""
         self.stats.errors[type(exc).__name__] += 1
         key = ANY_ORDER if isinstance(exc, BybitAuthError) else order_id
-        if self._last_error.get(key) == str(exc):
+        # Bybit's texts carry timestamps; the kind and code say whether this is news.
+        signature = f"{type(exc).__name__}:{exc.code}" if isinstance(exc, BybitError) else type(exc).__name__
+        if self._last_error.get(key) == signature:
             return
-        self._last_error[key] = str(exc)
+        self._last_error[key] = signature
         if isinstance(exc, BybitAuthError):
             log.error("Bybit refused the API credentials: %s; check BYBIT_API_KEY and BYBIT_API_SECRET", exc)
         elif isinstance(exc, BybitError):
@@ -128,3 +150,7 @@ def _same_counterparty(a: OrderInfo, b: OrderInfo) -> bool:
     if a.id == b.id:
         return True
     return bool(a.target_user_id) and a.target_user_id == b.target_user_id
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)

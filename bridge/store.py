@@ -322,6 +322,26 @@ class Store:
             self.pending_added.set()
         return added
 
+    async def reclaim(self, order_id: str, from_orders: Sequence[str], since_ms: int, until_ms: int | None) -> int:
+        """Give ``order_id`` the undelivered messages of ``from_orders`` sent in its time window.
+
+        A session chat spans all orders with one counterparty; a message seen before its own order
+        was watched went to a sibling (or was only marked seen) and moves to the right order here.
+        """
+        if not from_orders:
+            return 0
+        marks = ",".join("?" * len(from_orders))
+        cursor = await self._db.execute(
+            f"""UPDATE messages SET order_id = ?, state = 'pending'
+                WHERE order_id IN ({marks}) AND state IN ('pending', 'skipped')
+                  AND created_ms >= ? AND created_ms < ? AND json_extract(payload, '$.msgType') != 11""",
+            (order_id, *from_orders, since_ms, until_ms if until_ms is not None else 2**62),
+        )
+        await self._db.commit()
+        if cursor.rowcount:
+            self.pending_added.set()
+        return cursor.rowcount
+
     async def pending(self, chat_id: int | None = None, limit: int = 100) -> list[Pending]:
         """Undelivered messages of active watches whose home is ready, in the order seen (per order: oldest first)."""
         query = """SELECT m.seq, m.payload, m.attempts, o.* FROM messages m
