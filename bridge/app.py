@@ -20,7 +20,7 @@ from bridge.status import Health
 from bridge.store import Store
 from bridge.tasks import Supervisor
 from bridge.telegram.bot import create_bot, create_dispatcher, publish_commands
-from bridge.telegram.calls import TelegramCaller
+from bridge.telegram.calls import CallStats, TelegramCaller
 from bridge.telegram.pacing import Pacer, PacingMiddleware
 from bridge.telegram.portal import Portals
 from bridge.telegram.sender import TelegramSender
@@ -75,8 +75,8 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             chat_per_second=settings.telegram_chat_messages_per_second,
             global_per_second=settings.telegram_global_messages_per_second,
         )
-        bot.session.middleware(PacingMiddleware(pacer))
-        call = TelegramCaller(pacer)
+        call = TelegramCaller(CallStats())
+        bot.session.middleware(PacingMiddleware(pacer, call.stats))
         delivery = Delivery(
             store,
             TelegramSender(bot, media),

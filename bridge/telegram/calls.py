@@ -15,13 +15,11 @@ from aiogram.exceptions import (
     TelegramEntityTooLarge,
     TelegramForbiddenError,
     TelegramNetworkError,
-    TelegramRetryAfter,
     TelegramServerError,
     TelegramUnauthorizedError,
 )
 
 from bridge.errors import ChatUnavailable
-from bridge.telegram.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +38,14 @@ class CallStats:
 
 
 class TelegramCaller:
-    """Runs one call for a chat, waiting out 429s (and telling the pacer) and network trouble.
+    """Runs one call for a chat, waiting out network trouble (429s are the pacing middleware's).
 
     Raises :class:`ChatUnavailable` when Telegram refuses the chat itself (403, chat not found);
     other refusals (400) pass through for the caller to judge.
     """
 
-    def __init__(self, pacer: Pacer) -> None:
-        self._pacer = pacer
-        self.stats = CallStats()
+    def __init__(self, stats: CallStats) -> None:
+        self.stats = stats
 
     async def __call__(self, chat_id: int, call: Callable[[], Awaitable[T]]) -> T:
         """Run ``call`` (the pacing middleware spaces it), retrying until Telegram takes it or refuses."""
@@ -56,11 +53,6 @@ class TelegramCaller:
         while True:
             try:
                 result = await call()
-            except TelegramRetryAfter as exc:
-                self.stats.errors["flood_control"] += 1
-                log.warning("chat %s: Telegram flood control, waiting %s s", chat_id, exc.retry_after)
-                self._pacer.push_back(chat_id, exc.retry_after)
-                continue
             except (TelegramForbiddenError, TelegramUnauthorizedError) as exc:
                 self.stats.errors["forbidden"] += 1
                 raise ChatUnavailable(exc.message) from None

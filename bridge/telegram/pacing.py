@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import (
     CreateForumTopic,
     PinChatMessage,
@@ -16,6 +19,9 @@ from aiogram.methods import (
 from aiogram.methods.base import Response, TelegramType
 
 from bridge.ratelimit import SlidingWindow
+from bridge.telegram.calls import CallStats
+
+log = logging.getLogger(__name__)
 
 POSTING_METHODS = (SendMessage, SendPhoto, SendDocument, SendVideo, CreateForumTopic, PinChatMessage)
 """Calls that put a message (or a service message) into a chat, so they count against its limits."""
@@ -54,15 +60,25 @@ class Pacer:
             window.push_back(seconds)
 
 
+def posts(method: object) -> bool:
+    """Whether a Bot API call puts a message into a chat."""
+    return isinstance(method, POSTING_METHODS)
+
+
 def _padded(window: SlidingWindow) -> SlidingWindow:
     return SlidingWindow(window.limit, window.period * SAFETY + SAFETY_SECONDS)
 
 
 class PacingMiddleware(BaseRequestMiddleware):
-    """aiogram request middleware: every posting call waits for its chat's (and the bot's) budget."""
+    """aiogram request middleware: every posting call waits for its budget, and a 429 is waited out.
 
-    def __init__(self, pacer: Pacer) -> None:
+    Being in the session, it covers the bridge's own posts and the command replies alike, so a
+    reply is delayed rather than lost when Telegram applies flood control.
+    """
+
+    def __init__(self, pacer: Pacer, stats: CallStats) -> None:
         self._pacer = pacer
+        self._stats = stats
 
     async def __call__(
         self,
@@ -71,6 +87,13 @@ class PacingMiddleware(BaseRequestMiddleware):
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         chat_id = getattr(method, "chat_id", None)
-        if isinstance(method, POSTING_METHODS) and isinstance(chat_id, int):
+        if not (posts(method) and isinstance(chat_id, int)):
+            return await make_request(bot, method)
+        while True:
             await self._pacer.acquire(chat_id)
-        return await make_request(bot, method)
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as exc:
+                self._stats.errors["flood_control"] += 1
+                log.warning("chat %s: Telegram flood control, waiting %s s", chat_id, exc.retry_after)
+                self._pacer.push_back(chat_id, exc.retry_after)
