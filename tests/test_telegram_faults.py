@@ -1,0 +1,143 @@
+"""Telegram misbehaving, media that cannot be uploaded, and text beyond Telegram's limits."""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+
+import httpx
+
+from bridge.sandbox.fake_bybit import MEDIA_PATH, FakeOrder
+from bridge.sandbox.fake_telegram import MAX_TEXT_CHARS, SentMessage
+from tests.harness import TEAM_CHAT, Harness
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 300
+_HREF = re.compile(r'<a href="([^"]+)">')
+
+
+def body_lines(harness: Harness, prefix: str) -> list[str]:
+    return [line for text in harness.texts() for line in text.splitlines() if line.startswith(prefix)]
+
+
+def forwarded(harness: Harness) -> list[SentMessage]:
+    """Posts carrying chat messages (not command replies or order cards)."""
+    return [s for s in harness.telegram.sent_to(TEAM_CHAT) if " · order …" in (s.plain or s.plain_caption or "")]
+
+
+async def watched(harness: Harness, *history: str) -> FakeOrder:
+    order = harness.bybit.add_order()
+    for text in history:
+        harness.bybit.post_message(order.id, text)
+    await harness.start()
+    assert "Watching" in await harness.reply_to(f"/watch {order.id}")
+    if history:
+        await harness.wait_text(history[-1])
+    return order
+
+
+async def test_flood_control_is_waited_out_and_nothing_is_dropped(harness: Harness) -> None:
+    order = await watched(harness, "f 01")
+    harness.telegram.inject_retry_after(times=2, retry_after=1)
+    injected_at = time.monotonic()
+    for n in range(2, 9):
+        harness.bybit.post_message(order.id, f"f {n:02d}")
+    await harness.wait_text("f 08")
+    assert harness.telegram.flood_errors == 2
+    sends = [r.time for r in harness.telegram.requests if r.method.lower() == "sendmessage" and r.time > injected_at]
+    assert sends[1] - sends[0] >= 0.95 and sends[2] - sends[1] >= 0.95  # retry_after was waited out each time
+    assert body_lines(harness, "f ") == [f"f {n:02d}" for n in range(1, 9)]
+    harness.bybit.post_message(order.id, "f 09")  # and the chat works normally afterwards
+    await harness.wait_text("f 09")
+    assert body_lines(harness, "f ")[-1] == "f 09"
+
+
+async def test_server_error_is_retried_and_delivered_once(harness: Harness) -> None:
+    order = await watched(harness, "e 01")
+    harness.telegram.inject_error(500, "Internal Server Error", times=1)
+    harness.bybit.post_message(order.id, "e 02")
+    await harness.wait_text("e 02")
+    attempts = [r for r in harness.telegram.requests if r.method.lower() == "sendmessage" and "e 02" in str(r.params)]
+    assert len(attempts) == 2  # refused once, then accepted
+    harness.bybit.post_message(order.id, "e 03")
+    await harness.wait_text("e 03")
+    assert body_lines(harness, "e ") == ["e 01", "e 02", "e 03"]
+
+
+async def test_expired_media_link_becomes_a_text_post_with_link_and_reason(harness: Harness) -> None:
+    bybit = harness.bybit
+    order = bybit.add_order()
+    bybit.post_media(order.id, "pic", PNG, "receipt.png")
+    bybit.post_message(order.id, "after the receipt")
+    bybit.clock_offset_ms = (3 * 3600 + 60) * 1000  # three hours later: the link's token has expired
+    await harness.start()
+    await harness.reply_to(f"/watch {order.id}")
+    await harness.wait_text("after the receipt")
+
+    assert not [s for s in harness.telegram.sent if s.media_kind]
+    post = next(s for s in forwarded(harness) if "receipt.png" in (s.plain or ""))
+    assert post.method == "sendMessage"
+    assert "403" in (post.plain or "")  # the reason
+    links = _HREF.findall(post.text or "")
+    assert len(links) == 1
+    assert html.unescape(links[0]).startswith(f"{bybit.url}{MEDIA_PATH}")  # absolute, on the media host
+
+
+async def test_missing_media_object_becomes_a_text_post_with_link_and_reason(harness: Harness) -> None:
+    bybit = harness.bybit
+    order = bybit.add_order()
+    path = f"{MEDIA_PATH}no-such-object.png?e=9999999999&token=deadbeef"
+    bybit.post_message(order.id, path, msg_type=2, content_type="pic")
+    bybit.post_message(order.id, "after the picture")
+    await harness.start()
+    await harness.reply_to(f"/watch {order.id}")
+    await harness.wait_text("after the picture")
+
+    assert not [s for s in harness.telegram.sent if s.media_kind]
+    post = next(s for s in forwarded(harness) if "no-such-object.png" in (s.plain or ""))
+    assert "404" in (post.plain or "")
+    assert [html.unescape(link) for link in _HREF.findall(post.text or "")] == [f"{bybit.url}{path}"]
+
+
+async def test_media_telegram_refuses_is_sent_as_a_working_link(harness: Harness) -> None:
+    bybit = harness.bybit
+    order = bybit.add_order()
+    bybit.post_media(order.id, "pic", PNG, "receipt.png")
+    harness.telegram.inject_error(400, "Bad Request: IMAGE_PROCESS_FAILED", times=1, method="sendPhoto")
+    await harness.start()
+    await harness.reply_to(f"/watch {order.id}")
+    await harness.telegram.wait_for(lambda: any("receipt.png" in (s.plain or "") for s in forwarded(harness)))
+
+    post = next(s for s in forwarded(harness) if "receipt.png" in (s.plain or ""))
+    assert "refused" in (post.plain or "")
+    (link,) = _HREF.findall(post.text or "")
+    async with httpx.AsyncClient() as client:
+        response = await client.get(html.unescape(link))
+    assert response.status_code == 200 and response.content == PNG  # the link works
+    assert len(forwarded(harness)) == 1
+
+
+async def test_long_text_is_split_under_the_limit_with_nothing_lost(harness: Harness) -> None:
+    order = await watched(harness)
+    words = [f"w{n:04d}{'<&>' if n % 50 == 0 else ''}" for n in range(1000)]
+    text = " ".join(words)
+    assert len(text) > 6000
+    harness.bybit.post_message(order.id, text)
+    harness.bybit.post_message(order.id, "after the long one")
+    await harness.wait_text("after the long one")
+
+    parts = [s.plain or "" for s in forwarded(harness) if "w0" in (s.plain or "")]
+    assert len(parts) >= 2
+    assert all(len(part) <= MAX_TEXT_CHARS for part in parts)
+    assert all(part.splitlines()[0].startswith("Buyer (counterparty)") for part in parts)  # each has a header
+    received = " ".join(" ".join(part.splitlines()[1:]) for part in parts).split()
+    assert received == words
+
+
+async def test_command_reply_during_flood_control_is_not_dropped(harness: Harness) -> None:
+    order = harness.bybit.add_order()
+    await harness.start()
+    harness.telegram.inject_retry_after(times=1, retry_after=1)
+    reply = await harness.reply_to(f"/watch {order.id}", timeout=5)  # waited out like any post, not lost
+    assert "Watching" in reply
+    assert harness.telegram.flood_errors == 1
