@@ -5,19 +5,18 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from bridge.bybit import ChatMessage, MessageKind, OrderInfo
-from bridge.bybit.chat import ChatSource
+from bridge.bybit.chat import SESSION_CLOCK_SLACK, ChatSource
 from bridge.errors import BybitAuthError, BybitError
 from bridge.store import State, Store, Watch
 from bridge.tasks import wait_event
 
 log = logging.getLogger(__name__)
 
-SESSION_CLOCK_SLACK = timedelta(minutes=1)
 ANY_ORDER = "*"  # error-log key for failures that are not about one order
 
 
@@ -29,24 +28,21 @@ class PollStats:
     errors: Counter[str] = field(default_factory=Counter)
 
 
-def owner_of(message: ChatMessage, polled: Watch, siblings: Sequence[Watch], *, by_session: bool) -> tuple[str, State]:
+def owner_of(message: ChatMessage, polled: Watch, watched: Collection[str], *, by_session: bool) -> tuple[str, State]:
     """Which watched order a message belongs to, and whether to forward it.
 
-    The order-scoped API serves one order's chat. A session spans every order with one
-    counterparty, so its message goes to the newest sibling order created (give or take
-    ``SESSION_CLOCK_SLACK``) before it; one older than all of them belongs to an earlier order
-    and is only recorded as seen.
+    The order-scoped API serves one order's chat. The session API's messages come attributed to
+    one of the counterparty's orders (see :class:`~bridge.bybit.chat.SessionChat`); one of an
+    order nobody watches, or older than them all, is only recorded as seen, and reclaimed if its
+    order is watched later.
     """
     if message.kind is MessageKind.ORDER_CARD:
         return polled.order_id, State.SKIPPED
     if not by_session:
         return polled.order_id, State.PENDING
-    sent = message.create_date + SESSION_CLOCK_SLACK
-    candidates = [w for w in siblings if w.info.create_date is None or w.info.create_date <= sent]
-    if not candidates:
-        return polled.order_id, State.SKIPPED
-    newest = max(candidates, key=lambda w: w.info.create_date or datetime.min.replace(tzinfo=UTC))
-    return newest.order_id, State.PENDING
+    if message.order_id in watched:
+        return message.order_id, State.PENDING
+    return polled.order_id, State.SKIPPED
 
 
 def split_backfill(messages: list[ChatMessage], limit: int) -> tuple[list[ChatMessage], list[ChatMessage]]:
@@ -92,17 +88,21 @@ class Poller:
         siblings = [w for w in watches if _same_counterparty(w.info, watch.info)]
         if not watch.backfilled and self._source.current == "session":
             await self._reclaim(watch, siblings)
+        related = [w.info for w in siblings if w.order_id != watch.order_id]
         if watch.backfilled:
-            fresh = await self._source.fetch_new(watch.info, self._store.known_ids)
+            fresh = await self._source.fetch_new(watch.info, self._store.known_ids, related=related)
             older: list[ChatMessage] = []
         else:
             # One message past the window is recorded as seen, so the next poll stops there.
-            history = await self._source.fetch_new(watch.info, self._store.known_ids, at_most=self._backfill_limit + 1)
+            history = await self._source.fetch_new(
+                watch.info, self._store.known_ids, at_most=self._backfill_limit + 1, related=related
+            )
             older, fresh = split_backfill(history, self._backfill_limit)
         entries = [(watch.order_id, message, State.SKIPPED) for message in older]
         by_session = self._source.current == "session"
+        watched = {w.order_id for w in siblings}
         for message in fresh:
-            order_id, state = owner_of(message, watch, siblings, by_session=by_session)
+            order_id, state = owner_of(message, watch, watched, by_session=by_session)
             entries.append((order_id, message, state))
         return await self._store.record(entries, backfilled_order=None if watch.backfilled else watch.order_id)
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bridge.bybit import SessionMessage
-from bridge.bybit.chat import to_chat_message
+from bridge.bybit.chat import attribute, to_chat_message
 from bridge.config import load_settings
 from bridge.delivery import plan_posts
 from bridge.errors import ConfigError
@@ -82,32 +82,37 @@ def test_backfill_split() -> None:
 def test_session_messages_go_to_the_newest_order_before_them() -> None:
     created = order().create_date
     assert created is not None
-    first = watch("1111111111111111111", createDate=int(created.timestamp() * 1000))
-    later = watch("2222222222222222222", createDate=int((created + timedelta(hours=1)).timestamp() * 1000))
-    ms = int(created.timestamp() * 1000)
-    before_all = message("old", createDate=ms - 3_600_000)
-    during_first = message("first", createDate=ms + 60_000)
-    during_later = message("later", createDate=ms + 7_200_000)
-    siblings = [first, later]
-    assert owner_of(before_all, later, siblings, by_session=True) == (later.order_id, State.SKIPPED)
-    assert owner_of(during_first, later, siblings, by_session=True) == (first.order_id, State.PENDING)
-    assert owner_of(during_later, first, siblings, by_session=True) == (later.order_id, State.PENDING)
-    assert owner_of(before_all, first, siblings, by_session=False) == (first.order_id, State.PENDING)
+    orders = {"first": created, "later": created + timedelta(hours=1)}
+    assert attribute(created - timedelta(hours=1), orders) == ""
+    assert attribute(created + timedelta(minutes=1), orders) == "first"
+    assert attribute(created - timedelta(seconds=30), orders) == "first"  # stamped a little before its order
+    assert attribute(created + timedelta(hours=2), orders) == "later"
+
+
+def test_owner_of_a_message() -> None:
+    first, later = watch("1111111111111111111"), watch("2222222222222222222")
+    mine = message("x", orderId=later.order_id)
+    stranger = message("x", orderId="3333333333333333333")
+    assert owner_of(mine, first, {first.order_id, later.order_id}, by_session=True) == (later.order_id, State.PENDING)
+    assert owner_of(stranger, first, {first.order_id}, by_session=True) == (first.order_id, State.SKIPPED)
+    assert owner_of(stranger, first, {first.order_id}, by_session=False) == (first.order_id, State.PENDING)
     card = message("{}", msgType=11, contentType="SYS_ORDER_CARD")
-    assert owner_of(card, first, siblings, by_session=False)[1] is State.SKIPPED
+    assert owner_of(card, first, {first.order_id}, by_session=False)[1] is State.SKIPPED
 
 
 def test_session_message_sender_by_nickname() -> None:
     info = order()
     raw = {"id": "5", "contentType": "str", "createDate": "1741765371720"}
     theirs = to_chat_message(
-        SessionMessage.model_validate({**raw, "sendUserNickName": "BuyerBob", "message": '{"content":"hi"}'}), info
+        SessionMessage.model_validate({**raw, "sendUserNickName": "BuyerBob", "message": '{"content":"hi"}'}),
+        info,
+        info.id,
     )
     mine = to_chat_message(
-        SessionMessage.model_validate({**raw, "sendUserNickName": "TeamMerchant", "message": "{}"}), info
+        SessionMessage.model_validate({**raw, "sendUserNickName": "TeamMerchant", "message": "{}"}), info, ""
     )
     system = to_chat_message(
-        SessionMessage.model_validate({**raw, "sendUserNickName": "SYSTEM", "message": '{"msgType":0}'}), info
+        SessionMessage.model_validate({**raw, "sendUserNickName": "SYSTEM", "message": '{"msgType":0}'}), info, ""
     )
     assert (theirs.user_id, theirs.message, theirs.order_id) == (info.target_user_id, "hi", info.id)
     assert mine.user_id == info.user_id

@@ -14,7 +14,7 @@ from typing import Any, Self
 import httpx
 
 from bridge.bybit._signing import auth_headers
-from bridge.bybit.models import ChatMessage, OrderInfo, SessionMessage
+from bridge.bybit.models import ChatMessage, OrderInfo, OrderSummary, SessionMessage
 from bridge.errors import BybitAuthError, BybitError, BybitUnavailable, ChatApiRetired
 from bridge.ratelimit import SlidingWindow
 
@@ -35,6 +35,7 @@ MESSAGE_PAGE_SIZE = 30  # Bybit's maximum for both chat list endpoints
 PATH_SERVER_TIME = "/v5/market/time"
 PATH_ORDER_INFO = "/v5/p2p/order/info"
 PATH_ORDER_MESSAGES = "/v5/p2p/order/message/listpage"
+PATH_PENDING_ORDERS = "/v5/p2p/order/pending/simplifyList"
 PATH_SESSION_ID = "/v5/p2p/chat/session/getSessionId"
 PATH_SESSION_MESSAGES = "/v5/p2p/chat/message/listpage_v1"
 
@@ -110,6 +111,11 @@ class BybitClient:
         )
         items = result.get("result") if isinstance(result, dict) else result
         return [ChatMessage.model_validate(item) for item in items or []]
+
+    async def pending_orders(self) -> list[OrderSummary]:
+        """Your open orders (the first page of ``pending/simplifyList``, newest first)."""
+        result = await self.call(PATH_PENDING_ORDERS, {"page": 1, "size": MESSAGE_PAGE_SIZE})
+        return [OrderSummary.model_validate(item) for item in result.get("items") or []]
 
     async def session_id(self, user_mask_id: str) -> str:
         """The chat session with one counterparty (``getSessionId``)."""

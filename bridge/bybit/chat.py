@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
 from bridge.bybit._client import MESSAGE_PAGE_SIZE, BybitClient
@@ -18,6 +19,7 @@ KnownIds = Callable[[Sequence[str]], Awaitable[set[str]]]
 
 MAX_PAGES = 100  # a safety stop: 3,000 unseen messages in one poll means something is wrong
 SYSTEM_NICKNAME = "SYSTEM"
+SESSION_CLOCK_SLACK = timedelta(minutes=1)  # a message may be stamped a little before its order
 
 
 class ChatBackend(Protocol):
@@ -25,8 +27,11 @@ class ChatBackend(Protocol):
 
     name: ApiName
 
-    def pages(self, order: OrderInfo) -> AsyncIterator[list[ChatMessage]]:
-        """Yield pages of the order's chat, newest first, until history ends."""
+    def pages(self, order: OrderInfo, related: Sequence[OrderInfo]) -> AsyncIterator[list[ChatMessage]]:
+        """Yield pages of the order's chat, newest first, until history ends.
+
+        ``related`` are other orders known to have the same counterparty.
+        """
         ...
 
 
@@ -38,7 +43,7 @@ class OrderScopedChat:
     def __init__(self, client: BybitClient) -> None:
         self._client = client
 
-    async def pages(self, order: OrderInfo) -> AsyncIterator[list[ChatMessage]]:
+    async def pages(self, order: OrderInfo, related: Sequence[OrderInfo]) -> AsyncIterator[list[ChatMessage]]:
         for number in range(1, MAX_PAGES + 1):
             page = await self._client.order_messages(order.id, number)
             if page:
@@ -50,8 +55,9 @@ class OrderScopedChat:
 class SessionChat:
     """``/v5/p2p/chat/message/listpage_v1``: one session per counterparty, paged by ``lastId``.
 
-    The session holds every order with that counterparty; messages come out attributed to the
-    polled order and the poller re-attributes them when several watched orders share a session.
+    The session holds every order with that counterparty, so each message is attributed to the
+    newest of the counterparty's orders (the related ones and the open ones Bybit lists) created
+    before it; a message older than all of them gets no order.
     """
 
     name: ApiName = "session"
@@ -60,23 +66,40 @@ class SessionChat:
         self._client = client
         self._sessions: dict[str, str] = {}
 
-    async def pages(self, order: OrderInfo) -> AsyncIterator[list[ChatMessage]]:
+    async def pages(self, order: OrderInfo, related: Sequence[OrderInfo]) -> AsyncIterator[list[ChatMessage]]:
         session = self._sessions.get(order.target_user_mask_id)
         if session is None:
             session = await self._client.session_id(order.target_user_mask_id)
             self._sessions[order.target_user_mask_id] = session
+        orders = {o.id: o.create_date for o in (*related, order)}
+        for summary in await self._client.pending_orders():
+            if summary.target_user_id == order.target_user_id:
+                orders.setdefault(summary.id, summary.create_date)
         last_id: str | None = None
         for _ in range(MAX_PAGES):
             page = await self._client.session_messages(session, last_id)
             if page:
-                yield [to_chat_message(item, order) for item in page]
+                yield [to_chat_message(item, order, attribute(item.create_date, orders)) for item in page]
                 last_id = page[-1].id
             if len(page) < MESSAGE_PAGE_SIZE:
                 return
 
 
-def to_chat_message(item: SessionMessage, order: OrderInfo) -> ChatMessage:
-    """Map a session message onto the order-scoped shape; the sender is told apart by nickname."""
+def attribute(sent: datetime, orders: Mapping[str, datetime | None]) -> str:
+    """The newest order created (give or take ``SESSION_CLOCK_SLACK``) before ``sent``; "" if none."""
+    candidates = [
+        (created or datetime.min.replace(tzinfo=UTC), order_id)
+        for order_id, created in orders.items()
+        if created is None or created <= sent + SESSION_CLOCK_SLACK
+    ]
+    return max(candidates)[1] if candidates else ""
+
+
+def to_chat_message(item: SessionMessage, order: OrderInfo, owner: str) -> ChatMessage:
+    """Map a session message of ``order``'s counterparty onto the order-scoped shape, as ``owner``'s.
+
+    The sender is told apart by nickname: SYSTEM, yours, or the counterparty's.
+    """
     nickname = item.send_user_nick_name
     user_id, role_type = "", "user"
     if nickname == SYSTEM_NICKNAME:
@@ -93,7 +116,7 @@ def to_chat_message(item: SessionMessage, order: OrderInfo) -> ChatMessage:
         msg_code=item.msg_code,
         create_date=item.create_date,
         content_type=item.content_type,
-        order_id=order.id,
+        order_id=owner,
         nick_name=nickname,
         file_name=item.file_name,
         role_type=role_type,
@@ -149,14 +172,20 @@ class ChatSource:
         """The back end in use."""
         return self._current
 
-    async def fetch_new(self, order: OrderInfo, known: KnownIds, at_most: int | None = None) -> list[ChatMessage]:
-        """Messages of ``order`` the store does not hold yet, oldest first."""
+    async def fetch_new(
+        self,
+        order: OrderInfo,
+        known: KnownIds,
+        at_most: int | None = None,
+        related: Sequence[OrderInfo] = (),
+    ) -> list[ChatMessage]:
+        """Messages of ``order``'s chat the store does not hold yet, oldest first."""
         try:
-            return await collect_new(self._backends[self._current].pages(order), known, at_most)
+            return await collect_new(self._backends[self._current].pages(order, related), known, at_most)
         except ChatApiRetired:
             if self._mode != "auto" or self._current == "session":
                 raise
         log.warning("bybit retired the order-scoped chat API (912200387): switching to session chat")
         self._current = "session"
         await self._on_switch("session")
-        return await collect_new(self._backends["session"].pages(order), known, at_most)
+        return await collect_new(self._backends["session"].pages(order, related), known, at_most)

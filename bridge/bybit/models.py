@@ -134,6 +134,17 @@ class OrderInfo(_BybitModel):
         return "seller" if self.you_sell else "buyer"
 
 
+class OrderSummary(_BybitModel):
+    """One item of ``/v5/p2p/order/pending/simplifyList``: enough to tell a counterparty's orders apart."""
+
+    id: str
+    target_user_id: str = Field("", alias="targetUserId")
+    status: int = 0
+    create_date: AwareDatetime | None = Field(None, alias="createDate")
+
+    _ms = field_validator("create_date", mode="before")(_ms_to_datetime)
+
+
 class SessionMessage(_BybitModel):
     """One message of the session-based chat API (``listpage_v1``), ``message`` decoded."""
 
