@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bridge.bybit import BybitClient, OrderInfo
-from bridge.errors import BybitError
+from bridge.errors import BybitAuthError, BybitError
 from bridge.store import Store
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,9 @@ class Watchlist:
             info = await self._client.order_info(order_id)
         except BybitError as exc:
             log.warning("order %s: /watch refused by Bybit: %s", order_id, exc)
-            return Result(order_id, Outcome.REFUSED_BY_BYBIT, reason=f"{exc.message} (code {exc.code})")
+            # Bybit's auth errors quote the signed string (with the API key): chat members get the gist only.
+            detail = "the bridge's API credentials were refused" if isinstance(exc, BybitAuthError) else exc.message
+            return Result(order_id, Outcome.REFUSED_BY_BYBIT, reason=f"{detail} (code {exc.code})")
         await self._store.watch(info, chat_id, thread_id, user_id)
         log.info("order %s: watched in chat %s", order_id, chat_id)
         return Result(order_id, Outcome.RESUMED if existing else Outcome.ADDED, info)

@@ -203,3 +203,12 @@ async def test_unauthorised_chat_gets_one_short_refusal_and_nothing_else(harness
     assert len(harness.telegram.sent_to(OTHER_CHAT)) == 1
     assert order_info_ids(harness) == []
     assert not any("secret order chat" in t for t in harness.texts(TEAM_CHAT) + harness.texts(OTHER_CHAT))
+
+
+async def test_refused_credentials_are_not_quoted_to_the_chat(harness: Harness) -> None:
+    order = harness.bybit.add_order()
+    await harness.start(bybit_api_secret="a-wrong-secret-value")
+    reply = await harness.reply_to(f"/watch {order.id}")
+    assert "the bridge's API credentials were refused (code 10004)" in reply
+    assert harness.bybit.api_key not in reply and "origin_string" not in reply
+    assert "No orders are watched here" in await harness.reply_to("/list")
