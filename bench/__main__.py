@@ -171,8 +171,8 @@ fakes on loopback; timings on shared machines vary, so compare figures of one ru
 | 1 s | {lat1["p50"]:.2f} s | {lat1["p95"]:.2f} s | {lat1["max"]:.2f} s | {lat1["polls_per_s"]:.2f} |
 | 3 s | {lat3["p50"]:.2f} s | {lat3["p95"]:.2f} s | {lat3["max"]:.2f} s | {lat3["polls_per_s"]:.2f} |
 
-Latency is bounded by the poll interval (about half of it on average); the budget used is one list call per
-watched order per interval, far below Bybit's 10 reads/s.
+Latency is bounded by the poll interval plus the post itself (messages arrive at random points of the poll
+cycle); the budget used is one list call per watched order per interval, far below Bybit's 10 reads/s.
 
 ## Burst: 300 messages land in one order between two polls
 
