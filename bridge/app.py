@@ -7,7 +7,9 @@ import contextlib
 import logging
 from contextlib import AsyncExitStack
 
-from aiogram.exceptions import TelegramUnauthorizedError
+from aiogram import Bot
+from aiogram.exceptions import TelegramNetworkError, TelegramServerError, TelegramUnauthorizedError
+from aiogram.types import User
 
 from bridge.bybit import BybitClient
 from bridge.bybit.chat import ApiName, ChatSource
@@ -18,7 +20,7 @@ from bridge.media import MediaFetcher
 from bridge.poller import Poller
 from bridge.status import Health
 from bridge.store import Store
-from bridge.tasks import Supervisor
+from bridge.tasks import Supervisor, wait_event
 from bridge.telegram.bot import create_bot, create_dispatcher, publish_commands
 from bridge.telegram.calls import CallStats, TelegramCaller
 from bridge.telegram.pacing import Pacer, PacingMiddleware
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 CHAT_API_KEY = "chat_api"  # store key remembering which chat API Bybit left us
 SHUTDOWN_GRACE = 10.0  # seconds a post in flight may take to finish on shutdown
+STARTUP_RETRY = 5.0  # seconds between start-up attempts while Telegram is unreachable
 
 
 async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
@@ -52,12 +55,9 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
         stack.push_async_callback(media.aclose)
         bot = create_bot(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_url)
         stack.push_async_callback(bot.session.close)
-        try:
-            me = await bot.get_me()
-        except TelegramUnauthorizedError:
-            raise ConfigError("TELEGRAM_BOT_TOKEN was refused by Telegram (401 Unauthorized)") from None
-        await bot.delete_webhook(drop_pending_updates=False)
-        await publish_commands(bot)
+        me = await _introduce(bot, stop)
+        if me is None:
+            return
 
         async def remember_api(name: ApiName) -> None:
             await store.set_value(CHAT_API_KEY, name)
@@ -121,3 +121,20 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             await dispatcher.stop_polling()
         await delivery.stop(SHUTDOWN_GRACE)
     log.info("stopped")
+
+
+async def _introduce(bot: Bot, stop: asyncio.Event) -> User | None:
+    """getMe, webhook off, command menu; retried while Telegram is unreachable. None if stopped first."""
+    while not stop.is_set():
+        try:
+            me = await bot.get_me()
+            await bot.delete_webhook(drop_pending_updates=False)
+            await publish_commands(bot)
+        except TelegramUnauthorizedError:
+            raise ConfigError("TELEGRAM_BOT_TOKEN was refused by Telegram (401 Unauthorized)") from None
+        except (TelegramNetworkError, TelegramServerError) as exc:
+            log.warning("Telegram unreachable at start-up (%s); retrying in %.0f s", exc, STARTUP_RETRY)
+            await wait_event(stop, STARTUP_RETRY)
+            continue
+        return me
+    return None

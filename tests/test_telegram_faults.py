@@ -141,3 +141,13 @@ async def test_command_reply_during_flood_control_is_not_dropped(harness: Harnes
     reply = await harness.reply_to(f"/watch {order.id}", timeout=5)  # waited out like any post, not lost
     assert "Watching" in reply
     assert harness.telegram.flood_errors == 1
+
+
+async def test_telegram_unreachable_at_start_up_is_retried(harness: Harness) -> None:
+    harness.telegram.inject_error(502, "Bad Gateway", times=1, method="getMe")
+    order = harness.bybit.add_order()
+    harness.bybit.post_message(order.id, "after a bad start")
+    await harness.start()
+    assert sum(1 for r in harness.telegram.requests if r.method.lower() == "getme") >= 2
+    await harness.reply_to(f"/watch {order.id}")
+    await harness.wait_text("after a bad start")
