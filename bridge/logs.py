@@ -15,12 +15,8 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self._secrets: set[str] = set()
-        self.add(secrets)
-
-    def add(self, secrets: Iterable[str]) -> None:
-        """Register more strings to hide; short strings are ignored to avoid masking common words."""
-        self._secrets.update(s for s in secrets if len(s) >= 6)
+        # Short strings are ignored, so a tiny test secret cannot mask common words.
+        self._secrets = {s for s in secrets if len(s) >= 6}
 
     def redact(self, text: str) -> str:
         """Return ``text`` with every registered secret masked."""
@@ -38,8 +34,8 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def setup_logging(level: str, secrets: Iterable[str] = ()) -> RedactingFilter:
-    """Send logs to stderr, one line per event, with ``secrets`` masked; returns the filter."""
+def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
+    """Send logs to stderr, one line per event, with ``secrets`` masked."""
     redactor = RedactingFilter(secrets)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(_FORMAT))
@@ -52,4 +48,3 @@ def setup_logging(level: str, secrets: Iterable[str] = ()) -> RedactingFilter:
     # Request lines of the HTTP clients are noise at INFO and may carry tokens in URLs.
     for noisy in ("httpx", "httpcore", "aiohttp.access", "aiogram.event"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    return redactor
