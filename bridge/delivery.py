@@ -135,8 +135,17 @@ class Delivery:
         )
         reply_to = None if watch.thread_id else watch.card_message_id
         seqs = [item.seq for item in post.items]
+        may_refresh = len(post.items) == 1 and not first.link_refreshed
         try:
-            ids = [await self._post(chat_id, watch.thread_id, part, reply_to) for part in parts]
+            ids = [await self._post(chat_id, watch.thread_id, part, reply_to, may_refresh) for part in parts]
+        except MediaUnavailable:
+            log.info(
+                "order %s: media link of message %s expired; asking Bybit for a fresh one",
+                watch.order_id,
+                first.message.id,
+            )
+            await self._store.request_refresh(first.seq)
+            return False
         except TelegramBadRequest as exc:
             if is_thread_gone(exc):
                 log.warning("order %s: its topic was deleted; making a new one", watch.order_id)
@@ -150,12 +159,19 @@ class Delivery:
         await self._store.mark_delivered(seqs, chat_id, ids)
         return True
 
-    async def _post(self, chat_id: int, thread_id: int | None, part: Part, reply_to: int | None) -> int:
-        """Send one part; media Telegram cannot take goes out as a working link with the reason."""
+    async def _post(
+        self, chat_id: int, thread_id: int | None, part: Part, reply_to: int | None, may_refresh: bool
+    ) -> int:
+        """Send one part; media Telegram cannot take goes out as a working link with the reason.
+
+        An expired media link is raised (MediaUnavailable) when ``may_refresh``, to be fetched anew.
+        """
         try:
             return await self._call(chat_id, lambda: self._sender.send(chat_id, thread_id, part, reply_to))
         except (MediaUnavailable, TelegramEntityTooLarge, TelegramBadRequest) as exc:
             if not isinstance(part, MediaPart) or (isinstance(exc, TelegramBadRequest) and is_thread_gone(exc)):
+                raise
+            if isinstance(exc, MediaUnavailable) and exc.expired and may_refresh:
                 raise
             reason = exc.reason if isinstance(exc, MediaUnavailable) else "Telegram refused the file"
             self._call.stats.errors["media_as_link"] += 1

@@ -35,10 +35,14 @@ class ChatApiRetired(BybitError):
 
 
 class MediaUnavailable(BridgeError):
-    """A chat file could not be fetched from Bybit or is too large to upload; ``reason`` says why."""
+    """A chat file could not be fetched from Bybit or is too large to upload; ``reason`` says why.
 
-    def __init__(self, reason: str) -> None:
+    ``expired`` means the link's token was refused: a fresh chat list call gives a new link.
+    """
+
+    def __init__(self, reason: str, *, expired: bool = False) -> None:
         self.reason = reason
+        self.expired = expired
         super().__init__(reason)
 
 

@@ -6,6 +6,8 @@ import httpx
 
 from bridge.errors import MediaUnavailable
 
+EXPIRED_STATUSES = frozenset({401, 403, 410})  # how a media host refuses an expired token
+
 
 class MediaFetcher:
     """Fetches a file by URL into memory; refuses anything larger than the caller's limit."""
@@ -22,7 +24,10 @@ class MediaFetcher:
         try:
             async with self._http.stream("GET", url) as response:
                 if response.status_code != 200:
-                    raise MediaUnavailable(f"the file link answered HTTP {response.status_code}")
+                    raise MediaUnavailable(
+                        f"the file link answered HTTP {response.status_code}",
+                        expired=response.status_code in EXPIRED_STATUSES,
+                    )
                 declared = int(response.headers.get("Content-Length") or 0)
                 if declared > max_bytes:
                     raise MediaUnavailable(f"file is {declared // 1024} KiB, over Telegram's upload limit")

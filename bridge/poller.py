@@ -104,7 +104,12 @@ class Poller:
         for message in fresh:
             order_id, state = owner_of(message, watch, watched, by_session=by_session)
             entries.append((order_id, message, state))
-        return await self._store.record(entries, backfilled_order=None if watch.backfilled else watch.order_id)
+        added = await self._store.record(entries, backfilled_order=None if watch.backfilled else watch.order_id)
+        wanted = await self._store.awaiting_refresh(watch.order_id)
+        if wanted:
+            await self._store.refreshed(watch.order_id, await self._source.find(watch.info, wanted, related))
+            log.info("order %s: fetched fresh media links for %d message(s)", watch.order_id, len(wanted))
+        return added
 
     async def _reclaim(self, watch: Watch, siblings: Sequence[Watch]) -> None:
         """A newly watched order takes back its messages that a sibling's poll saw first."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -62,6 +62,10 @@ MIGRATIONS: tuple[str, ...] = (
         moved_from   INTEGER UNIQUE
     );
     """,
+    # v3: a media link that expired before delivery is fetched anew, once.
+    """
+    ALTER TABLE messages ADD COLUMN link_refreshed INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -73,6 +77,7 @@ class State(StrEnum):
     DELIVERED = "delivered"  # Telegram returned its message id
     SKIPPED = "skipped"  # seen but not for forwarding (history before the backfill window, order cards)
     FAILED = "failed"  # Telegram refused it for good, even as plain text; kept for inspection
+    REFRESH = "refresh"  # its media link expired before delivery; waits (and holds its order) for a fresh one
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,7 @@ class Pending:
     message: ChatMessage
     watch: Watch
     attempts: int
+    link_refreshed: bool = False
 
 
 class Store:
@@ -348,9 +354,11 @@ class Store:
 
     async def pending(self, chat_id: int | None = None, limit: int = 100) -> list[Pending]:
         """Undelivered messages of active watches whose home is ready, in the order seen (per order: oldest first)."""
-        query = """SELECT m.seq, m.payload, m.attempts, o.* FROM messages m
+        query = """SELECT m.seq, m.payload, m.attempts, m.link_refreshed, o.* FROM messages m
                    JOIN orders o ON o.order_id = m.order_id
-                   WHERE m.state = 'pending' AND o.active = 1 AND o.home_ready = 1"""
+                   WHERE m.state = 'pending' AND o.active = 1 AND o.home_ready = 1
+                     AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.order_id = m.order_id
+                                     AND r.state = 'refresh' AND r.seq < m.seq)"""
         params: tuple[int, ...] = ()
         if chat_id is not None:
             query += " AND o.chat_id = ?"
@@ -363,9 +371,35 @@ class Store:
                 message=ChatMessage.model_validate_json(row["payload"]),
                 watch=_watch(row),
                 attempts=row["attempts"],
+                link_refreshed=bool(row["link_refreshed"]),
             )
             for row in rows
         ]
+
+    async def request_refresh(self, seq: int) -> None:
+        """The message's media link expired: hold it (and its order's later messages) for a fresh link."""
+        await self._db.execute("UPDATE messages SET state = 'refresh' WHERE seq = ?", (seq,))
+        await self._db.commit()
+        self.watches_changed.set()  # the poller fetches links
+
+    async def awaiting_refresh(self, order_id: str) -> set[str]:
+        """Ids of the order's messages waiting for a fresh media link."""
+        async with self._db.execute(
+            "SELECT msg_id FROM messages WHERE order_id = ? AND state = 'refresh'", (order_id,)
+        ) as cursor:
+            return {str(row[0]) for row in await cursor.fetchall()}
+
+    async def refreshed(self, order_id: str, fresh: Mapping[str, ChatMessage]) -> None:
+        """Back to pending with the fresh copies Bybit gave (a message not found keeps its old link)."""
+        for msg_id in await self.awaiting_refresh(order_id):
+            message = fresh.get(msg_id)
+            await self._db.execute(
+                """UPDATE messages SET state = 'pending', link_refreshed = 1, payload = COALESCE(?, payload)
+                   WHERE msg_id = ?""",
+                (message.model_dump_json(by_alias=True) if message else None, msg_id),
+            )
+        await self._db.commit()
+        self.pending_added.set()
 
     async def pending_chats(self) -> set[int]:
         """Chats with work waiting: pending messages, or orders whose home is still to be made."""

@@ -64,23 +64,25 @@ async def test_server_error_is_retried_and_delivered_once(harness: Harness) -> N
     assert body_lines(harness, "e ") == ["e 01", "e 02", "e 03"]
 
 
-async def test_expired_media_link_becomes_a_text_post_with_link_and_reason(harness: Harness) -> None:
+async def test_media_link_expired_before_delivery_is_fetched_anew_in_order(harness: Harness) -> None:
     bybit = harness.bybit
     order = bybit.add_order()
-    bybit.post_media(order.id, "pic", PNG, "receipt.png")
-    bybit.post_message(order.id, "after the receipt")
-    bybit.clock_offset_ms = (3 * 3600 + 60) * 1000  # three hours later: the link's token has expired
     await harness.start()
     await harness.reply_to(f"/watch {order.id}")
-    await harness.wait_text("after the receipt")
+    await harness.telegram.wait_for(lambda: any("Order …" in (s.plain or "") for s in harness.telegram.sent))
+    harness.telegram.kick_bot(TEAM_CHAT)  # Telegram out of reach for us while the links age
+    bybit.post_media(order.id, "pic", PNG, "receipt.png")
+    bybit.post_message(order.id, "after the receipt")
+    polls = bybit.calls_to("/v5/p2p/order/message/listpage")
+    await harness.telegram.wait_for(lambda: bybit.calls_to("/v5/p2p/order/message/listpage") > polls + 2)
+    bybit.clock_offset_ms = (3 * 3600 + 60) * 1000  # three hours later: the links we hold have expired
+    harness.telegram.restore_bot(TEAM_CHAT)
+    await harness.wait_text("after the receipt", timeout=15)
 
-    assert not [s for s in harness.telegram.sent if s.media_kind]
-    post = next(s for s in forwarded(harness) if "receipt.png" in (s.plain or ""))
-    assert post.method == "sendMessage"
-    assert "403" in (post.plain or "")  # the reason
-    links = _HREF.findall(post.text or "")
-    assert len(links) == 1
-    assert html.unescape(links[0]).startswith(f"{bybit.url}{MEDIA_PATH}")  # absolute, on the media host
+    [photo] = [s for s in harness.telegram.sent if s.media_kind]
+    assert photo.media_bytes == PNG  # the receipt itself, through a fresh link
+    after = next(s for s in forwarded(harness) if "after the receipt" in (s.plain or ""))
+    assert photo.message_id < after.message_id  # and still before what followed it
 
 
 async def test_missing_media_object_becomes_a_text_post_with_link_and_reason(harness: Harness) -> None:

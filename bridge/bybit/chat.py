@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
@@ -171,6 +171,21 @@ class ChatSource:
     def current(self) -> ApiName:
         """The back end in use."""
         return self._current
+
+    async def find(
+        self, order: OrderInfo, ids: Collection[str], related: Sequence[OrderInfo] = ()
+    ) -> dict[str, ChatMessage]:
+        """Fresh copies of the given messages (Bybit signs media links anew on every list call)."""
+        found: dict[str, ChatMessage] = {}
+        pages = self._backends[self._current].pages(order, related)
+        try:
+            async for page in pages:
+                found.update((message.id, message) for message in page if message.id in ids)
+                if len(found) == len(ids):
+                    break
+        finally:
+            await pages.aclose()  # type: ignore[attr-defined]
+        return found
 
     async def fetch_new(
         self,

@@ -335,7 +335,10 @@ class FakeBybit(LoopbackServer):
     def post_media(
         self, order_id: str, kind: MediaKind, data: bytes, file_name: str, *, sender: Sender = "counterparty"
     ) -> dict[str, Any]:
-        """Store ``data`` and post a message whose text is its signed, 3-hour relative media path."""
+        """Store ``data`` and post a message whose text is its signed, 3-hour relative media path.
+
+        Every list call signs the path anew, as Bybit does, so only a link held too long expires.
+        """
         name = _opaque("object", str(len(self._media))) + PurePosixPath(file_name).suffix.lower()
         mime_type = mimetypes.guess_type(file_name)[0] or _DEFAULT_MIME[kind]
         self._media[name] = _MediaObject(data, mime_type)
@@ -685,7 +688,7 @@ class FakeBybit(LoopbackServer):
         order = self._order(body)
         size = _int_param(body, "size", high=self._page_size_cap)
         page = _int_param(body, "currentPage", default=1)
-        newest_first = self.messages(order.id)[::-1]
+        newest_first = [self._fresh_link(record) for record in self.messages(order.id)[::-1]]
         rows = _page(newest_first, page, size)
         if self._list_shape == "bare":
             return rows
@@ -739,7 +742,9 @@ class FakeBybit(LoopbackServer):
             if self._orders[stored.record["orderId"]].target_nick == user.nick
             and (not last_id or int(stored.record["id"]) < last_id)
         ]
-        return {"messages": [self._session_record(stored) for stored in selected[:limit]]}
+        return {
+            "messages": [self._session_record(stored, self._fresh_link(stored.record)) for stored in selected[:limit]]
+        }
 
     def _session_send(self, body: Mapping[str, Any]) -> None:
         user = self._session_user(body)
@@ -757,9 +762,19 @@ class FakeBybit(LoopbackServer):
             msg_uuid="",
         )
 
+    def _fresh_link(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Like Bybit, sign a media path anew (valid 3 h from now) on every list call."""
+        path = str(record["message"])
+        if not path.startswith(MEDIA_PATH):
+            return record
+        name = path.removeprefix(MEDIA_PATH).split("?", 1)[0]
+        if name not in self._media:
+            return record
+        expiry = self.server_time_ms() // 1000 + MEDIA_TTL_SECONDS
+        return record | {"message": f"{MEDIA_PATH}{name}?e={expiry}&token={self._media_token(name, expiry)}"}
+
     @staticmethod
-    def _session_record(stored: _StoredMessage) -> dict[str, Any]:
-        record = stored.record
+    def _session_record(stored: _StoredMessage, record: dict[str, Any]) -> dict[str, Any]:
         content = {
             "content": record["message"],
             "msgType": record["msgType"],
