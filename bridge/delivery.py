@@ -87,7 +87,8 @@ class Delivery:
                 for chat_id in await self._store.pending_chats():
                     name = f"deliver:{chat_id}"
                     if paused.get(chat_id, (0.0, ""))[0] <= now and not self._workers.running(name):
-                        self._workers.spawn(name, functools.partial(self._serve, chat_id), keep_alive=False)
+                        serve = functools.partial(self._serve, chat_id, was_paused=chat_id in paused)
+                        self._workers.spawn(name, serve, keep_alive=False)
             await wait_event(self._store.pending_added, IDLE_RECHECK)
 
     async def stop(self, timeout: float) -> None:
@@ -96,7 +97,7 @@ class Delivery:
         await self._workers.wait(timeout)
         await self._workers.stop()
 
-    async def _serve(self, chat_id: int) -> None:
+    async def _serve(self, chat_id: int, *, was_paused: bool) -> None:
         """Work through one chat: homes for new orders first, then messages, until none are left."""
         try:
             while not self._stopping:
@@ -115,7 +116,7 @@ class Delivery:
             await self._store.move_chat(chat_id, exc.migrate_to_chat_id)
             log.warning("chat %s became supergroup %s; following it", chat_id, exc.migrate_to_chat_id)
             return
-        if await self._store.resume_chat(chat_id):
+        if was_paused and await self._store.resume_chat(chat_id):
             log.info("chat %s: Telegram takes posts again", chat_id)
 
     async def _pause(self, chat_id: int, reason: str) -> None:

@@ -342,8 +342,7 @@ class FakeBybit(LoopbackServer):
         name = _opaque("object", str(len(self._media))) + PurePosixPath(file_name).suffix.lower()
         mime_type = mimetypes.guess_type(file_name)[0] or _DEFAULT_MIME[kind]
         self._media[name] = _MediaObject(data, mime_type)
-        expiry = self.server_time_ms() // 1000 + MEDIA_TTL_SECONDS
-        path = f"{MEDIA_PATH}{name}?e={expiry}&token={self._media_token(name, expiry)}"
+        path = self._signed_path(name)
         return self._store(
             order_id,
             path,
@@ -770,8 +769,12 @@ class FakeBybit(LoopbackServer):
         name = path.removeprefix(MEDIA_PATH).split("?", 1)[0]
         if name not in self._media:
             return record
+        return record | {"message": self._signed_path(name)}
+
+    def _signed_path(self, name: str) -> str:
+        """The relative media path of ``name`` with a token valid for 3 h from the fake's now."""
         expiry = self.server_time_ms() // 1000 + MEDIA_TTL_SECONDS
-        return record | {"message": f"{MEDIA_PATH}{name}?e={expiry}&token={self._media_token(name, expiry)}"}
+        return f"{MEDIA_PATH}{name}?e={expiry}&token={self._media_token(name, expiry)}"
 
     @staticmethod
     def _session_record(stored: _StoredMessage, record: dict[str, Any]) -> dict[str, Any]:
