@@ -69,7 +69,7 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             current="session" if remembered == "session" else "order",
             on_switch=remember_api,
         )
-        poller = Poller(store, source, interval=settings.poll_interval, backfill_limit=settings.backfill_limit)
+        poller = Poller(store, source, client, interval=settings.poll_interval, backfill_limit=settings.backfill_limit)
         pacer = Pacer(
             group_per_minute=settings.telegram_group_messages_per_minute,
             chat_per_second=settings.telegram_chat_messages_per_second,

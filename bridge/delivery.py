@@ -1,4 +1,10 @@
-"""Pending messages → Telegram: one worker per chat, paced within Telegram's limits, never dropping."""
+"""Pending messages → Telegram: one worker per chat, paced within Telegram's limits, never dropping.
+
+Every way a post can fail ends in one of three places: delivered, *held* (the chat is paused, or
+the message waits for a fresh media link or for the media host; both show in /status and resume by
+themselves) or *dead-lettered* (Telegram refused it for good; /status counts it and /retry sends it
+again). A held message holds its order's later messages, so each order's messages stay in order.
+"""
 
 from __future__ import annotations
 
@@ -9,58 +15,68 @@ from dataclasses import dataclass, field
 
 from aiogram.exceptions import TelegramBadRequest, TelegramEntityTooLarge, TelegramMigrateToChat
 
-from bridge.errors import ChatUnavailable, MediaUnavailable
+from bridge.errors import ChatUnavailable, MediaUnavailable, TelegramTimedOut
 from bridge.render import MediaPart, Part, TextPart, media_as_link, render, text_block
-from bridge.store import Pending, Store
+from bridge.store import Pending, Store, Watch
 from bridge.tasks import Supervisor, wait_event
 from bridge.telegram.calls import TelegramCaller
 from bridge.telegram.limits import TEXT_LIMIT
-from bridge.telegram.portal import Portals, is_thread_gone
+from bridge.telegram.portal import Portals
+from bridge.telegram.refusals import Refusal, refusal
 from bridge.telegram.sender import TelegramSender
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 50  # pending messages one worker reads at a time
-COALESCE_BACKLOG = 3  # more waiting than this in a chat: join consecutive texts of an order into one post
-MAX_TEXT_ATTEMPTS = 3  # a text Telegram refuses this often is marked failed (and counted in /status)
-CHAT_PAUSE = 60.0  # seconds before retrying a chat Telegram refused us (removed, blocked, not found)
+BATCH_SIZE = 500  # pending messages of a chat read at a time: enough to join a whole backlog per order
+COALESCE_BACKLOG = 3  # more waiting than this in a chat: join an order's pending texts into one post
+MAX_TIMEOUTS = 3  # a post Telegram never confirmed is tried this often, then dead-lettered (it may have arrived)
+TIMEOUT_PAUSE = 10.0  # seconds a chat waits after a timeout, times the post's attempts so far
+MEDIA_OUTAGE_PATIENCE = 15 * 60.0  # seconds a file is retried while the media host fails, before the link fallback
+MEDIA_RETRY_BASE = 5.0
+MEDIA_RETRY_CAP = 120.0
+REOPEN_INTERVAL = 60.0  # a topic closed again this soon after the bridge reopened it is left closed
+HOME_RETRY_BASE = 30.0  # seconds before retrying an order's home that failed, doubled per failure
+MAX_HOME_ATTEMPTS = 3  # then the order's messages go to the chat without a topic or card
 IDLE_RECHECK = 5.0
 
 
 @dataclass
-class _Post:
-    """One Telegram post carrying one or more chat messages."""
+class Post:
+    """One Telegram post carrying one or more chat messages of one order."""
 
     items: list[Pending]
     blocks: list[str] = field(default_factory=list)
 
     @property
     def size(self) -> int:
+        """Characters of the joined text."""
         return sum(len(block) + 2 for block in self.blocks)
 
 
-def plan_posts(batch: list[Pending], *, coalesce: bool) -> list[_Post]:
-    """Group a chat's pending messages into posts, keeping their order.
+class _Requeue(Exception):
+    """The post was not sent and its messages wait (held, refreshing, re-homed): plan again."""
 
-    With ``coalesce``, consecutive texts of one order share a post while it fits Telegram's
-    limit; media and oversized texts always get posts of their own.
+
+def next_post(batch: list[Pending], *, coalesce: bool) -> Post:
+    """The next post of a chat: its oldest pending message, with ``coalesce`` joined by its order's later texts.
+
+    Joining takes every pending text of the same order wherever it sits in the queue, stops at the
+    order's first media or long text (so the order's messages stay in order) and at Telegram's limit.
     """
-    posts: list[_Post] = []
-    for item in batch:
-        block = text_block(item.message, item.watch.info) if coalesce else None
-        last = posts[-1] if posts else None
-        if (
-            block is not None
-            and last is not None
-            and last.blocks
-            and last.items[-1].watch.order_id == item.watch.order_id
-            and last.size + len(block) <= TEXT_LIMIT
-        ):
-            last.items.append(item)
-            last.blocks.append(block)
-        else:
-            posts.append(_Post([item], [block] if block is not None else []))
-    return posts
+    first = batch[0]
+    block = text_block(first.message, first.watch.info) if coalesce and not first.parts_done else None
+    post = Post([first], [block] if block is not None else [])
+    if block is None:
+        return post
+    for item in batch[1:]:
+        if item.watch.order_id != first.watch.order_id:
+            continue
+        more = text_block(item.message, item.watch.info) if not item.parts_done else None
+        if more is None or post.size + len(more) > TEXT_LIMIT:
+            break
+        post.items.append(item)
+        post.blocks.append(more)
+    return post
 
 
 class Delivery:
@@ -76,6 +92,8 @@ class Delivery:
         self._media_host = media_host
         self._workers = Supervisor()
         self._stopping = False
+        self._reopened: dict[str, float] = {}
+        self._home_failures: dict[str, tuple[int, float]] = {}
 
     async def run(self) -> None:
         """Start a worker for every chat with work waiting, whenever more arrives, until :meth:`stop`."""
@@ -98,19 +116,21 @@ class Delivery:
         await self._workers.stop()
 
     async def _serve(self, chat_id: int, *, was_paused: bool) -> None:
-        """Work through one chat: homes for new orders first, then messages, until none are left."""
+        """Work through one chat until nothing is left, making new orders' homes between posts."""
+        home_turn = True
         try:
             while not self._stopping:
-                for watch in await self._store.homeless(chat_id):
-                    await self._portals.ensure(watch)
+                homes = [w for w in await self._store.homeless(chat_id) if self._home_due(w.order_id)]
                 batch = await self._store.pending(chat_id, limit=BATCH_SIZE)
-                if not batch:
+                if homes and (home_turn or not batch):
+                    await self._make_home(homes[0])
+                elif batch:
+                    await self._deliver(chat_id, next_post(batch, coalesce=len(batch) > COALESCE_BACKLOG))
+                else:
                     break
-                for post in plan_posts(batch, coalesce=len(batch) > COALESCE_BACKLOG):
-                    if self._stopping or not await self._deliver(chat_id, post):
-                        break
+                home_turn = not home_turn
         except ChatUnavailable as exc:
-            await self._pause(chat_id, str(exc))
+            await self._pause(chat_id, exc)
             return
         except TelegramMigrateToChat as exc:
             await self._store.move_chat(chat_id, exc.migrate_to_chat_id)
@@ -119,63 +139,147 @@ class Delivery:
         if was_paused and await self._store.resume_chat(chat_id):
             log.info("chat %s: Telegram takes posts again", chat_id)
 
-    async def _pause(self, chat_id: int, reason: str) -> None:
+    async def _pause(self, chat_id: int, exc: ChatUnavailable) -> None:
         already = (await self._store.paused_chats()).get(chat_id)
-        await self._store.pause_chat(chat_id, time.time() + CHAT_PAUSE, reason)
-        if already is None or already[1] != reason:
-            log.error("chat %s: %s; its messages stay pending, retrying every %.0f s", chat_id, reason, CHAT_PAUSE)
+        await self._store.pause_chat(chat_id, time.time() + exc.retry_in, exc.reason)
+        if already is None or already[1] != exc.reason:
+            log.error("chat %s: %s; its messages are held, retrying in %.0f s", chat_id, exc.reason, exc.retry_in)
 
-    async def _deliver(self, chat_id: int, post: _Post) -> bool:
-        """Send one post and mark what it carries; False when the chat needs re-planning first."""
+    # -- homes -----------------------------------------------------------------------------------
+
+    def _home_due(self, order_id: str) -> bool:
+        failures = self._home_failures.get(order_id)
+        return failures is None or failures[1] <= time.monotonic()
+
+    async def _make_home(self, watch: Watch) -> None:
+        """Make one order's home; a failure waits (then gives up on topic and card), never blocking the chat."""
+        try:
+            await self._portals.ensure(watch)
+        except TelegramBadRequest as exc:
+            if refusal(exc) is Refusal.NO_RIGHTS:
+                raise ChatUnavailable(exc.message) from None
+            await self._home_failed(watch, exc.message)
+        except TelegramTimedOut as exc:
+            await self._home_failed(watch, str(exc))
+        else:
+            self._home_failures.pop(watch.order_id, None)
+
+    async def _home_failed(self, watch: Watch, reason: str) -> None:
+        failures = self._home_failures.get(watch.order_id, (0, 0.0))[0] + 1
+        if failures >= MAX_HOME_ATTEMPTS:
+            self._home_failures.pop(watch.order_id, None)
+            log.error(
+                "order %s: no topic or card after %d tries (%s); posting without", watch.order_id, failures, reason
+            )
+            await self._store.set_home(watch.order_id, None, None)
+            return
+        delay = HOME_RETRY_BASE * 2 ** (failures - 1)
+        self._home_failures[watch.order_id] = (failures, time.monotonic() + delay)
+        log.warning(
+            "order %s: making its topic and card failed (%s); retrying in %.0f s", watch.order_id, reason, delay
+        )
+
+    # -- posts -----------------------------------------------------------------------------------
+
+    async def _deliver(self, chat_id: int, post: Post) -> None:
+        """Send one post (resuming a long text after its last confirmed part) and mark what it carries."""
         first = post.items[0]
         watch = first.watch
+        seqs = [item.seq for item in post.items]
         parts: list[Part] = (
             [TextPart("\n\n".join(post.blocks))]
             if len(post.items) > 1
             else render(first.message, watch.info, self._media_host)
         )
-        reply_to = None if watch.thread_id else watch.card_message_id
-        seqs = [item.seq for item in post.items]
-        may_refresh = len(post.items) == 1 and not first.link_refreshed
+        ids: list[int] = []
         try:
-            ids = [await self._post(chat_id, watch.thread_id, part, reply_to, may_refresh) for part in parts]
-        except MediaUnavailable:
-            log.info(
-                "order %s: media link of message %s expired; asking Bybit for a fresh one",
-                watch.order_id,
-                first.message.id,
-            )
-            await self._store.request_refresh(first.seq)
-            return False
+            for number, part in enumerate(parts[first.parts_done :], start=first.parts_done + 1):
+                sent = await self._send(chat_id, watch, part, first)
+                if number < len(parts):
+                    await self._store.mark_part(first.seq, number, chat_id, sent)
+                ids.append(sent)
+        except _Requeue:
+            return
+        except TelegramTimedOut as exc:
+            attempts = max([await self._store.note_failure(seq, str(exc)) for seq in seqs])
+            if attempts < MAX_TIMEOUTS:
+                raise ChatUnavailable(str(exc), retry_in=TIMEOUT_PAUSE * attempts) from None
+            await self._dead_letter(watch, seqs, f"{exc} {attempts} times; it may have arrived")
+            return
         except TelegramBadRequest as exc:
-            if is_thread_gone(exc):
+            await self._dead_letter(watch, seqs, exc.message)
+            return
+        await self._store.mark_delivered(seqs, chat_id, ids)
+
+    async def _send(self, chat_id: int, watch: Watch, part: Part, item: Pending, *, plain: bool = False) -> int:
+        """Post one part, healing what can be healed; raises _Requeue when the post must wait."""
+        reply_to = None if watch.thread_id else watch.card_message_id
+        try:
+            return await self._call(
+                chat_id, lambda: self._sender.send(chat_id, watch.thread_id, part, reply_to, plain=plain)
+            )
+        except MediaUnavailable as exc:
+            await self._media_failed(item, exc)
+            reason = exc.reason
+        except TelegramEntityTooLarge:
+            reason = "the file is too large for Telegram"
+        except TelegramBadRequest as exc:
+            kind = refusal(exc)
+            if kind is Refusal.NO_RIGHTS:
+                raise ChatUnavailable(exc.message) from None
+            if kind is Refusal.THREAD_GONE:
                 log.warning("order %s: its topic was deleted; making a new one", watch.order_id)
                 await self._store.reset_home(watch.order_id)
-                return False
-            failed = first.attempts + 1 >= MAX_TEXT_ATTEMPTS
-            for seq in seqs:
-                await self._store.mark_attempt(seq, exc.message, failed=failed)
-            log.error("order %s: Telegram refused message %s: %s", watch.order_id, first.message.id, exc.message)
-            return True
-        await self._store.mark_delivered(seqs, chat_id, ids)
-        return True
-
-    async def _post(
-        self, chat_id: int, thread_id: int | None, part: Part, reply_to: int | None, may_refresh: bool
-    ) -> int:
-        """Send one part; media Telegram cannot take goes out as a working link with the reason.
-
-        An expired media link is raised (MediaUnavailable) when ``may_refresh``, to be fetched anew.
-        """
-        try:
-            return await self._call(chat_id, lambda: self._sender.send(chat_id, thread_id, part, reply_to))
-        except (MediaUnavailable, TelegramEntityTooLarge, TelegramBadRequest) as exc:
-            if not isinstance(part, MediaPart) or (isinstance(exc, TelegramBadRequest) and is_thread_gone(exc)):
+                raise _Requeue from None
+            if kind is Refusal.TOPIC_CLOSED:
+                await self._topic_closed(watch)
+                raise _Requeue from None
+            if kind is Refusal.ENTITIES and not plain:
+                log.warning("order %s: Telegram refused the formatting (%s); sending plain text", watch.order_id, exc)
+                return await self._send(chat_id, watch, part, item, plain=True)
+            if not isinstance(part, MediaPart):
                 raise
-            if isinstance(exc, MediaUnavailable) and exc.expired and may_refresh:
-                raise
-            reason = exc.reason if isinstance(exc, MediaUnavailable) else "Telegram refused the file"
-            self._call.stats.errors["media_as_link"] += 1
-            log.warning("chat %s: sending %s as a link: %s", chat_id, part.file_name, reason)
-            link = media_as_link(part, reason)
-            return await self._call(chat_id, lambda: self._sender.send(chat_id, thread_id, link, reply_to))
+            reason = "Telegram refused the file"
+        assert isinstance(part, MediaPart)  # only media fail in the ways above
+        self._call.stats.errors["media_as_link"] += 1
+        log.warning("order %s: sending %s as a link: %s", watch.order_id, part.file_name, reason)
+        return await self._send(chat_id, watch, media_as_link(part, reason), item)
+
+    async def _media_failed(self, item: Pending, exc: MediaUnavailable) -> None:
+        """An expired link waits for a fresh one and a failing host for a while; else the caller sends a link."""
+        if exc.expired and not item.link_refreshed:
+            log.info("order %s: media link of message %s expired; asking Bybit for a fresh one", *_ids(item))
+            await self._store.request_refresh(item.seq)
+            raise _Requeue
+        failing_for = time.time() - (item.failing_since or time.time())
+        if exc.transient and failing_for < MEDIA_OUTAGE_PATIENCE:
+            delay = min(MEDIA_RETRY_CAP, MEDIA_RETRY_BASE * 2**item.attempts)
+            if item.failing_since is None:
+                log.warning("order %s: media host failed for message %s (%s); retrying", *_ids(item), exc.reason)
+            await self._store.hold(item.seq, time.time() + delay, exc.reason)
+            raise _Requeue
+
+    async def _topic_closed(self, watch: Watch) -> None:
+        """Reopen a topic someone closed; if the bridge may not (or it was closed again), post outside it."""
+        now = time.monotonic()
+        recently = now - self._reopened.get(watch.order_id, -REOPEN_INTERVAL) < REOPEN_INTERVAL
+        if watch.thread_id is not None and not recently and await self._portals.reopen(watch):
+            self._reopened[watch.order_id] = now
+            return
+        card = watch.card_message_id if watch.thread_id is not None else None
+        log.warning("order %s: its topic is closed; posting in the general thread", watch.order_id)
+        await self._store.set_home(watch.order_id, None, card)
+
+    async def _dead_letter(self, watch: Watch, seqs: list[int], reason: str) -> None:
+        await self._store.dead_letter(seqs, reason)
+        self._call.stats.errors["dead_lettered"] += len(seqs)
+        log.error(
+            "order %s: Telegram refused %d message(s) for good (%s); /retry sends them again",
+            watch.order_id,
+            len(seqs),
+            reason,
+        )
+
+
+def _ids(item: Pending) -> tuple[str, str]:
+    return item.watch.order_id, item.message.id

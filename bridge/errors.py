@@ -38,13 +38,27 @@ class MediaUnavailable(BridgeError):
     """A chat file could not be fetched from Bybit or is too large to upload; ``reason`` says why.
 
     ``expired`` means the link's token was refused: a fresh chat list call gives a new link.
+    ``transient`` means the media host failed (5xx, timeout, unreachable): trying later may work.
     """
 
-    def __init__(self, reason: str, *, expired: bool = False) -> None:
+    def __init__(self, reason: str, *, expired: bool = False, transient: bool = False) -> None:
         self.reason = reason
         self.expired = expired
+        self.transient = transient
         super().__init__(reason)
 
 
 class ChatUnavailable(BridgeError):
-    """Telegram will not take posts for a chat now (bot removed or blocked, chat not found)."""
+    """Telegram will not take posts for a chat now (bot removed, blocked or restricted, chat not found).
+
+    ``retry_in`` is how many seconds the chat's posts are held before the next try.
+    """
+
+    def __init__(self, reason: str, *, retry_in: float = 60.0) -> None:
+        self.reason = reason
+        self.retry_in = retry_in
+        super().__init__(reason)
+
+
+class TelegramTimedOut(BridgeError):
+    """Telegram did not answer in time, so a post may or may not have arrived."""

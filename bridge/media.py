@@ -27,6 +27,7 @@ class MediaFetcher:
                     raise MediaUnavailable(
                         f"the file link answered HTTP {response.status_code}",
                         expired=response.status_code in EXPIRED_STATUSES,
+                        transient=response.status_code >= 500 or response.status_code == 429,
                     )
                 declared = int(response.headers.get("Content-Length") or 0)
                 if declared > max_bytes:
@@ -38,4 +39,4 @@ class MediaFetcher:
                         raise MediaUnavailable("file is over Telegram's upload limit")
                 return bytes(data)
         except httpx.HTTPError as exc:
-            raise MediaUnavailable(f"could not download the file ({type(exc).__name__})") from None
+            raise MediaUnavailable(f"could not download the file ({type(exc).__name__})", transient=True) from None

@@ -1,23 +1,30 @@
-"""Fetch what is new in every watched order's chat and record it in the store (knows nothing of Telegram)."""
+"""Fetch what is new in every watched chat and record it in the store (knows nothing of Telegram).
+
+A *chat* is what Bybit lists in one read: one order on the order-scoped API, one counterparty (all
+its orders) on the session API. Each round reads every chat once.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
-from collections.abc import Collection, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from typing import TypeVar
 
-from bridge.bybit import ChatMessage, MessageKind, OrderInfo
-from bridge.bybit.chat import SESSION_CLOCK_SLACK, ChatSource
-from bridge.errors import BybitAuthError, BybitError
+from bridge.attribution import Counterparty, to_chat_message
+from bridge.bybit import BybitClient, ChatMessage, MessageKind
+from bridge.bybit.chat import ChatSource, collect_new, find
+from bridge.bybit.models import ChatItem, OrderSummary
+from bridge.errors import BybitAuthError, BybitError, ChatApiRetired
 from bridge.store import State, Store, Watch
 from bridge.tasks import wait_event
 
 log = logging.getLogger(__name__)
 
-ANY_ORDER = "*"  # error-log key for failures that are not about one order
+ANY_CHAT = "*"  # error-log key for failures that are not about one chat
+OPEN_ORDERS = "open orders"
 
 
 @dataclass
@@ -28,111 +35,146 @@ class PollStats:
     errors: Counter[str] = field(default_factory=Counter)
 
 
-def owner_of(message: ChatMessage, polled: Watch, watched: Collection[str], *, by_session: bool) -> tuple[str, State]:
-    """Which watched order a message belongs to, and whether to forward it.
+def plan_records(
+    owned: Sequence[tuple[str, ChatMessage]], backfill_limit: int | None
+) -> list[tuple[str, ChatMessage, State]]:
+    """Delivery states for new messages (oldest first, with the order each goes to).
 
-    The order-scoped API serves one order's chat. The session API's messages come attributed to
-    one of the counterparty's orders (see :class:`~bridge.bybit.chat.SessionChat`); one of an
-    order nobody watches, or older than them all, is only recorded as seen, and reclaimed if its
-    order is watched later.
+    On a backfill read only the newest ``backfill_limit`` are forwarded; older ones (and Bybit's
+    machine-readable order cards) are only marked seen, so the next read stops at them.
     """
-    if message.kind is MessageKind.ORDER_CARD:
-        return polled.order_id, State.SKIPPED
-    if not by_session:
-        return polled.order_id, State.PENDING
-    if message.order_id in watched:
-        return message.order_id, State.PENDING
-    return polled.order_id, State.SKIPPED
+    cut = max(len(owned) - backfill_limit, 0) if backfill_limit is not None else 0
+    return [
+        (order_id, message, State.SKIPPED if n < cut or message.kind is MessageKind.ORDER_CARD else State.PENDING)
+        for n, (order_id, message) in enumerate(owned)
+    ]
 
 
-def split_backfill(messages: list[ChatMessage], limit: int) -> tuple[list[ChatMessage], list[ChatMessage]]:
-    """History fetched on /watch: the newest ``limit`` are forwarded, the rest only marked seen."""
-    cut = max(len(messages) - limit, 0)
-    return messages[:cut], messages[cut:]
+Item = TypeVar("Item", bound=ChatItem)
+
+
+def oldest_first(messages: Sequence[Item]) -> list[Item]:
+    """Messages in the order they were written (ids break ties)."""
+    return sorted(messages, key=lambda m: (m.create_date, len(m.id), m.id))
 
 
 class Poller:
-    """Polls every active watch each ``interval`` seconds; wakes early when watches change."""
+    """Polls every watched chat each ``interval`` seconds; wakes early when watches change."""
 
-    def __init__(self, store: Store, source: ChatSource, *, interval: float, backfill_limit: int) -> None:
+    def __init__(
+        self, store: Store, source: ChatSource, client: BybitClient, *, interval: float, backfill_limit: int
+    ) -> None:
         self._store = store
         self._source = source
+        self._client = client
         self._interval = interval
         self._backfill_limit = backfill_limit
         self._last_error: dict[str, str] = {}
         self.stats = PollStats()
 
     async def run(self) -> None:
-        """Poll forever; one order's failure is logged once and never stops the others."""
+        """Poll forever; one chat's failure is logged once and never stops the others."""
         while True:
             self._store.watches_changed.clear()
             await self.poll_all()
             await wait_event(self._store.watches_changed, self._interval)
 
     async def poll_all(self) -> None:
-        """One round over every active watch."""
+        """One round: every watched chat read once."""
         watches = await self._store.watches()
+        if not watches:
+            return
+        if self._source.current == "order" and not await self._poll_orders(watches):
+            return
+        await self._poll_sessions(watches)
+
+    async def _poll_orders(self, watches: Sequence[Watch]) -> bool:
+        """Read each order's chat; True when Bybit retired that API and the round must go on by session."""
         for watch in watches:
             try:
-                added = await self.poll(watch, watches)
-            except Exception as exc:  # one order's trouble must not stop the others
-                self._report(watch.order_id, exc)
-                continue
-            self._recovered(watch.order_id)
-            self.stats.last_success = time.time()
-            if added:
-                log.info("order %s: %d new message(s)", watch.order_id, added)
+                await self._poll_order(watch)
+            except ChatApiRetired as exc:
+                if await self._source.order_chat_retired():
+                    return True
+                self._report(f"order {watch.order_id}", exc)
+            except Exception as exc:  # one chat's trouble must not stop the others
+                self._report(f"order {watch.order_id}", exc)
+            else:
+                self._recovered(f"order {watch.order_id}")
+        return False
 
-    async def poll(self, watch: Watch, watches: Sequence[Watch]) -> int:
-        """Fetch and record one order's new messages; returns how many await delivery."""
-        siblings = [w for w in watches if _same_counterparty(w.info, watch.info)]
-        if not watch.backfilled and self._source.current == "session":
-            await self._reclaim(watch, siblings)
-        related = [w.info for w in siblings if w.order_id != watch.order_id]
-        if watch.backfilled:
-            fresh = await self._source.fetch_new(watch.info, self._store.known_ids, related=related)
-            older: list[ChatMessage] = []
-        else:
-            # One message past the window is recorded as seen, so the next poll stops there.
-            history = await self._source.fetch_new(
-                watch.info, self._store.known_ids, at_most=self._backfill_limit + 1, related=related
-            )
-            older, fresh = split_backfill(history, self._backfill_limit)
-        entries = [(watch.order_id, message, State.SKIPPED) for message in older]
-        by_session = self._source.current == "session"
-        watched = {w.order_id for w in siblings}
-        for message in fresh:
-            order_id, state = owner_of(message, watch, watched, by_session=by_session)
-            entries.append((order_id, message, state))
-        added = await self._store.record(entries, backfilled_order=None if watch.backfilled else watch.order_id)
-        wanted = await self._store.awaiting_refresh(watch.order_id)
+    async def _poll_order(self, watch: Watch) -> None:
+        limit = None if watch.backfilled else self._backfill_limit
+        found = await collect_new(self._source.order_pages(watch.order_id), self._store.known_ids, _read_cap(limit))
+        owned = [(watch.order_id, message) for message in oldest_first(found)]
+        await self._record([watch], owned, limit)
+        wanted = await self._store.awaiting_refresh([watch.order_id])
         if wanted:
-            await self._store.refreshed(watch.order_id, await self._source.find(watch.info, wanted, related))
-            log.info("order %s: fetched fresh media links for %d message(s)", watch.order_id, len(wanted))
-        return added
+            fresh = await find(self._source.order_pages(watch.order_id), wanted)
+            await self._refreshed(watch.order_id, wanted, {msg_id: item.message for msg_id, item in fresh.items()})
 
-    async def _reclaim(self, watch: Watch, siblings: Sequence[Watch]) -> None:
-        """A newly watched order takes back its messages that a sibling's poll saw first."""
-        created = watch.info.create_date
-        if created is None:
-            return
-        later = [w.info.create_date for w in siblings if w.info.create_date and w.info.create_date > created]
-        until = min(later) - SESSION_CLOCK_SLACK if later else None
-        moved = await self._store.reclaim(
-            watch.order_id,
-            [w.order_id for w in siblings if w.order_id != watch.order_id],
-            _ms(created - SESSION_CLOCK_SLACK),
-            _ms(until) if until else None,
+    async def _poll_sessions(self, watches: Sequence[Watch]) -> None:
+        """Read each counterparty's session once; the open-order list (every page) once per round."""
+        open_orders = await self._open_orders()
+        groups: defaultdict[str, list[Watch]] = defaultdict(list)
+        for watch in watches:
+            groups[watch.info.target_user_mask_id or watch.info.target_user_id or watch.order_id].append(watch)
+        for group in groups.values():
+            name = f"counterparty {group[0].info.target_nick_name or group[0].order_id}"
+            try:
+                await self._poll_session(group, open_orders)
+            except Exception as exc:  # one chat's trouble must not stop the others
+                self._report(name, exc)
+            else:
+                self._recovered(name)
+
+    async def _open_orders(self) -> list[OrderSummary]:
+        """Every open order; on failure none (messages then go by the watched orders alone)."""
+        try:
+            orders = await self._client.pending_orders()
+        except Exception as exc:
+            self._report(OPEN_ORDERS, exc)
+            return []
+        self._recovered(OPEN_ORDERS)
+        return orders
+
+    async def _poll_session(self, group: Sequence[Watch], open_orders: Sequence[OrderSummary]) -> None:
+        info = group[0].info
+        counterparty = Counterparty(
+            watched={w.order_id: w.info.create_date for w in group},
+            known={o.id: o.create_date for o in open_orders if o.target_user_id == info.target_user_id},
         )
-        if moved:
-            log.info(
-                "order %s: took over %d message(s) seen under another order of this counterparty", watch.order_id, moved
-            )
+        limit = None if any(w.backfilled for w in group) else self._backfill_limit
+        pages = self._source.session_pages(info.target_user_mask_id)
+        owned = []
+        for item in oldest_first(await collect_new(pages, self._store.known_ids, _read_cap(limit))):
+            likeliest, owner = counterparty.owner(item.create_date)
+            owned.append((owner, to_chat_message(item, info, likeliest)))
+        await self._record(group, owned, limit)
+        wanted = await self._store.awaiting_refresh([w.order_id for w in group])
+        if wanted:
+            fresh = await find(self._source.session_pages(info.target_user_mask_id), wanted)
+            links = {msg_id: item.content for msg_id, item in fresh.items()}
+            await self._refreshed(info.target_nick_name, wanted, links)
 
-    def _report(self, order_id: str, exc: Exception) -> None:
-        """Count every failure; log it once per order (auth failures once in all), not every poll."""
+    async def _record(self, group: Sequence[Watch], owned: list[tuple[str, ChatMessage]], limit: int | None) -> None:
+        """Record a chat's new messages, then finish the backfill of its newly watched orders."""
+        added = await self._store.record(plan_records(owned, limit))
+        newly_watched = [w.order_id for w in group if not w.backfilled]
+        if newly_watched:
+            added += await self._store.finish_backfill(newly_watched, self._backfill_limit)
+        self.stats.last_success = time.time()
+        if added:
+            log.info("%s: %d new message(s) to forward", ", ".join(w.order_id for w in group), added)
+
+    async def _refreshed(self, chat: str, wanted: set[str], links: dict[str, str]) -> None:
+        await self._store.refreshed(wanted, links)
+        log.info("%s: fetched %d of %d fresh media link(s)", chat, len(links), len(wanted))
+
+    def _report(self, chat: str, exc: Exception) -> None:
+        """Count every failure; log it once per chat (auth failures once in all), not every poll."""
         self.stats.errors[type(exc).__name__] += 1
-        key = ANY_ORDER if isinstance(exc, BybitAuthError) else order_id
+        key = ANY_CHAT if isinstance(exc, BybitAuthError) else chat
         # Bybit's texts carry timestamps; the kind and code say whether this is news.
         signature = f"{type(exc).__name__}:{exc.code}" if isinstance(exc, BybitError) else type(exc).__name__
         if self._last_error.get(key) == signature:
@@ -141,21 +183,16 @@ class Poller:
         if isinstance(exc, BybitAuthError):
             log.error("Bybit refused the API credentials: %s; check BYBIT_API_KEY and BYBIT_API_SECRET", exc)
         elif isinstance(exc, BybitError):
-            log.error("order %s: polling failed: %s", order_id, exc)
+            log.error("%s: polling failed: %s", chat, exc)
         else:
-            log.exception("order %s: polling failed unexpectedly", order_id)
+            log.exception("%s: polling failed unexpectedly", chat)
 
-    def _recovered(self, order_id: str) -> None:
-        for key in (order_id, ANY_ORDER):
+    def _recovered(self, chat: str) -> None:
+        for key in (chat, ANY_CHAT):
             if self._last_error.pop(key, None) is not None:
-                log.info("order %s: polling works again", order_id)
+                log.info("%s: polling works again", chat)
 
 
-def _same_counterparty(a: OrderInfo, b: OrderInfo) -> bool:
-    if a.id == b.id:
-        return True
-    return bool(a.target_user_id) and a.target_user_id == b.target_user_id
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
+def _read_cap(backfill_limit: int | None) -> int | None:
+    """How many new messages a read may take: on a backfill one past the window, marked seen as a stop."""
+    return None if backfill_limit is None else backfill_limit + 1

@@ -56,13 +56,20 @@ def sender_label(message: ChatMessage, order: OrderInfo) -> str:
 
 
 def header(message: ChatMessage, order: OrderInfo) -> str:
-    """The first line of every post: role, nickname, order, time."""
+    """The first line of every post: role, nickname, order, time; and which other order it is likely about.
+
+    A session chat spans every order with one counterparty: a message that most likely belongs to
+    an order nobody watches is forwarded to a watched one, saying so.
+    """
     nickname = message.nick_name[:NICKNAME_LIMIT]
     who = f"<b>{html.escape(sender_label(message, order))}</b>"
     if nickname and not message.is_system:
         who += f" {html.escape(nickname)}"
     when = message.create_date.strftime("%d %b %H:%M UTC")
-    return f"{who} · order <code>{short_id(order.id)}</code> · {when}"
+    top = f"{who} · order <code>{short_id(order.id)}</code> · {when}"
+    if message.order_id and message.order_id != order.id:
+        top += f"\n↪ likely about order <code>{html.escape(message.order_id)}</code>, not watched"
+    return top
 
 
 def absolute_url(path: str, media_host: str) -> str:
@@ -74,9 +81,16 @@ def absolute_url(path: str, media_host: str) -> str:
 
 def plain_text(message: ChatMessage) -> str:
     """The message's text for humans; Bybit's HTML warnings lose their tags."""
+    if message.kind is MessageKind.UNREADABLE:
+        return f"⚠️ The bridge could not read this message. Bybit sent:\n{message.message}"
     if message.role_type == "alarm":
-        return html.unescape(_TAG.sub("", message.message)).strip()
+        return as_plain(message.message)
     return message.message
+
+
+def as_plain(marked_up: str) -> str:
+    """HTML as the text a reader sees: tags dropped, entities decoded (for Telegram without parse mode)."""
+    return html.unescape(_TAG.sub("", marked_up)).strip()
 
 
 def render(message: ChatMessage, order: OrderInfo, media_host: str) -> list[Part]:

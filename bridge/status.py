@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from bridge.poller import PollStats
-from bridge.store import State, Store
+from bridge.store import Store
 from bridge.telegram.calls import CallStats
 
 
@@ -34,7 +34,7 @@ def ago(moment: float | None, now: float) -> str:
 async def status_report(health: Health, store: Store, chat_id: int, chat_api: str) -> str:
     """The /status answer (HTML)."""
     now = time.time()
-    counts = await store.count_by_state()
+    queue = await store.queue()
     watches = await store.watches()
     here = sum(1 for w in watches if w.chat_id == chat_id)
     paused = await store.paused_chats()
@@ -46,10 +46,11 @@ async def status_report(health: Health, store: Store, chat_id: int, chat_api: st
         f"Watched orders: {len(watches)} ({here} in this chat)",
         f"Last Bybit poll: {ago(health.poll.last_success, now)} (chat API: {chat_api})",
         f"Last Telegram send: {ago(health.telegram.last_success, now)}",
-        f"Delivery queue: {counts[State.PENDING]} pending, {counts[State.DELIVERED]} delivered,"
-        f" {counts[State.FAILED]} failed",
+        f"Delivery queue: {queue.pending} pending, {queue.held} held, {queue.dead} dead-lettered"
+        f"{' (/retry sends them again)' if queue.dead else ''}, {queue.delivered} delivered",
         f"Errors since start: {error_text}",
     ]
     if paused:
-        lines.append("Paused chats: " + ", ".join(f"{chat} ({reason})" for chat, (_, reason) in paused.items()))
+        held = ", ".join(f"{chat} ({reason}; next try {until - now:.0f} s)" for chat, (until, reason) in paused.items())
+        lines.append("Held chats: " + held)
     return "\n".join(lines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -66,6 +66,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE messages ADD COLUMN link_refreshed INTEGER NOT NULL DEFAULT 0;
     """,
+    # v4: a long text resumes from its first unconfirmed part; a message may be held (media host down).
+    """
+    ALTER TABLE messages ADD COLUMN parts_done INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN hold_until REAL;
+    ALTER TABLE messages ADD COLUMN failing_since REAL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -76,8 +82,9 @@ class State(StrEnum):
     PENDING = "pending"  # recorded, not yet confirmed by Telegram
     DELIVERED = "delivered"  # Telegram returned its message id
     SKIPPED = "skipped"  # seen but not for forwarding (history before the backfill window, order cards)
-    FAILED = "failed"  # Telegram refused it for good, even as plain text; kept for inspection
+    FAILED = "failed"  # refused for good by an older bridge; /retry sends it again like a dead letter
     REFRESH = "refresh"  # its media link expired before delivery; waits (and holds its order) for a fresh one
+    DEAD = "dead"  # Telegram refused it for good; counted in /status, sent again by /retry
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,16 @@ class Watch:
 
 
 @dataclass(frozen=True)
+class Queue:
+    """Messages by where they are on the way to Telegram."""
+
+    pending: int  # waiting for their turn
+    held: int  # waiting for something to heal (a fresh media link, the media host); resume by themselves
+    dead: int  # refused by Telegram for good; /retry sends them again
+    delivered: int
+
+
+@dataclass(frozen=True)
 class Pending:
     """A message waiting for delivery, with the watch it belongs to."""
 
@@ -103,6 +120,8 @@ class Pending:
     watch: Watch
     attempts: int
     link_refreshed: bool = False
+    parts_done: int = 0
+    failing_since: float | None = None
 
 
 class Store:
@@ -165,11 +184,12 @@ class Store:
     # -- watches -----------------------------------------------------------------------------
 
     async def watch(self, info: OrderInfo, chat_id: int, thread_id: int | None, user_id: int | None) -> None:
-        """Start (or resume) forwarding an order to a chat."""
+        """Start (or resume) forwarding an order to a chat; its history (or gap) is read anew, within the limit."""
         await self._db.execute(
             """INSERT INTO orders (order_id, chat_id, thread_id, info, watched_by, watched_at)
                VALUES (?, ?, ?, ?, ?, ?)
-               ON CONFLICT(order_id) DO UPDATE SET active = 1, chat_id = excluded.chat_id, info = excluded.info,
+               ON CONFLICT(order_id) DO UPDATE SET active = 1, backfilled = 0, chat_id = excluded.chat_id,
+                   info = excluded.info,
                    thread_id = CASE WHEN chat_id = excluded.chat_id THEN thread_id ELSE excluded.thread_id END,
                    home_ready = CASE WHEN chat_id = excluded.chat_id THEN home_ready ELSE 0 END,
                    watched_by = excluded.watched_by, watched_at = excluded.watched_at""",
@@ -301,13 +321,10 @@ class Store:
         async with self._db.execute(f"SELECT msg_id FROM messages WHERE msg_id IN ({marks})", tuple(msg_ids)) as cursor:
             return {str(row[0]) for row in await cursor.fetchall()}
 
-    async def record(
-        self, entries: Iterable[tuple[str, ChatMessage, State]], *, backfilled_order: str | None = None
-    ) -> int:
+    async def record(self, entries: Iterable[tuple[str, ChatMessage, State]]) -> int:
         """Record seen messages as (order id, message, state) in one transaction; returns new pending count.
 
-        Messages already held are ignored, so recording twice is harmless. ``backfilled_order``
-        marks that order's history as fetched, in the same transaction.
+        Messages already held are ignored, so recording twice is harmless.
         """
         now = time.time()
         added = 0
@@ -315,54 +332,49 @@ class Store:
             cursor = await self._db.execute(
                 """INSERT OR IGNORE INTO messages (msg_id, order_id, created_ms, payload, state, seen_at)
                    VALUES (?, ?, ?, ?, ?, ?)""",
-                (
-                    message.id,
-                    order_id,
-                    message.created_ms,
-                    message.model_dump_json(by_alias=True),
-                    state,
-                    now,
-                ),
+                (message.id, order_id, message.created_ms, message.model_dump_json(by_alias=True), state, now),
             )
             added += cursor.rowcount if state is State.PENDING else 0
-        if backfilled_order is not None:
-            await self._db.execute("UPDATE orders SET backfilled = 1 WHERE order_id = ?", (backfilled_order,))
         await self._db.commit()
         if added:
             self.pending_added.set()
         return added
 
-    async def reclaim(self, order_id: str, from_orders: Sequence[str], since_ms: int, until_ms: int | None) -> int:
-        """Give ``order_id`` the undelivered messages of ``from_orders`` sent in its time window.
+    async def finish_backfill(self, order_ids: Sequence[str], limit: int) -> int:
+        """Newly watched orders take over their waiting messages, then count as backfilled; returns how many moved.
 
-        A session chat spans all orders with one counterparty; a message seen before its own order
-        was watched went to a sibling (or was only marked seen) and moves to the right order here.
+        A session chat spans every order with one counterparty; a message about an order nobody
+        watched went to a watched sibling (with a note). When that order is watched before the
+        message was delivered, the newest ``limit`` such messages move to it.
         """
-        if not from_orders:
-            return 0
-        marks = ",".join("?" * len(from_orders))
-        cursor = await self._db.execute(
-            f"""UPDATE messages SET order_id = ?, state = 'pending'
-                WHERE order_id IN ({marks}) AND state IN ('pending', 'skipped')
-                  AND created_ms >= ? AND created_ms < ? AND json_extract(payload, '$.msgType') != 11""",
-            (order_id, *from_orders, since_ms, until_ms if until_ms is not None else 2**62),
-        )
+        moved = 0
+        for order_id in order_ids:
+            cursor = await self._db.execute(
+                """UPDATE messages SET order_id = ? WHERE seq IN (
+                       SELECT seq FROM messages WHERE state = ? AND order_id != ?
+                          AND json_extract(payload, '$.orderId') = ?
+                       ORDER BY created_ms DESC LIMIT ?)""",
+                (order_id, State.PENDING, order_id, order_id, limit),
+            )
+            moved += cursor.rowcount
+        marks = ",".join("?" * len(order_ids))
+        await self._db.execute(f"UPDATE orders SET backfilled = 1 WHERE order_id IN ({marks})", tuple(order_ids))
         await self._db.commit()
-        if cursor.rowcount:
+        if moved:
             self.pending_added.set()
-        return cursor.rowcount
+        return moved
 
     async def pending(self, chat_id: int | None = None, limit: int = 100) -> list[Pending]:
         """Undelivered messages of active watches whose home is ready, in the order seen (per order: oldest first)."""
-        query = """SELECT m.seq, m.payload, m.attempts, m.link_refreshed, o.* FROM messages m
-                   JOIN orders o ON o.order_id = m.order_id
-                   WHERE m.state = 'pending' AND o.active = 1 AND o.home_ready = 1
-                     AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.order_id = m.order_id
-                                     AND r.state = 'refresh' AND r.seq < m.seq)"""
-        params: tuple[int, ...] = ()
+        query = """SELECT m.seq, m.payload, m.attempts, m.link_refreshed, m.parts_done, m.failing_since, o.*
+                   FROM messages m JOIN orders o ON o.order_id = m.order_id
+                   WHERE m.state = :pending AND o.active = 1 AND o.home_ready = 1
+                     AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.order_id = m.order_id AND r.seq <= m.seq
+                                     AND (r.state = :refresh OR (r.state = :pending AND r.hold_until > :now)))"""
+        params: dict[str, object] = {"pending": State.PENDING, "refresh": State.REFRESH, "now": time.time()}
         if chat_id is not None:
-            query += " AND o.chat_id = ?"
-            params = (chat_id,)
+            query += " AND o.chat_id = :chat"
+            params["chat"] = chat_id
         async with self._db.execute(query + f" ORDER BY m.seq LIMIT {int(limit)}", params) as cursor:
             rows = await cursor.fetchall()
         return [
@@ -372,49 +384,78 @@ class Store:
                 watch=_watch(row),
                 attempts=row["attempts"],
                 link_refreshed=bool(row["link_refreshed"]),
+                parts_done=row["parts_done"],
+                failing_since=row["failing_since"],
             )
             for row in rows
         ]
 
     async def request_refresh(self, seq: int) -> None:
         """The message's media link expired: hold it (and its order's later messages) for a fresh link."""
-        await self._db.execute("UPDATE messages SET state = 'refresh' WHERE seq = ?", (seq,))
+        await self._db.execute("UPDATE messages SET state = ? WHERE seq = ?", (State.REFRESH, seq))
         await self._db.commit()
         self.watches_changed.set()  # the poller fetches links
 
-    async def awaiting_refresh(self, order_id: str) -> set[str]:
-        """Ids of the order's messages waiting for a fresh media link."""
+    async def awaiting_refresh(self, order_ids: Sequence[str]) -> set[str]:
+        """Ids of the orders' messages waiting for a fresh media link."""
+        marks = ",".join("?" * len(order_ids))
         async with self._db.execute(
-            "SELECT msg_id FROM messages WHERE order_id = ? AND state = 'refresh'", (order_id,)
+            f"SELECT msg_id FROM messages WHERE state = ? AND order_id IN ({marks})", (State.REFRESH, *order_ids)
         ) as cursor:
             return {str(row[0]) for row in await cursor.fetchall()}
 
-    async def refreshed(self, order_id: str, fresh: Mapping[str, ChatMessage]) -> None:
-        """Back to pending with the fresh copies Bybit gave (a message not found keeps its old link)."""
-        for msg_id in await self.awaiting_refresh(order_id):
-            message = fresh.get(msg_id)
+    async def refreshed(self, wanted: Collection[str], links: Mapping[str, str]) -> None:
+        """Back to pending with the fresh links Bybit gave (a message not found keeps its old link)."""
+        for msg_id in wanted:
             await self._db.execute(
-                """UPDATE messages SET state = 'pending', link_refreshed = 1, payload = COALESCE(?, payload)
-                   WHERE msg_id = ?""",
-                (message.model_dump_json(by_alias=True) if message else None, msg_id),
+                """UPDATE messages SET state = ?, link_refreshed = 1,
+                       payload = CASE WHEN ? IS NULL THEN payload ELSE json_set(payload, '$.message', ?) END
+                   WHERE msg_id = ? AND state = ?""",
+                (State.PENDING, links.get(msg_id), links.get(msg_id), msg_id, State.REFRESH),
             )
         await self._db.commit()
         self.pending_added.set()
+
+    async def hold(self, seq: int, until: float, reason: str) -> None:
+        """Keep a message (and its order's later ones) waiting until ``until``; the first hold starts its clock."""
+        await self._db.execute(
+            """UPDATE messages SET hold_until = ?, last_error = ?, attempts = attempts + 1,
+                   failing_since = COALESCE(failing_since, ?) WHERE seq = ?""",
+            (until, reason[:500], time.time(), seq),
+        )
+        await self._db.commit()
 
     async def pending_chats(self) -> set[int]:
         """Chats with work waiting: pending messages, or orders whose home is still to be made."""
         async with self._db.execute(
             """SELECT DISTINCT o.chat_id FROM messages m JOIN orders o ON o.order_id = m.order_id
-               WHERE m.state = 'pending' AND o.active = 1
-               UNION SELECT chat_id FROM orders WHERE active = 1 AND home_ready = 0"""
+               WHERE m.state = ? AND o.active = 1
+               UNION SELECT chat_id FROM orders WHERE active = 1 AND home_ready = 0""",
+            (State.PENDING,),
         ) as cursor:
             return {int(row[0]) for row in await cursor.fetchall()}
 
-    async def count_by_state(self) -> dict[State, int]:
-        """How many messages are in each delivery state."""
-        async with self._db.execute("SELECT state, COUNT(*) FROM messages GROUP BY state") as cursor:
-            counts = {State(row[0]): int(row[1]) for row in await cursor.fetchall()}
-        return {state: counts.get(state, 0) for state in State}
+    async def queue(self) -> Queue:
+        """How many messages wait, are held, were dead-lettered and were delivered."""
+        async with self._db.execute(
+            """SELECT
+                 SUM(state = :pending AND COALESCE(hold_until, 0) <= :now),
+                 SUM(state = :refresh OR (state = :pending AND hold_until > :now)),
+                 SUM(state IN (:dead, :failed)),
+                 SUM(state = :delivered)
+               FROM messages""",
+            {
+                "pending": State.PENDING,
+                "refresh": State.REFRESH,
+                "dead": State.DEAD,
+                "failed": State.FAILED,
+                "delivered": State.DELIVERED,
+                "now": time.time(),
+            },
+        ) as cursor:
+            row = await cursor.fetchone()
+        pending, held, dead, delivered = (int(value or 0) for value in (row or (0, 0, 0, 0)))
+        return Queue(pending=pending, held=held, dead=dead, delivered=delivered)
 
     async def mark_delivered(self, seqs: Sequence[int], chat_id: int, telegram_ids: Sequence[int]) -> None:
         """Telegram confirmed: mark the messages delivered and remember which posts became of them."""
@@ -425,25 +466,59 @@ class Store:
         ) as cursor:
             rows = list(await cursor.fetchall())
         await self._db.executemany(
-            "UPDATE messages SET state = 'delivered', delivered_at = ?, last_error = NULL WHERE seq = ?",
-            [(now, seq) for seq in seqs],
+            """UPDATE messages SET state = ?, delivered_at = ?, last_error = NULL, hold_until = NULL
+               WHERE seq = ?""",
+            [(State.DELIVERED, now, seq) for seq in seqs],
         )
         # Posts map back to the newest message they carry (what a reply to them answers).
-        last = rows[-1] if rows else None
-        if last is not None:
-            await self._db.executemany(
-                "INSERT OR REPLACE INTO posts (chat_id, message_id, order_id, msg_id) VALUES (?, ?, ?, ?)",
-                [(chat_id, tg_id, last["order_id"], last["msg_id"]) for tg_id in telegram_ids],
-            )
+        if rows:
+            await self._remember_posts(chat_id, rows[-1]["order_id"], rows[-1]["msg_id"], telegram_ids)
         await self._db.commit()
 
-    async def mark_attempt(self, seq: int, error: str, *, failed: bool = False) -> None:
-        """Count a failed delivery attempt; ``failed`` gives up on the message for good."""
+    async def mark_part(self, seq: int, parts_done: int, chat_id: int, telegram_id: int) -> None:
+        """One part of a long message is confirmed: a retry resumes after it."""
+        await self._db.execute("UPDATE messages SET parts_done = ? WHERE seq = ?", (parts_done, seq))
+        async with self._db.execute("SELECT msg_id, order_id FROM messages WHERE seq = ?", (seq,)) as cursor:
+            row = await cursor.fetchone()
+        if row is not None:
+            await self._remember_posts(chat_id, row["order_id"], row["msg_id"], [telegram_id])
+        await self._db.commit()
+
+    async def _remember_posts(self, chat_id: int, order_id: str, msg_id: str, telegram_ids: Sequence[int]) -> None:
+        await self._db.executemany(
+            "INSERT OR REPLACE INTO posts (chat_id, message_id, order_id, msg_id) VALUES (?, ?, ?, ?)",
+            [(chat_id, tg_id, order_id, msg_id) for tg_id in telegram_ids],
+        )
+
+    async def note_failure(self, seq: int, error: str) -> int:
+        """Count a failed delivery attempt (the message stays pending); returns the attempts so far."""
         await self._db.execute(
-            "UPDATE messages SET attempts = attempts + 1, last_error = ?, state = ? WHERE seq = ?",
-            (error[:500], State.FAILED if failed else State.PENDING, seq),
+            "UPDATE messages SET attempts = attempts + 1, last_error = ? WHERE seq = ?", (error[:500], seq)
         )
         await self._db.commit()
+        async with self._db.execute("SELECT attempts FROM messages WHERE seq = ?", (seq,)) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def dead_letter(self, seqs: Sequence[int], error: str) -> None:
+        """Telegram refused these for good: out of the queue, counted in /status, back with /retry."""
+        await self._db.executemany(
+            "UPDATE messages SET state = ?, last_error = ?, hold_until = NULL WHERE seq = ?",
+            [(State.DEAD, error[:500], seq) for seq in seqs],
+        )
+        await self._db.commit()
+
+    async def retry_dead(self, chat_id: int) -> int:
+        """Put a chat's dead-lettered messages back in the queue; returns how many."""
+        cursor = await self._db.execute(
+            """UPDATE messages SET state = ?, attempts = 0, hold_until = NULL, failing_since = NULL
+               WHERE state IN (?, ?) AND order_id IN (SELECT order_id FROM orders WHERE chat_id = ?)""",
+            (State.PENDING, State.DEAD, State.FAILED, chat_id),
+        )
+        await self._db.commit()
+        if cursor.rowcount:
+            self.pending_added.set()
+        return cursor.rowcount
 
     # -- small settings ----------------------------------------------------------------------
 

@@ -146,7 +146,7 @@ async def test_status_tells_the_truth(harness: Harness) -> None:
     await harness.wait_text("two")
     status = await harness.reply_to("/status")
     assert "Watched orders: 1 (1 in this chat)" in status
-    assert "Delivery queue: 0 pending, 2 delivered, 0 failed" in status
+    assert "Delivery queue: 0 pending, 0 held, 0 dead-lettered, 2 delivered" in status
     assert "Last Bybit poll:" in status and "never" not in status.split("Last Bybit poll:")[1].split("\n")[0]
     assert "chat API: order" in status
 

@@ -14,7 +14,7 @@ from typing import Any, Self
 import httpx
 
 from bridge.bybit._signing import auth_headers
-from bridge.bybit.models import ChatMessage, OrderInfo, OrderSummary, SessionMessage
+from bridge.bybit.models import ChatMessage, OrderInfo, OrderSummary, SessionMessage, parse_items
 from bridge.errors import BybitAuthError, BybitError, BybitUnavailable, ChatApiRetired
 from bridge.ratelimit import SlidingWindow
 
@@ -31,6 +31,8 @@ RATE_LIMIT_RESET_HEADER = "X-Bapi-Limit-Reset-Timestamp"
 IP_BAN_SECONDS = 600.0
 MAX_RATE_LIMIT_WAIT = 30.0
 MESSAGE_PAGE_SIZE = 30  # Bybit's maximum for both chat list endpoints
+ORDER_PAGE_SIZE = 30  # Bybit's maximum for the order lists
+MAX_ORDER_PAGES = 50  # a safety stop: 1,500 open orders is far past any merchant's desk
 
 PATH_SERVER_TIME = "/v5/market/time"
 PATH_ORDER_INFO = "/v5/p2p/order/info"
@@ -45,6 +47,15 @@ def _envelope_code(payload: dict[str, Any]) -> tuple[int, str]:
     if "retCode" in payload:
         return int(payload["retCode"]), str(payload.get("retMsg", ""))
     return int(payload.get("ret_code", -1)), str(payload.get("ret_msg", ""))
+
+
+def _listed(items: object, path: str) -> list[object]:
+    """The list a result holds (absent or null means empty); anything else is Bybit answering oddly."""
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise BybitError(-1, f"unexpected result shape ({type(items).__name__} instead of a list)", endpoint=path)
+    return items
 
 
 class BybitClient:
@@ -110,27 +121,36 @@ class BybitClient:
             PATH_ORDER_MESSAGES, {"orderId": order_id, "currentPage": str(page), "size": str(size)}
         )
         items = result.get("result") if isinstance(result, dict) else result
-        return [ChatMessage.model_validate(item) for item in items or []]
+        return parse_items(ChatMessage, _listed(items, PATH_ORDER_MESSAGES), f"order {order_id}")
 
     async def pending_orders(self) -> list[OrderSummary]:
-        """Your open orders (the first page of ``pending/simplifyList``, newest first)."""
-        result = await self.call(PATH_PENDING_ORDERS, {"page": 1, "size": MESSAGE_PAGE_SIZE})
-        return [OrderSummary.model_validate(item) for item in result.get("items") or []]
+        """All your open orders: every page of ``pending/simplifyList``, newest first."""
+        orders: list[OrderSummary] = []
+        for page in range(1, MAX_ORDER_PAGES + 1):
+            result = await self.call(PATH_PENDING_ORDERS, {"page": page, "size": ORDER_PAGE_SIZE})
+            items = _listed(result.get("items") if isinstance(result, dict) else None, PATH_PENDING_ORDERS)
+            orders.extend(OrderSummary.model_validate(item) for item in items if isinstance(item, dict))
+            total = result.get("count") if isinstance(result, dict) else None
+            if len(items) < ORDER_PAGE_SIZE or (str(total).isdigit() and len(orders) >= int(str(total))):
+                break
+        return orders
 
     async def session_id(self, user_mask_id: str) -> str:
         """The chat session with one counterparty (``getSessionId``)."""
         result = await self.call(PATH_SESSION_ID, {"userMaskId": user_mask_id})
-        return str(result["sessionId"])
+        session = result.get("sessionId") if isinstance(result, dict) else None
+        if not session:
+            raise BybitError(-1, "no sessionId in the answer", endpoint=PATH_SESSION_ID)
+        return str(session)
 
     async def session_messages(
-        self, session_id: str, last_id: str | None, limit: int = MESSAGE_PAGE_SIZE
+        self, session_id: str, last_id: int = 0, limit: int = MESSAGE_PAGE_SIZE
     ) -> list[SessionMessage]:
-        """One page of a session's chat, newest first, older than ``last_id`` when given."""
-        body: dict[str, Any] = {"sessionId": session_id, "limit": limit}
-        if last_id:
-            body["lastId"] = last_id
+        """One page of a session's chat, newest first; older than ``last_id`` unless it is 0."""
+        body = {"sessionId": session_id, "lastId": last_id, "limit": limit}
         result = await self.call(PATH_SESSION_MESSAGES, body)
-        return [SessionMessage.model_validate(item) for item in result.get("messages") or []]
+        items = result.get("messages") if isinstance(result, dict) else None
+        return parse_items(SessionMessage, _listed(items, PATH_SESSION_MESSAGES), f"session {session_id[:8]}…")
 
     # -- transport ---------------------------------------------------------------------------
 

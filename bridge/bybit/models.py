@@ -1,24 +1,82 @@
-"""Typed models of the Bybit P2P responses the bridge reads."""
+"""Typed models of the Bybit P2P responses the bridge reads, tolerant of what Bybit really sends.
+
+Bybit's payloads drift from its docs: numbers come as strings, empty strings stand for "none",
+``msgType`` may be ``""``, an order card's content may be a JSON object. Every field here accepts
+those forms; a chat item that still cannot be read becomes an *unreadable* placeholder (see
+:func:`parse_items`) so it never blocks its page.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+log = logging.getLogger(__name__)
+
+UNREADABLE_TEXT_LIMIT = 2000  # characters of a raw payload kept for a message the bridge could not read
 
 
 def _ms_to_datetime(value: object) -> object:
-    """Bybit sends times as milliseconds since the epoch, usually as strings."""
-    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+    """Bybit sends times as milliseconds since the epoch, usually as strings; "" means none."""
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if isinstance(value, str) and value.isdigit():
         return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
     return value
 
 
+def _int_or_none(value: object) -> int | None:
+    """An integer sent as a number or a numeric string; anything else (``""``, null, words) is None."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+    return None
+
+
+def _int_or_zero(value: object) -> int:
+    found = _int_or_none(value)
+    return 0 if found is None else found
+
+
+def _text(value: object) -> str:
+    """Text as given; a JSON object or list (an order card's content) as its JSON; null as ""."""
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+MaybeInt = Annotated[int | None, BeforeValidator(_int_or_none)]
+"""An integer Bybit may send as a string, as "" or not at all (None)."""
+LooseInt = Annotated[int, BeforeValidator(_int_or_zero)]
+"""An integer Bybit may send as a string; "" or nonsense count as 0."""
+Text = Annotated[str, BeforeValidator(_text)]
+"""Text that may arrive as a number, null or a JSON object."""
+Moment = Annotated[AwareDatetime, BeforeValidator(_ms_to_datetime)]
+MaybeMoment = Annotated[AwareDatetime | None, BeforeValidator(_ms_to_datetime)]
+
+
 class _BybitModel(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, frozen=True, coerce_numbers_to_str=True, extra="ignore")
+    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="ignore")
 
     @model_validator(mode="before")
     @classmethod
@@ -37,8 +95,10 @@ class MessageKind(StrEnum):
     PDF = "pdf"
     VIDEO = "video"
     ORDER_CARD = "order_card"
+    UNREADABLE = "unreadable"
 
 
+MSG_TYPE_ORDER_CARD = 11
 _KIND_BY_MSG_TYPE = {2: MessageKind.IMAGE, 6: MessageKind.IMAGE, 7: MessageKind.PDF, 8: MessageKind.VIDEO}
 _KIND_BY_CONTENT_TYPE = {
     "pic": MessageKind.IMAGE,
@@ -50,34 +110,46 @@ SYSTEM_ROLE_TYPES = frozenset({"sys", "alarm"})
 SUPPORT_MSG_TYPES = frozenset({5, 6})
 
 
-class ChatMessage(_BybitModel):
+class ChatItem(_BybitModel):
+    """What both chat APIs' messages share: an id, a time, and a placeholder form."""
+
+    TEXT_FIELD: ClassVar[str]
+    """The field holding the message text, where a placeholder keeps the raw payload."""
+
+    id: Text
+    create_date: Moment = Field(alias="createDate")
+    unreadable: bool = False
+
+
+class ChatMessage(ChatItem):
     """One order chat message, with every field of ``/v5/p2p/order/message/listpage``."""
 
-    id: str
-    message: str = ""
-    user_id: str = Field("", alias="userId")
-    msg_type: int = Field(1, alias="msgType")
-    msg_code: int = Field(0, alias="msgCode")
-    create_date: AwareDatetime = Field(alias="createDate")
-    content_type: str = Field("str", alias="contentType")
-    order_id: str = Field("", alias="orderId")
-    msg_uuid: str = Field("", alias="msgUuid")
-    nick_name: str = Field("", alias="nickName")
-    file_name: str = Field("", alias="fileName")
-    account_id: str = Field("", alias="accountId")
-    is_read: int = Field(0, alias="isRead")
-    read: int = 0
-    role_type: str = Field("", alias="roleType")
-    only_for_customer: int = Field(0, alias="onlyForCustomer")
+    TEXT_FIELD: ClassVar[str] = "message"
 
-    _ms = field_validator("create_date", mode="before")(_ms_to_datetime)
+    message: Text = ""
+    user_id: Text = Field("", alias="userId")
+    msg_type: MaybeInt = Field(None, alias="msgType")
+    msg_code: MaybeInt = Field(None, alias="msgCode")
+    content_type: Text = Field("str", alias="contentType")
+    order_id: Text = Field("", alias="orderId")
+    msg_uuid: Text = Field("", alias="msgUuid")
+    nick_name: Text = Field("", alias="nickName")
+    file_name: Text = Field("", alias="fileName")
+    account_id: Text = Field("", alias="accountId")
+    is_read: MaybeInt = Field(None, alias="isRead")
+    read: MaybeInt = None
+    role_type: Text = Field("", alias="roleType")
+    only_for_customer: MaybeInt = Field(None, alias="onlyForCustomer")
 
     @property
     def kind(self) -> MessageKind:
-        """Text, a media kind, or Bybit's machine-readable order card."""
-        if self.msg_type == 11:
+        """Text, a media kind, Bybit's machine-readable order card, or unreadable."""
+        if self.unreadable:
+            return MessageKind.UNREADABLE
+        if self.msg_type == MSG_TYPE_ORDER_CARD:
             return MessageKind.ORDER_CARD
-        return _KIND_BY_MSG_TYPE.get(self.msg_type) or _KIND_BY_CONTENT_TYPE.get(self.content_type, MessageKind.TEXT)
+        by_type = _KIND_BY_MSG_TYPE.get(self.msg_type) if self.msg_type is not None else None
+        return by_type or _KIND_BY_CONTENT_TYPE.get(self.content_type, MessageKind.TEXT)
 
     @property
     def is_system(self) -> bool:
@@ -95,28 +167,71 @@ class ChatMessage(_BybitModel):
         return int(self.create_date.timestamp() * 1000)
 
 
+class SessionMessage(ChatItem):
+    """One message of the session-based chat API (``listpage_v1``), ``message`` decoded."""
+
+    TEXT_FIELD: ClassVar[str] = "content"
+
+    send_user_nick_name: Text = Field("", alias="sendUserNickName")
+    content_type: Text = Field("str", alias="contentType")
+    content: Text = ""
+    msg_type: MaybeInt = None
+    msg_code: MaybeInt = None
+    file_name: Text = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _decode_message(cls, data: Any) -> Any:
+        """``message`` is a JSON string of ``{content, msgType, msgCode, fileName, size}``."""
+        if not isinstance(data, dict) or "message" not in data:
+            return data
+        raw = data["message"]
+        try:
+            decoded = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            decoded = None
+        if not isinstance(decoded, dict):
+            decoded = {"content": raw}
+        fields = {
+            "content": decoded.get("content"),
+            "msg_type": decoded.get("msgType"),
+            "msg_code": decoded.get("msgCode"),
+            "file_name": decoded.get("fileName"),
+        }
+        rest = {k: v for k, v in data.items() if k != "message"}
+        return rest | {k: v for k, v in fields.items() if v is not None}
+
+
 class OrderInfo(_BybitModel):
     """The fields of ``/v5/p2p/order/info`` the bridge uses."""
 
-    id: str
-    side: int = 0
-    user_id: str = Field("", alias="userId")
-    nick_name: str = Field("", alias="nickName")
-    target_user_id: str = Field("", alias="targetUserId")
-    target_nick_name: str = Field("", alias="targetNickName")
-    target_user_mask_id: str = Field("", alias="targetUserMaskId")
-    token_id: str = Field("", alias="tokenId")
-    currency_id: str = Field("", alias="currencyId")
-    price: str = ""
-    quantity: str = ""
-    amount: str = ""
-    payment_type: str = Field("", alias="paymentType")
-    status: int = 0
-    create_date: AwareDatetime | None = Field(None, alias="createDate")
-    transfer_last_seconds: int | None = Field(None, alias="transferLastSeconds")
+    id: Text
+    side: LooseInt = 0
+    user_id: Text = Field("", alias="userId")
+    nick_name: Text = Field("", alias="nickName")
+    target_user_id: Text = Field("", alias="targetUserId")
+    target_nick_name: Text = Field("", alias="targetNickName")
+    target_user_mask_id: Text = Field("", alias="targetUserMaskId")
+    token_id: Text = Field("", alias="tokenId")
+    currency_id: Text = Field("", alias="currencyId")
+    price: Text = ""
+    quantity: Text = ""
+    amount: Text = ""
+    payment_type: Text = Field("", alias="paymentType")
+    status: LooseInt = 0
+    create_date: MaybeMoment = Field(None, alias="createDate")
+    transfer_last_seconds: MaybeInt = Field(None, alias="transferLastSeconds")
     payment_term_list: list[dict[str, Any]] = Field(default_factory=list, alias="paymentTermList")
 
-    _ms = field_validator("create_date", mode="before")(_ms_to_datetime)
+    @model_validator(mode="before")
+    @classmethod
+    def _terms_as_list(cls, data: Any) -> Any:
+        """A payment term list that is not a list of objects (``""``, null) counts as empty."""
+        if isinstance(data, dict) and "paymentTermList" in data:
+            terms = data["paymentTermList"]
+            kept = [term for term in terms if isinstance(term, dict)] if isinstance(terms, list) else []
+            return data | {"paymentTermList": kept}
+        return data
 
     @property
     def you_sell(self) -> bool:
@@ -137,45 +252,47 @@ class OrderInfo(_BybitModel):
 class OrderSummary(_BybitModel):
     """One item of ``/v5/p2p/order/pending/simplifyList``: enough to tell a counterparty's orders apart."""
 
-    id: str
-    target_user_id: str = Field("", alias="targetUserId")
-    status: int = 0
-    create_date: AwareDatetime | None = Field(None, alias="createDate")
+    id: Text
+    target_user_id: Text = Field("", alias="targetUserId")
+    status: LooseInt = 0
+    create_date: MaybeMoment = Field(None, alias="createDate")
+    unread: MaybeInt = Field(None, alias="selfUnreadMsgCount")
 
-    _ms = field_validator("create_date", mode="before")(_ms_to_datetime)
+
+Item = TypeVar("Item", bound=ChatItem)
 
 
-class SessionMessage(_BybitModel):
-    """One message of the session-based chat API (``listpage_v1``), ``message`` decoded."""
-
-    id: str
-    send_user_nick_name: str = Field("", alias="sendUserNickName")
-    content_type: str = Field("str", alias="contentType")
-    create_date: AwareDatetime = Field(alias="createDate")
-    content: str = ""
-    msg_type: int = 1
-    msg_code: int = 0
-    file_name: str = ""
-
-    _ms = field_validator("create_date", mode="before")(_ms_to_datetime)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _decode_message(cls, data: Any) -> Any:
-        """``message`` is a JSON string of ``{content, msgType, msgCode, fileName, size}``."""
-        if not isinstance(data, dict) or "message" not in data:
-            return data
-        raw = data["message"]
+def parse_items(model: type[Item], items: Iterable[object], where: str) -> list[Item]:
+    """Validate every chat item; one that cannot be read becomes an unreadable placeholder, logged once."""
+    parsed: list[Item] = []
+    for item in items:
         try:
-            decoded = json.loads(raw) if isinstance(raw, str) else raw
-        except ValueError:
-            decoded = None
-        if not isinstance(decoded, dict):
-            decoded = {"content": raw if isinstance(raw, str) else ""}
-        fields = {
-            "content": decoded.get("content") or "",
-            "msg_type": decoded.get("msgType", 1),
-            "msg_code": decoded.get("msgCode", 0),
-            "file_name": decoded.get("fileName") or "",
-        }
-        return {**{k: v for k, v in data.items() if k != "message"}, **fields}
+            parsed.append(model.model_validate(item))
+        except ValidationError as exc:
+            placeholder = _placeholder(model, item)
+            log.warning(
+                "%s: message %s could not be read (%d problem(s), first: %s); forwarding it as raw text",
+                where,
+                placeholder.id,
+                exc.error_count(),
+                exc.errors()[0]["msg"],
+            )
+            parsed.append(placeholder)
+    return parsed
+
+
+def _placeholder(model: type[Item], item: object) -> Item:
+    """An item keeping whatever id and time it has, and its raw payload as text."""
+    raw = json.dumps(item, ensure_ascii=False, default=str, sort_keys=True)
+    fields = item if isinstance(item, dict) else {}
+    given_id = fields.get("id")
+    if isinstance(given_id, int | str) and not isinstance(given_id, bool) and str(given_id).strip():
+        msg_id = str(given_id).strip()
+    else:
+        msg_id = "raw-" + hashlib.sha256(raw.encode()).hexdigest()[:20]
+    created = _ms_to_datetime(fields.get("createDate"))
+    if not isinstance(created, datetime):
+        created = datetime.now(tz=UTC)
+    return model.model_validate(
+        {"id": msg_id, "createDate": created, model.TEXT_FIELD: raw[:UNREADABLE_TEXT_LIMIT], "unreadable": True}
+    )

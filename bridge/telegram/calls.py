@@ -19,14 +19,14 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 
-from bridge.errors import ChatUnavailable
+from bridge.errors import ChatUnavailable, TelegramTimedOut
+from bridge.telegram.refusals import Refusal, refusal
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 NETWORK_RETRY_CAP = 60.0  # seconds between two tries while Telegram is unreachable
-CHAT_NOT_FOUND = "chat not found"
 
 
 @dataclass
@@ -40,8 +40,9 @@ class CallStats:
 class TelegramCaller:
     """Runs one call for a chat, waiting out network trouble (429s are the pacing middleware's).
 
-    Raises :class:`ChatUnavailable` when Telegram refuses the chat itself (403, chat not found);
-    other refusals (400) pass through for the caller to judge.
+    Raises :class:`ChatUnavailable` when Telegram refuses the chat itself (403, chat not found) and
+    :class:`TelegramTimedOut` when it did not answer in time: the call may have taken effect, so it is
+    not repeated here. Other refusals (400) pass through for the caller to judge.
     """
 
     def __init__(self, stats: CallStats) -> None:
@@ -58,13 +59,16 @@ class TelegramCaller:
                 raise ChatUnavailable(exc.message) from None
             except TelegramBadRequest as exc:
                 self.stats.errors["bad_request"] += 1
-                if CHAT_NOT_FOUND in exc.message.lower():
+                if refusal(exc) is Refusal.CHAT_GONE:
                     raise ChatUnavailable(exc.message) from None
                 raise
             except TelegramEntityTooLarge:
                 self.stats.errors["too_large"] += 1
                 raise
             except (TelegramNetworkError, TelegramServerError) as exc:
+                if isinstance(exc.__cause__, TimeoutError):
+                    self.stats.errors["timeout"] += 1
+                    raise TelegramTimedOut("Telegram did not answer in time") from None
                 failures += 1
                 self.stats.errors["network"] += 1
                 delay = min(NETWORK_RETRY_CAP, 2.0 ** (failures - 1))

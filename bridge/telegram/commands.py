@@ -26,6 +26,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("unwatch", "[ORDER_ID]", "stop forwarding an order (in its topic: that order)"),
     CommandSpec("list", "", "orders forwarded to this chat"),
     CommandSpec("status", "", "is everything flowing? polls, sends, errors, queue"),
+    CommandSpec("retry", "", "send again the messages Telegram refused (dead-lettered)"),
     CommandSpec("help", "", "what this bot does and its commands"),
     CommandSpec("start", "", "introduction"),
 )

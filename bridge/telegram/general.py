@@ -1,4 +1,4 @@
-"""Router for /start, /help, /status and commands the bot does not know."""
+"""Router for /start, /help, /status, /retry and commands the bot does not know."""
 
 from __future__ import annotations
 
@@ -24,6 +24,15 @@ async def status(message: Message, health: Health, store: Store, chat_source: Ch
     await message.reply(await status_report(health, store, message.chat.id, chat_source.current))
 
 
+async def retry(message: Message, store: Store) -> None:
+    """/retry"""
+    count = await store.retry_dead(message.chat.id)
+    if count:
+        await message.reply(f"🔁 Sending {count} dead-lettered message(s) again.")
+    else:
+        await message.reply("Nothing to retry: no message of this chat was refused for good.")
+
+
 async def unknown_command(message: Message, bot_username: str) -> None:
     """Any other command meant for this bot (``/cmd`` or ``/cmd@ThisBot``) gets a pointer to /help."""
     command = (message.text or "").split(maxsplit=1)[0]
@@ -38,5 +47,6 @@ def create_router() -> Router:
     router = Router(name="general")
     router.message.register(start, Command("start", "help"))
     router.message.register(status, Command("status"))
+    router.message.register(retry, Command("retry"))
     router.message.register(unknown_command, F.text.startswith("/"))
     return router

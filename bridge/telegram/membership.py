@@ -7,7 +7,7 @@ import time
 
 from aiogram import Router
 from aiogram.enums import ChatMemberStatus
-from aiogram.types import ChatMemberUpdated
+from aiogram.types import ChatMemberRestricted, ChatMemberUpdated
 
 from bridge.store import Store
 
@@ -18,13 +18,19 @@ REMOVED_RETRY = 3600.0  # seconds; a missed "added back" update still resumes wi
 
 
 async def membership_changed(update: ChatMemberUpdated, store: Store) -> None:
-    """Pause a chat the bot was removed from; resume it when the bot is added back."""
+    """Hold a chat the bot was removed from or may not post in; resume it when that ends."""
     chat_id = update.chat.id
-    if update.new_chat_member.status in GONE:
-        await store.pause_chat(chat_id, time.time() + REMOVED_RETRY, "the bot was removed from the chat")
-        log.error("chat %s: the bot was removed; its messages stay pending until it is added back", chat_id)
-    elif await store.resume_chat(chat_id):
-        log.info("chat %s: the bot is back; delivering what was held", chat_id)
+    member = update.new_chat_member
+    if member.status in GONE:
+        reason = "the bot was removed from the chat"
+    elif isinstance(member, ChatMemberRestricted) and not member.can_send_messages:
+        reason = "the bot may not send messages in the chat"
+    else:
+        if await store.resume_chat(chat_id):
+            log.info("chat %s: the bot may post again; delivering what was held", chat_id)
+        return
+    await store.pause_chat(chat_id, time.time() + REMOVED_RETRY, reason)
+    log.error("chat %s: %s; its messages are held until that changes", chat_id, reason)
 
 
 def create_router() -> Router:

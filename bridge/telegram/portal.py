@@ -10,16 +10,9 @@ from aiogram.exceptions import TelegramBadRequest
 from bridge.render import order_card, topic_name
 from bridge.store import Store, Watch
 from bridge.telegram.calls import TelegramCaller
+from bridge.telegram.refusals import Refusal, refusal
 
 log = logging.getLogger(__name__)
-
-THREAD_GONE = ("message thread not found", "topic_deleted", "topic_id_invalid")
-
-
-def is_thread_gone(exc: TelegramBadRequest) -> bool:
-    """Whether Telegram refused a post because its forum topic no longer exists."""
-    text = exc.message.lower()
-    return any(marker in text for marker in THREAD_GONE)
 
 
 class Portals:
@@ -32,16 +25,42 @@ class Portals:
         self._forum: dict[int, bool] = {}
 
     async def ensure(self, watch: Watch) -> None:
-        """Create the order's topic (if possible), post and pin its card, and record both."""
+        """Create the order's topic (if possible), post and pin its card, and record both.
+
+        A card Telegram refuses for good is left out; refusals that concern the chat or the topic
+        pass through to the caller.
+        """
         chat_id = watch.chat_id
         thread_id = await self._create_topic(watch) if await self._is_forum(chat_id) else None
-        card = await self._call(
-            chat_id, lambda: self._bot.send_message(chat_id, order_card(watch.info), message_thread_id=thread_id)
-        )
-        await self._store.set_home(watch.order_id, thread_id, card.message_id)
-        if thread_id is not None:
-            await self._pin(chat_id, card.message_id, watch.order_id)
+        try:
+            card: int | None = (
+                await self._call(
+                    chat_id,
+                    lambda: self._bot.send_message(chat_id, order_card(watch.info), message_thread_id=thread_id),
+                )
+            ).message_id
+        except TelegramBadRequest as exc:
+            if refusal(exc) is not Refusal.OTHER:
+                raise
+            log.error("order %s: Telegram refused its card (%s); its messages follow without one", watch.order_id, exc)
+            card = None
+        await self._store.set_home(watch.order_id, thread_id, card)
+        if thread_id is not None and card is not None:
+            await self._pin(chat_id, card, watch.order_id)
         log.info("order %s: home ready in chat %s (topic %s)", watch.order_id, chat_id, thread_id)
+
+    async def reopen(self, watch: Watch) -> bool:
+        """Reopen the order's topic that someone closed; False without the right to."""
+        chat_id, thread_id = watch.chat_id, watch.thread_id
+        if thread_id is None:
+            return False
+        try:
+            await self._call(chat_id, lambda: self._bot.reopen_forum_topic(chat_id, thread_id))
+        except TelegramBadRequest as exc:
+            log.warning("order %s: its topic is closed and cannot be reopened (%s)", watch.order_id, exc.message)
+            return False
+        log.info("order %s: reopened its closed topic", watch.order_id)
+        return True
 
     async def _is_forum(self, chat_id: int) -> bool:
         if chat_id not in self._forum:

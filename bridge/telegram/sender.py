@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from aiogram import Bot
+from aiogram.client.default import Default
 from aiogram.types import BufferedInputFile, Message, ReplyParameters
 
 from bridge.bybit import MessageKind
 from bridge.media import MediaFetcher
-from bridge.render import MediaPart, Part, TextPart
+from bridge.render import MediaPart, Part, TextPart, as_plain
 from bridge.telegram.limits import UPLOAD_FILE_LIMIT, UPLOAD_PHOTO_LIMIT
 
 
@@ -18,27 +19,40 @@ class TelegramSender:
         self._bot = bot
         self._media = media
 
-    async def send(self, chat_id: int, thread_id: int | None, part: Part, reply_to: int | None = None) -> int:
-        """Post ``part``; returns Telegram's message id. Raises MediaUnavailable when a file cannot be fetched."""
+    async def send(
+        self, chat_id: int, thread_id: int | None, part: Part, reply_to: int | None = None, *, plain: bool = False
+    ) -> int:
+        """Post ``part``; returns Telegram's message id. Raises MediaUnavailable when a file cannot be fetched.
+
+        ``plain`` sends the text without formatting (after Telegram refused its entities).
+        """
         reply = ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) if reply_to else None
+        parse_mode = None if plain else Default("parse_mode")
         if isinstance(part, TextPart):
-            sent = await self._bot.send_message(chat_id, part.html, message_thread_id=thread_id, reply_parameters=reply)
+            text = as_plain(part.html) if plain else part.html
+            sent = await self._bot.send_message(
+                chat_id, text, parse_mode=parse_mode, message_thread_id=thread_id, reply_parameters=reply
+            )
             return sent.message_id
-        return (await self._send_media(chat_id, thread_id, part, reply)).message_id
+        return (await self._send_media(chat_id, thread_id, part, reply, parse_mode)).message_id
 
     async def _send_media(
-        self, chat_id: int, thread_id: int | None, part: MediaPart, reply: ReplyParameters | None
+        self,
+        chat_id: int,
+        thread_id: int | None,
+        part: MediaPart,
+        reply: ReplyParameters | None,
+        parse_mode: str | Default | None,
     ) -> Message:
         limit = UPLOAD_PHOTO_LIMIT if part.kind is MessageKind.IMAGE else UPLOAD_FILE_LIMIT
         upload = BufferedInputFile(await self._media.fetch(part.url, limit), filename=part.file_name)
+        caption = part.caption if isinstance(parse_mode, Default) else as_plain(part.caption)
         if part.kind is MessageKind.IMAGE:
-            return await self._bot.send_photo(
-                chat_id, upload, caption=part.caption, message_thread_id=thread_id, reply_parameters=reply
-            )
-        if part.kind is MessageKind.VIDEO:
-            return await self._bot.send_video(
-                chat_id, upload, caption=part.caption, message_thread_id=thread_id, reply_parameters=reply
-            )
-        return await self._bot.send_document(
-            chat_id, upload, caption=part.caption, message_thread_id=thread_id, reply_parameters=reply
+            send = self._bot.send_photo
+        elif part.kind is MessageKind.VIDEO:
+            send = self._bot.send_video  # type: ignore[assignment]
+        else:
+            send = self._bot.send_document  # type: ignore[assignment]
+        return await send(
+            chat_id, upload, caption=caption, parse_mode=parse_mode, message_thread_id=thread_id, reply_parameters=reply
         )
