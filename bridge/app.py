@@ -53,7 +53,9 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
         stack.push_async_callback(client.aclose)
         media = MediaFetcher()
         stack.push_async_callback(media.aclose)
-        bot = create_bot(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_url)
+        bot = create_bot(
+            settings.telegram_bot_token.get_secret_value(), settings.telegram_api_url, settings.telegram_timeout
+        )
         stack.push_async_callback(bot.session.close)
         me = await _introduce(bot, stop)
         if me is None:
@@ -83,6 +85,7 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             call,
             Portals(bot, store, call),
             media_host=settings.bybit_media_url,
+            timeout_pause=settings.telegram_timeout,
         )
         dispatcher = create_dispatcher(
             settings.served_chat_ids,

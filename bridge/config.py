@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     telegram_group_messages_per_minute: float = Field(default=limits.GROUP_MESSAGES_PER_MINUTE, gt=0)
     telegram_chat_messages_per_second: float = Field(default=limits.CHAT_MESSAGES_PER_SECOND, gt=0)
     telegram_global_messages_per_second: float = Field(default=limits.GLOBAL_MESSAGES_PER_SECOND, gt=0)
+    telegram_timeout: float = Field(default=30.0, gt=0)
 
     bybit_api_key: SecretStr | None = None
     bybit_api_secret: SecretStr | None = None

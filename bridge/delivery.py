@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 500  # pending messages of a chat read at a time: enough to join a whole backlog per order
 COALESCE_BACKLOG = 3  # more waiting than this in a chat: join an order's pending texts into one post
 MAX_TIMEOUTS = 3  # a post Telegram never confirmed is tried this often, then dead-lettered (it may have arrived)
-TIMEOUT_PAUSE = 10.0  # seconds a chat waits after a timeout, times the post's attempts so far
 MEDIA_OUTAGE_PATIENCE = 15 * 60.0  # seconds a file is retried while the media host fails, before the link fallback
 MEDIA_RETRY_BASE = 5.0
 MEDIA_RETRY_CAP = 120.0
@@ -83,9 +82,18 @@ class Delivery:
     """Sends what the store holds as pending and marks it delivered once Telegram confirms."""
 
     def __init__(
-        self, store: Store, sender: TelegramSender, call: TelegramCaller, portals: Portals, *, media_host: str
+        self,
+        store: Store,
+        sender: TelegramSender,
+        call: TelegramCaller,
+        portals: Portals,
+        *,
+        media_host: str,
+        timeout_pause: float,
     ) -> None:
+        """``timeout_pause``: seconds a chat waits after a post timed out, times the post's attempts so far."""
         self._store = store
+        self._timeout_pause = timeout_pause
         self._sender = sender
         self._call = call
         self._portals = portals
@@ -203,7 +211,7 @@ class Delivery:
         except TelegramTimedOut as exc:
             attempts = max([await self._store.note_failure(seq, str(exc)) for seq in seqs])
             if attempts < MAX_TIMEOUTS:
-                raise ChatUnavailable(str(exc), retry_in=TIMEOUT_PAUSE * attempts) from None
+                raise ChatUnavailable(str(exc), retry_in=self._timeout_pause * attempts) from None
             await self._dead_letter(watch, seqs, f"{exc} {attempts} times; it may have arrived")
             return
         except TelegramBadRequest as exc:

@@ -1,4 +1,5 @@
-"""The Bybit fake: accepted by the official pybit client, and faithful in paging, retirement, faults, media."""
+"""The Bybit fake: accepted by the official pybit client, as strict as Bybit's docs about parameters, shaped
+like the docs' examples, and faithful in paging, retirement, faults, media."""
 
 from __future__ import annotations
 
@@ -17,10 +18,29 @@ from pybit.exceptions import InvalidRequestError  # type: ignore[import-untyped]
 from pybit.unified_trading import HTTP  # type: ignore[import-untyped]
 
 from bridge.sandbox import FakeBybit
+from tests.bybit_docs import FIXTURES, docs_example
 
 KEY = "sandbox-key"
 SECRET = "sandbox-secret"
 LISTPAGE = "/v5/p2p/order/message/listpage"
+ORDER_INFO = "/v5/p2p/order/info"
+ORDER_SEND = "/v5/p2p/order/message/send"
+PENDING = "/v5/p2p/order/pending/simplifyList"
+SESSION_ID = "/v5/p2p/chat/session/getSessionId"
+SESSIONS = "/v5/p2p/chat/session/list_v1"
+SESSION_LIST = "/v5/p2p/chat/message/listpage_v1"
+SESSION_SEND = "/v5/p2p/chat/message/send_v1"
+DOCS_ORDER_ID = "1900004704665923584"  # the order id of the docs' examples
+DOCS_CHAT_ORDER_ID = "1898976123321221120"  # the one of the order-scoped chat examples
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
+"""In a body change: leave the parameter out."""
 
 
 def signed_headers(body: bytes, *, key: str = KEY, secret: str = SECRET, skew_ms: int = 0) -> dict[str, str]:
@@ -99,9 +119,9 @@ async def test_pybit_bad_credentials_are_refused(fake_bybit: FakeBybit, key: str
 async def test_order_detail_and_param_errors(fake_bybit: FakeBybit, call: Caller) -> None:
     order = fake_bybit.add_order(side=0, counterparty_nick="SellerSam", quantity="10", price="90")
 
-    result = (await call("/v5/p2p/order/info", {"orderId": order.id}))["result"]
-    unknown = await call("/v5/p2p/order/info", {"orderId": "1"})
-    malformed = await call("/v5/p2p/order/info", {"orderId": "abc"})
+    result = (await call(ORDER_INFO, {"orderId": order.id}))["result"]
+    unknown = await call(ORDER_INFO, {"orderId": "1"})
+    malformed = await call(ORDER_INFO, {"orderId": "abc"})
 
     assert len(order.id) == 19
     assert result["userId"] == "10001"
@@ -125,14 +145,13 @@ async def test_listpage_pages_newest_first(fake_bybit: FakeBybit, call: Caller) 
     second = (await call(LISTPAGE, {"orderId": order.id, "size": "30", "currentPage": "2"}))["result"]
     too_big = await call(LISTPAGE, {"orderId": order.id, "size": "31"})
 
-    assert (first["totalRows"], first["totalPages"], first["currentPage"]) == ("36", "2", "1")
+    assert len(first["result"]) == 30 and len(second["result"]) == 6
     ids = [m["id"] for m in first["result"] + second["result"]]
     assert ids == [system["id"]] + [m["id"] for m in reversed(posted)]
     assert ids == sorted(ids, reverse=True)
     assert [int(m["createDate"]) for m in reversed(posted)] == sorted(int(m["createDate"]) for m in posted)[::-1]
     assert system["msgType"] == 0 and system["roleType"] == "sys" and system["userId"] == "10001"
     assert posted[0]["msgType"] == 1 and posted[0]["roleType"] == "user" and posted[0]["userId"] != "10001"
-    assert set(posted[0]) >= {"msgUuid", "accountId", "isRead", "read", "onlyForCustomer", "fileName", "nickName"}
     assert too_big["ret_code"] == 10001
 
 
@@ -155,13 +174,11 @@ async def test_retirement_and_session_api(fake_bybit: FakeBybit, call: Caller) -
     fake_bybit.retire_order_chat()
 
     retired = await call(LISTPAGE, {"orderId": first.id, "size": "30"})
-    session = (await call("/v5/p2p/chat/session/getSessionId", {"userMaskId": first.target_mask_id}))["result"]
-    newest = await call("/v5/p2p/chat/message/listpage_v1", {"sessionId": session["sessionId"], "limit": 2})
-    older = await call(
-        "/v5/p2p/chat/message/listpage_v1",
-        {"sessionId": session["sessionId"], "limit": "30", "lastId": newest["result"]["messages"][-1]["id"]},
-    )
-    unknown = await call("/v5/p2p/chat/session/getSessionId", {"userMaskId": "nobody"})
+    session = (await call(SESSION_ID, {"userMaskId": first.target_mask_id}))["result"]
+    newest = await call(SESSION_LIST, {"sessionId": session["sessionId"], "lastId": 0, "limit": 2})
+    oldest_id = int(newest["result"]["messages"][-1]["id"])
+    older = await call(SESSION_LIST, {"sessionId": session["sessionId"], "lastId": oldest_id, "limit": 30})
+    unknown = await call(SESSION_ID, {"userMaskId": "nobody"})
 
     assert first.target_mask_id == second.target_mask_id != other.target_mask_id
     assert (retired["ret_code"], retired["ret_msg"]) == (912200387, "chat open api close, pls chat with new open api")
@@ -169,13 +186,7 @@ async def test_retirement_and_session_api(fake_bybit: FakeBybit, call: Caller) -
     assert [m["id"] for m in page] == [c["id"], b["id"]]
     assert [m["id"] for m in older["result"]["messages"]] == [a["id"]]
     assert page[0]["sendUserNickName"] == "SYSTEM" and page[1]["sendUserNickName"] == "Bob"
-    assert json.loads(page[1]["message"]) == {
-        "content": "second order",
-        "msgType": 1,
-        "msgCode": 0,
-        "fileName": "",
-        "size": 0,
-    }
+    assert page[1]["message"] == '{"content":"second order","msgCode":"0","msgType":"1","fileName":"","size":""}'
     assert unknown["ret_code"] != 0 and unknown["ret_msg"]
 
 
@@ -185,15 +196,15 @@ async def test_send_endpoints(fake_bybit: FakeBybit, call: Caller) -> None:
 
     sent = await call("/v5/p2p/order/message/send", body)
     await call("/v5/p2p/order/message/send", body)  # a retry with the same msgUuid
-    session = (await call("/v5/p2p/chat/session/getSessionId", {"userMaskId": order.target_mask_id}))["result"]
+    session = (await call(SESSION_ID, {"userMaskId": order.target_mask_id}))["result"]
     v1 = await call(
-        "/v5/p2p/chat/message/send_v1",
+        SESSION_SEND,
         {"sessionId": session["sessionId"], "orderId": order.id, "message": "via v1", "contentType": "str"},
     )
     fake_bybit.retire_order_chat()
     retired = await call("/v5/p2p/order/message/send", body | {"msgUuid": "u-2"})
 
-    assert sent["ret_code"] == 0 and sent["result"] is None and v1["ret_code"] == 0
+    assert sent["ret_code"] == 0 and sent["result"] is None and v1 == {"ret_code": 0, "ret_msg": ""}
     assert [(m["message"], m["userId"]) for m in fake_bybit.messages(order.id)] == [
         ("thanks", "10001"),
         ("via v1", "10001"),
@@ -206,11 +217,12 @@ async def test_pending_orders(fake_bybit: FakeBybit, call: Caller) -> None:
     fake_bybit.add_order(status=50)
     fake_bybit.post_message(open_order.id, "unread")
 
-    result = (await call("/v5/p2p/order/pending/simplifyList", {"page": 1, "size": 10}))["result"]
+    result = (await call(PENDING, {"page": 1, "size": 10}))["result"]
 
     assert result["count"] == 1
     assert result["items"][0]["id"] == open_order.id
     assert result["items"][0]["selfUnreadMsgCount"] == "1"
+    assert result["items"][0]["targetUserMaskId"] == open_order.target_mask_id
 
 
 async def test_server_time_and_clock_skew(fake_bybit: FakeBybit, call: Caller) -> None:
@@ -218,8 +230,8 @@ async def test_server_time_and_clock_skew(fake_bybit: FakeBybit, call: Caller) -
     fake_bybit.clock_offset_ms = 60_000
 
     server = (await call.client.get("/v5/market/time")).json()
-    behind = await call("/v5/p2p/order/info", {"orderId": order.id})
-    synced = await call("/v5/p2p/order/info", {"orderId": order.id}, skew_ms=60_000)
+    behind = await call(ORDER_INFO, {"orderId": order.id})
+    synced = await call(ORDER_INFO, {"orderId": order.id}, skew_ms=60_000)
 
     assert abs(int(server["result"]["timeNano"]) // 1_000_000 - (time.time() * 1000 + 60_000)) < 2_000
     assert behind["retCode"] == 10002
@@ -231,15 +243,15 @@ async def test_injected_faults(fake_bybit: FakeBybit, call: Caller) -> None:
     order = fake_bybit.add_order()
     body = {"orderId": order.id}
     fake_bybit.inject("rate_limit", reset_after_ms=500)
-    fake_bybit.inject("server_error", path="/v5/p2p/order/info")
+    fake_bybit.inject("server_error", path=ORDER_INFO)
     fake_bybit.inject("timestamp")
     fake_bybit.inject("auth", times=2)
 
-    limited = await call.raw("/v5/p2p/order/info", body)
-    failed = await call.raw("/v5/p2p/order/info", body)
-    stale = await call("/v5/p2p/order/info", body)
-    denied = [await call("/v5/p2p/order/info", body) for _ in range(2)]
-    fine = await call("/v5/p2p/order/info", body)
+    limited = await call.raw(ORDER_INFO, body)
+    failed = await call.raw(ORDER_INFO, body)
+    stale = await call(ORDER_INFO, body)
+    denied = [await call(ORDER_INFO, body) for _ in range(2)]
+    fine = await call(ORDER_INFO, body)
 
     assert limited.json()["retCode"] == 10006 and limited.json()["retMsg"] == "Too many visits!"
     reset_ms = int(limited.headers["X-Bapi-Limit-Reset-Timestamp"])
@@ -248,7 +260,7 @@ async def test_injected_faults(fake_bybit: FakeBybit, call: Caller) -> None:
     assert stale["retCode"] == 10002
     assert [d["retCode"] for d in denied] == [10003, 10003]
     assert fine["ret_code"] == 0
-    assert fake_bybit.calls_to("/v5/p2p/order/info") == 6
+    assert fake_bybit.calls_to(ORDER_INFO) == 6
     assert [r.status for r in fake_bybit.requests] == [200, 502, 200, 200, 200, 200]
 
 
@@ -257,7 +269,7 @@ async def test_hang_times_out_client_and_stops_promptly() -> None:
         order = fake.add_order()
         fake.inject("hang")
         with pytest.raises(httpx.ReadTimeout):
-            await Caller(client)("/v5/p2p/order/info", {"orderId": order.id})
+            await Caller(client)(ORDER_INFO, {"orderId": order.id})
         started = time.monotonic()
     assert time.monotonic() - started < 2
     assert fake.requests[0].status is not None  # answered (504) when the fake stopped
@@ -284,3 +296,294 @@ async def test_media_links_are_signed_and_expire(fake_bybit: FakeBybit, call: Ca
 def test_network_guard_refuses_remote_hosts() -> None:
     with pytest.raises(RuntimeError, match="network access outside loopback is refused in tests"):
         socket.create_connection(("192.0.2.1", 80), timeout=0.1)
+
+
+# -- Bybit's docs: their example requests are accepted, their response shapes matched ----------------
+
+
+def shape(value: Any) -> Any:
+    """A payload's field names and JSON types: objects by key, a list of objects by its first item."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shape(value[0])] if value and isinstance(value[0], dict) else "list"
+    return type(value).__name__
+
+
+async def session_of(call: Caller, mask_id: str) -> str:
+    session_id: str = (await call(SESSION_ID, {"userMaskId": mask_id}))["result"]["sessionId"]
+    return session_id
+
+
+@pytest.fixture
+async def docs_world(fake_bybit: FakeBybit, call: Caller) -> dict[str, dict[str, Any]]:
+    """The docs' two orders with BuyerBob (a message each) and, per example file, its request for this fake."""
+    order = fake_bybit.add_order(DOCS_ORDER_ID)
+    chat_order = fake_bybit.add_order(DOCS_CHAT_ORDER_ID)
+    fake_bybit.post_message(chat_order.id, "hello")
+    fake_bybit.post_media(order.id, "pic", b"\x89PNG fake", "payment-proof.png", sender="self")
+    own_ids = {"userMaskId": order.target_mask_id, "sessionId": await session_of(call, order.target_mask_id)}
+    names = sorted(path.stem for path in FIXTURES.glob("*.json"))
+    examples = {name: docs_example(name) for name in names if name != "chat_message_listpage"}  # path not served
+    for example in examples.values():
+        request = example["request"]
+        example["request"] = request | {key: own_ids[key] for key in request if key in own_ids}
+    return examples
+
+
+async def test_docs_example_requests_are_accepted(docs_world: dict[str, dict[str, Any]], call: Caller) -> None:
+    answers = {name: await call(example["endpoint"], example["request"]) for name, example in docs_world.items()}
+
+    assert {name: answer["ret_code"] for name, answer in answers.items()} == dict.fromkeys(docs_world, 0)
+    assert len(answers) == 9
+
+
+async def test_answers_have_the_docs_fields_and_types(docs_world: dict[str, dict[str, Any]], call: Caller) -> None:
+    for name, example in docs_world.items():
+        answer = await call(example["endpoint"], example["request"])
+        assert shape(answer) == shape(example["response"]), name
+
+
+async def test_session_message_json_is_shaped_like_the_docs(
+    docs_world: dict[str, dict[str, Any]], call: Caller
+) -> None:
+    example = docs_world["chat_message_listpage_v1"]
+    served = (await call(SESSION_LIST, example["request"]))["result"]["messages"]
+    documented = example["response"]["result"]["messages"]
+
+    assert [m["contentType"] for m in served] == ["pic", "str"]  # the docs' example also shows an image
+    for ours, theirs in zip(served, documented, strict=True):
+        assert shape(json.loads(ours["message"])) == shape(json.loads(theirs["message"]))
+        assert ours["message"].startswith('{"content":')  # compact JSON, keys in the docs' order
+    assert json.loads(served[0]["message"])["size"] == "9"
+
+
+async def test_docs_order_messages_are_served_as_given(fake_bybit: FakeBybit, call: Caller) -> None:
+    example = docs_example("order_message_listpage")
+    [item] = example["response"]["result"]["result"]
+    order = fake_bybit.add_order(item["orderId"])
+    newer = fake_bybit.post_message(order.id, "made by the fake")
+    returned = fake_bybit.post_raw_order_message(order.id, item)
+    session = await session_of(call, order.target_mask_id)
+
+    page = await call(LISTPAGE, example["request"] | {"size": "30"})
+    in_session = (await call(SESSION_LIST, {"sessionId": session, "lastId": 0, "limit": 30}))["result"]["messages"]
+
+    assert returned == item
+    assert page["result"]["result"] == [newer, item]  # the docs' id is older than the fake's own
+    assert fake_bybit.messages(order.id)[1] == item
+    assert [m["id"] for m in in_session] == [newer["id"]]  # a raw order item stays out of the session
+
+
+@pytest.mark.parametrize("name", ["chat_message_listpage_v1", "chat_message_listpage"])
+async def test_docs_session_messages_are_served_as_given(fake_bybit: FakeBybit, call: Caller, name: str) -> None:
+    documented = docs_example(name)["response"]["result"]["messages"]
+    order = fake_bybit.add_order(counterparty_nick="Saaaul")
+    fake_bybit.add_order(counterparty_nick="Other")
+    for item in reversed(documented):  # oldest first, like a chat
+        fake_bybit.post_raw_session_message("Saaaul", item)
+    session = await session_of(call, order.target_mask_id)
+
+    response = await call.raw(SESSION_LIST, {"sessionId": session, "lastId": 0, "limit": 30})
+    newest = await call(SESSION_LIST, {"sessionId": session, "lastId": 0, "limit": 1})
+    older = await call(SESSION_LIST, {"sessionId": session, "lastId": int(documented[0]["id"]), "limit": 30})
+
+    assert response.json()["result"]["messages"] == documented
+    assert json.dumps(documented[0]["message"]) in response.text  # the JSON string inside, byte for byte
+    assert newest["result"]["messages"] == documented[:1]
+    assert older["result"]["messages"] == documented[1:]
+
+
+async def test_raw_items_need_a_known_counterparty_and_a_numeric_id(fake_bybit: FakeBybit) -> None:
+    order = fake_bybit.add_order()
+    item = docs_example("chat_message_listpage_v1")["response"]["result"]["messages"][0]
+
+    with pytest.raises(KeyError):
+        fake_bybit.post_raw_session_message("Nobody", item)
+    with pytest.raises(KeyError):
+        fake_bybit.post_raw_order_message("1", item)
+    with pytest.raises(ValueError, match="numeric id"):
+        fake_bybit.post_raw_session_message("BuyerBob", item | {"id": ""})
+    assert fake_bybit.post_raw_order_message(order.id, item | {"id": 7}) == item | {"id": 7}
+
+
+# -- request parameters, as strict as the docs' tables -------------------------------------------------
+
+
+@pytest.fixture
+async def bodies(fake_bybit: FakeBybit, call: Caller) -> dict[str, dict[str, Any]]:
+    """A valid body for each endpoint, about one order with BuyerBob."""
+    order = fake_bybit.add_order()
+    session = await session_of(call, order.target_mask_id)
+    return {
+        ORDER_INFO: {"orderId": order.id},
+        PENDING: {"page": 1, "size": 30},
+        LISTPAGE: {"orderId": order.id, "size": "30", "currentPage": "1"},
+        ORDER_SEND: {"message": "hi", "contentType": "str", "orderId": order.id, "msgUuid": "u-1"},
+        SESSION_ID: {"userMaskId": order.target_mask_id},
+        SESSIONS: {"lastId": 0, "size": 10, "readStatus": 2},
+        SESSION_LIST: {"sessionId": session, "lastId": 0, "limit": 30},
+        SESSION_SEND: {"message": "hi", "contentType": "str", "sessionId": session, "orderId": order.id},
+    }
+
+
+def changed(body: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in (body | change).items() if value is not MISSING}
+
+
+def case_id(path: str, change: dict[str, Any]) -> str:
+    """E.g. ``listpage_v1 lastId='0'`` (long values cut)."""
+    return " ".join([path.rsplit("/", 1)[-1], *(f"{key}={value!r:.24}" for key, value in change.items())])
+
+
+REFUSED: list[tuple[str, dict[str, Any]]] = [
+    (ORDER_INFO, {"orderId": MISSING}),
+    (ORDER_INFO, {"orderId": 1898976123321221121}),
+    (ORDER_INFO, {"orderId": "abc"}),
+    (PENDING, {"page": "1"}),
+    (PENDING, {"page": 0}),
+    (PENDING, {"page": MISSING}),
+    (PENDING, {"size": "30"}),
+    (PENDING, {"size": 31}),
+    (PENDING, {"size": MISSING}),
+    (PENDING, {"status": "10"}),
+    (PENDING, {"status": 50}),
+    (PENDING, {"side": "1"}),
+    (PENDING, {"side": 2}),
+    (PENDING, {"tokenId": 1}),
+    (PENDING, {"beginTime": 1741831397000}),
+    (PENDING, {"endTime": "yesterday"}),
+    (LISTPAGE, {"orderId": 1898976123321221121}),
+    (LISTPAGE, {"size": 30}),
+    (LISTPAGE, {"size": "31"}),
+    (LISTPAGE, {"size": "0"}),
+    (LISTPAGE, {"size": MISSING}),
+    (LISTPAGE, {"currentPage": 1}),
+    (LISTPAGE, {"currentPage": "0"}),
+    (ORDER_SEND, {"message": MISSING}),
+    (ORDER_SEND, {"contentType": MISSING}),
+    (ORDER_SEND, {"contentType": "STR"}),
+    (ORDER_SEND, {"msgUuid": MISSING}),
+    (ORDER_SEND, {"msgUuid": 1}),
+    (ORDER_SEND, {"fileName": 1}),
+    (SESSION_ID, {"userMaskId": MISSING}),
+    (SESSION_ID, {"userMaskId": ""}),
+    (SESSION_ID, {"userMaskId": 1}),
+    (SESSIONS, {"lastId": "0"}),
+    (SESSIONS, {"lastId": MISSING}),
+    (SESSIONS, {"size": "10"}),
+    (SESSIONS, {"size": 0}),
+    (SESSIONS, {"readStatus": "2"}),
+    (SESSIONS, {"readStatus": 3}),
+    (SESSIONS, {"readStatus": MISSING}),
+    (SESSIONS, {"type": "PRIVATE"}),
+    (SESSION_LIST, {"lastId": "0"}),
+    (SESSION_LIST, {"lastId": None}),
+    (SESSION_LIST, {"lastId": MISSING}),
+    (SESSION_LIST, {"lastId": -1}),
+    (SESSION_LIST, {"lastId": False}),
+    (SESSION_LIST, {"limit": "30"}),
+    (SESSION_LIST, {"limit": 31}),
+    (SESSION_LIST, {"limit": 0}),
+    (SESSION_LIST, {"limit": MISSING}),
+    (SESSION_LIST, {"sessionId": MISSING}),
+    (SESSION_LIST, {"sessionId": 1}),
+    (SESSION_SEND, {"message": "x" * 1001}),
+    (SESSION_SEND, {"message": ""}),
+    (SESSION_SEND, {"message": MISSING}),
+    (SESSION_SEND, {"contentType": MISSING}),
+    (SESSION_SEND, {"contentType": "STR"}),
+    (SESSION_SEND, {"sessionId": MISSING}),
+    (SESSION_SEND, {"orderId": MISSING}),
+    (SESSION_SEND, {"orderId": 1898976123321221121}),
+]
+
+
+@pytest.mark.parametrize(("path", "change"), REFUSED, ids=[case_id(*case) for case in REFUSED])
+async def test_wrong_parameters_are_refused(
+    bodies: dict[str, dict[str, Any]], call: Caller, path: str, change: dict[str, Any]
+) -> None:
+    answer = await call(path, changed(bodies[path], change))
+
+    assert (answer["ret_code"], answer["ret_msg"]) == (10001, "params error")
+    assert set(answer) == {"ret_code", "ret_msg", "result", "ext_code", "ext_info", "time_now"}
+
+
+ACCEPTED: list[tuple[str, dict[str, Any]]] = [
+    (ORDER_INFO, {}),
+    (PENDING, {"status": None, "beginTime": None, "endTime": None, "tokenId": None, "side": None}),
+    (PENDING, {"status": 10, "side": 1, "tokenId": "USDT", "beginTime": "0", "endTime": ""}),
+    (LISTPAGE, {"currentPage": MISSING}),
+    (ORDER_SEND, {"fileName": "receipt.png", "contentType": "pic"}),
+    (SESSION_ID, {}),
+    (SESSIONS, {"type": "SINGLE", "readStatus": 0}),
+    (SESSION_LIST, {"lastId": 1900000000000000001, "limit": 1}),
+    (SESSION_SEND, {"message": "x" * 1000, "contentType": "video"}),
+]
+
+
+@pytest.mark.parametrize(("path", "change"), ACCEPTED, ids=[case_id(*case) for case in ACCEPTED])
+async def test_right_parameters_are_accepted(
+    bodies: dict[str, dict[str, Any]], call: Caller, path: str, change: dict[str, Any]
+) -> None:
+    answer = await call(path, changed(bodies[path], change))
+
+    assert answer["ret_code"] == 0
+
+
+async def test_send_v1_refuses_an_order_with_someone_else(
+    bodies: dict[str, dict[str, Any]], fake_bybit: FakeBybit, call: Caller
+) -> None:
+    other = fake_bybit.add_order(counterparty_nick="Carol")
+
+    answer = await call(SESSION_SEND, bodies[SESSION_SEND] | {"orderId": other.id})
+
+    assert answer["ret_code"] == 10001
+
+
+# -- filters and cursors ------------------------------------------------------------------------------
+
+
+async def test_pending_filters(fake_bybit: FakeBybit, call: Caller) -> None:
+    sell = fake_bybit.add_order(side=1, status=10)
+    buy = fake_bybit.add_order(side=0, status=20, token="BTC")
+    fake_bybit.add_order(status=40)
+
+    def ids(answer: dict[str, Any]) -> list[str]:
+        return [item["id"] for item in answer["result"]["items"]]
+
+    everything = await call(PENDING, {"page": 1, "size": 30})
+    second_page = await call(PENDING, {"page": 2, "size": 1})
+    selling = await call(PENDING, {"page": 1, "size": 30, "side": 1})
+    paid = await call(PENDING, {"page": 1, "size": 30, "status": 20})
+    btc = await call(PENDING, {"page": 1, "size": 30, "tokenId": "BTC"})
+    later = await call(PENDING, {"page": 1, "size": 30, "beginTime": str(buy.create_ms + 1)})
+
+    assert ids(everything) == [buy.id, sell.id] and everything["result"]["count"] == 2
+    assert ids(second_page) == [sell.id] and second_page["result"]["count"] == 2
+    assert ids(selling) == [sell.id] and ids(paid) == [buy.id] and ids(btc) == [buy.id]
+    assert ids(later) == []
+
+
+async def test_session_list_pages_and_read_status(fake_bybit: FakeBybit, call: Caller) -> None:
+    bob = fake_bybit.add_order(counterparty_nick="Bob")
+    fake_bybit.add_order(counterparty_nick="Carol")
+    fake_bybit.post_message(bob.id, "unread")
+
+    def names(answer: dict[str, Any]) -> list[str]:
+        return [session["sessionName"] for session in answer["result"]["chatSession"]]
+
+    everyone = await call(SESSIONS, {"lastId": 0, "size": 10, "readStatus": 2})
+    first = await call(SESSIONS, {"lastId": 0, "size": 1, "readStatus": 2})
+    cursor = int(first["result"]["chatSession"][0]["id"])
+    rest = await call(SESSIONS, {"lastId": cursor, "size": 1, "readStatus": 2})
+    unread = await call(SESSIONS, {"lastId": 0, "size": 10, "readStatus": 0})
+    read = await call(SESSIONS, {"lastId": 0, "size": 10, "readStatus": 1})
+    groups = await call(SESSIONS, {"lastId": 0, "size": 10, "readStatus": 2, "type": "GROUP"})
+
+    assert names(everyone) == ["Carol", "Bob"]
+    assert names(first) == ["Carol"] and names(rest) == ["Bob"]
+    assert names(unread) == ["Bob"] and names(read) == ["Carol"] and names(groups) == []
+    bob_session = everyone["result"]["chatSession"][1]
+    assert bob_session["unreadCount"] == "1" and bob_session["type"] == "SINGLE"
+    assert bob_session["sessionId"] == await session_of(call, bob.target_mask_id)

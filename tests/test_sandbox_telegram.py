@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable
 
 import pytest
 from aiogram import Bot, Dispatcher
@@ -13,6 +14,7 @@ from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramMigrateToChat,
+    TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
     TelegramUnauthorizedError,
@@ -22,6 +24,9 @@ from aiogram.types import (
     BotCommand,
     BotCommandScopeAllGroupChats,
     BufferedInputFile,
+    ChatMemberAdministrator,
+    ChatMemberMember,
+    ChatMemberRestricted,
     LinkPreviewOptions,
     Message,
     ReplyParameters,
@@ -33,10 +38,18 @@ TOKEN = "123456:SANDBOX-TOKEN"
 GROUP = -1001
 FORUM = -1002
 PRIVATE = 42
+BOT_ID = 123456
 
 
-def make_bot(fake: FakeTelegram, token: str = TOKEN) -> Bot:
-    return Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.url)))
+def make_bot(fake: FakeTelegram, token: str = TOKEN, timeout: float = 60.0) -> Bot:
+    return Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.url), timeout=timeout))
+
+
+async def refusal(call: Awaitable[object]) -> str:
+    """The description of the 400 Telegram answered ``call`` with."""
+    with pytest.raises(TelegramBadRequest) as caught:
+        await call
+    return caught.value.message
 
 
 @pytest.fixture
@@ -71,19 +84,74 @@ async def test_send_message_html(bot: Bot, fake_telegram: FakeTelegram) -> None:
     assert params["link_preview_options"] == '{"is_disabled": true}'
 
 
-async def test_send_message_refusals(bot: Bot, fake_telegram: FakeTelegram) -> None:
+async def test_html_is_parsed_as_telegram_does(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    every_tag = (
+        "<b>b</b><strong>s</strong><i>i</i><em>e</em><u>u</u><ins>n</ins><s>s</s><strike>k</strike><del>d</del>"
+        '<a href="https://example.com/?a=1&amp;b=2">a</a><code>c</code><pre><code class="language-py">p</code></pre>'
+        '<blockquote expandable>q</blockquote><tg-spoiler>t</tg-spoiler><span class="tg-spoiler">x</span>'
+        '<tg-emoji emoji-id="5368324170671202286">👍</tg-emoji><B class="ignored">B</>'
+    )
+    lenient = await bot.send_message(GROUP, "fish & chips &nbsp; &lt;3 &#x41;&#66;", parse_mode="HTML")
+    tagged = await bot.send_message(GROUP, every_tag, parse_mode="HTML")
+
+    assert lenient.text == "fish & chips &nbsp; <3 AB"  # a "&" that starts no entity stays as it is
+    assert tagged.text == "bsieunskdacpqtx👍B"
     refusals = {
-        "<b>open": "can't parse entities: Can't find end tag",
-        "<b>x</i>": "can't parse entities: Unmatched end tag",
-        "<script>x</script>": 'can\'t parse entities: Unsupported start tag "script"',
-        "fish & chips": "can't parse entities: Character '&' is reserved",
-        "x" * 4097: "message is too long",
-        "<b> </b>": "message text is empty",
+        "x <foo>y</foo>": 'Unsupported start tag "foo" at byte offset 2',
+        "Order <b>1</b> costs < 10": 'Unsupported start tag "" at byte offset 21',
+        "Иван: <br>": 'Unsupported start tag "br" at byte offset 10',  # offsets count UTF-8 bytes
+        "Цена <b>1": 'Can\'t find end tag corresponding to start tag "b"',
+        "<b>x</i>": 'Unmatched end tag at byte offset 4, expected "</b>", found "</i>"',
+        "x</b>": "Unexpected end tag at byte offset 1",
+        '<span class="x">s</span>': 'Tag "span" must have class "tg-spoiler" at byte offset 0',
+        "<a href=https://example.com>l</a>": "Unexpected end of name token at byte offset 8",
+        "<b": "Unclosed start tag at byte offset 0",
+        '<tg-emoji emoji-id="0">👍</tg-emoji>': "Invalid custom emoji identifier specified",
     }
-    for text, error in refusals.items():
-        with pytest.raises(TelegramBadRequest, match=error):
-            await bot.send_message(GROUP, text, parse_mode="HTML")
-    assert fake_telegram.sent == []
+    for text, reason in refusals.items():
+        assert await refusal(bot.send_message(GROUP, text, parse_mode="HTML")) == (
+            f"Bad Request: can't parse entities: {reason}"
+        )
+    photo = BufferedInputFile(b"png", filename="p.png")
+    assert await refusal(bot.send_photo(GROUP, photo, caption="a < b", parse_mode="HTML")) == (
+        'Bad Request: can\'t parse entities: Unsupported start tag "" at byte offset 2'
+    )
+    assert len(fake_telegram.sent) == 2
+
+
+async def test_length_and_emptiness_refusals(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    photo = BufferedInputFile(b"png", filename="p.png")
+    longest = await bot.send_message(GROUP, "&lt;" * 4096, parse_mode="HTML")  # counted after parsing
+    refused = [
+        await refusal(bot.send_message(GROUP, "x" * 4097)),
+        await refusal(bot.send_message(GROUP, "&amp;" * 4097, parse_mode="HTML")),
+        await refusal(bot.send_message(GROUP, "я" * 20000)),  # over 32 KiB as sent
+        await refusal(bot.send_message(GROUP, "")),
+        await refusal(bot.send_message(GROUP, "<b> </b>", parse_mode="HTML")),
+        await refusal(bot.send_photo(GROUP, photo, caption="c" * 1025)),
+    ]
+
+    assert refused == [
+        "Bad Request: message is too long",
+        "Bad Request: message is too long",
+        "Bad Request: text is too long",
+        "Bad Request: message text is empty",
+        "Bad Request: text must be non-empty",
+        "Bad Request: message caption is too long",
+    ]
+    assert longest.text == "<" * 4096
+    assert len(fake_telegram.sent) == 1
+
+
+async def test_injected_entity_errors(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    description = 'Bad Request: can\'t parse entities: Unsupported start tag "x" at byte offset 0'
+    fake_telegram.inject_error(400, description, times=2)
+    first = await refusal(bot.send_message(GROUP, "fine"))
+    second = await refusal(bot.send_photo(GROUP, BufferedInputFile(b"png", filename="p.png")))
+    await bot.send_message(GROUP, "fine again")
+
+    assert first == second == description
+    assert [s.plain for s in fake_telegram.sent] == ["fine again"]
 
 
 async def test_chat_errors(bot: Bot, fake_telegram: FakeTelegram) -> None:
@@ -278,3 +346,133 @@ async def test_commands_chat_info_and_wait_for(bot: Bot, fake_telegram: FakeTele
     assert member.status == "administrator" and len(admins) == 2
     with pytest.raises(AssertionError, match=r"condition not met within 0\.05 s; 0 message"):
         await fake_telegram.wait_for(lambda: False, timeout=0.05)
+
+
+async def test_closed_topics(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    own = (await bot.create_forum_topic(FORUM, "Order 1")).message_thread_id
+    theirs = fake_telegram.add_topic(FORUM, "Team talk")
+    fake_telegram.set_bot_rights(FORUM, can_manage_topics=False)
+    fake_telegram.close_topic(FORUM, own)
+    fake_telegram.close_topic(FORUM, theirs)
+    file = BufferedInputFile(b"data", filename="f.bin")
+
+    await bot.send_message(FORUM, "its creator may still post", message_thread_id=own)
+    closed = [
+        bot.send_message(FORUM, "x", message_thread_id=theirs),
+        bot.send_photo(FORUM, file, message_thread_id=theirs),
+        bot.send_document(FORUM, file, message_thread_id=theirs),
+        bot.send_video(FORUM, file, message_thread_id=theirs),
+    ]
+    assert [await refusal(call) for call in closed] == ["Bad Request: TOPIC_CLOSED"] * 4
+    assert await refusal(bot.reopen_forum_topic(FORUM, theirs)) == (
+        "Bad Request: not enough rights to close or open the topic"
+    )
+    assert await refusal(bot.edit_forum_topic(FORUM, theirs, name="Mine now")) == (
+        "Bad Request: not enough rights to edit the topic"
+    )
+    fake_telegram.set_bot_rights(FORUM, can_manage_topics=True)
+    await bot.send_message(FORUM, "an admin who manages topics may post", message_thread_id=theirs)
+    await bot.reopen_forum_topic(FORUM, theirs)
+    assert await refusal(bot.reopen_forum_topic(FORUM, theirs)) == "Bad Request: TOPIC_NOT_MODIFIED"
+
+    assert [s.thread_id for s in fake_telegram.sent] == [own, theirs]
+    assert not fake_telegram.chats[FORUM].topics[theirs].closed
+    updates = await bot.get_updates()
+    assert [u.event_type for u in updates] == ["message", "my_chat_member", "message", "message", "my_chat_member"]
+    created, closing = updates[0].message, updates[3].message
+    assert created is not None and created.forum_topic_created is not None and created.message_id == theirs
+    assert closing is not None and closing.forum_topic_closed is not None and closing.message_thread_id == theirs
+    fake_telegram.set_bot_rights(FORUM, can_delete_messages=False)
+    assert await refusal(bot.delete_forum_topic(FORUM, theirs)) == "Bad Request: not enough rights to delete the topic"
+    await bot.delete_forum_topic(FORUM, own)
+    assert list(fake_telegram.chats[FORUM].topics) == [theirs]
+
+
+async def test_bot_rights(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    file = BufferedInputFile(b"data", filename="f.bin")
+    fake_telegram.restrict_bot(GROUP)
+    refused = [
+        await refusal(bot.send_message(GROUP, "x")),
+        await refusal(bot.send_photo(GROUP, file)),
+        await refusal(bot.send_document(GROUP, file)),
+        await refusal(bot.send_video(GROUP, file)),
+    ]
+    restricted = await bot.get_chat_member(GROUP, BOT_ID)
+    admins = await bot.get_chat_administrators(GROUP)
+    fake_telegram.restrict_bot(GROUP, can_send_messages=True)
+    card = await bot.send_message(GROUP, "text is allowed again")
+    photo_refused = await refusal(bot.send_photo(GROUP, file))
+    fake_telegram.unrestrict_bot(GROUP)
+    await bot.send_photo(GROUP, file)
+    member_pin = await refusal(bot.pin_chat_message(GROUP, card.message_id))
+    fake_telegram.set_bot_rights(GROUP, can_pin_messages=False)
+    admin_pin = await refusal(bot.pin_chat_message(GROUP, card.message_id))
+    fake_telegram.set_bot_rights(GROUP, can_pin_messages=True)
+    await bot.pin_chat_message(GROUP, card.message_id)
+    fake_telegram.set_bot_rights(FORUM, can_manage_topics=False)
+    topic_refused = await refusal(bot.create_forum_topic(FORUM, "Order 2"))
+    without_topics = await bot.get_chat_member(FORUM, BOT_ID)
+
+    assert refused == [
+        "Bad Request: not enough rights to send text messages to the chat",
+        "Bad Request: not enough rights to send photos to the chat",
+        "Bad Request: not enough rights to send documents to the chat",
+        "Bad Request: not enough rights to send videos to the chat",
+    ]
+    assert photo_refused == "Bad Request: not enough rights to send photos to the chat"
+    assert member_pin == admin_pin == "Bad Request: not enough rights to manage pinned messages in the chat"
+    assert topic_refused == "Bad Request: not enough rights to create a topic"
+    assert isinstance(restricted, ChatMemberRestricted) and not restricted.can_send_messages and restricted.is_member
+    assert [a.status for a in admins] == ["creator"]
+    assert isinstance(without_topics, ChatMemberAdministrator) and without_topics.can_manage_topics is False
+    assert [s.method for s in fake_telegram.sent] == ["sendMessage", "sendPhoto"]
+    assert fake_telegram.chats[GROUP].pinned == [card.message_id]
+
+    changes = [u.my_chat_member for u in await bot.get_updates()]
+    assert all(change is not None and change.new_chat_member.user.id == BOT_ID for change in changes)
+    steps = [(c.old_chat_member.status, c.new_chat_member.status) for c in changes if c is not None]
+    assert steps == [
+        ("administrator", "restricted"),
+        ("restricted", "restricted"),
+        ("restricted", "member"),
+        ("member", "administrator"),
+        ("administrator", "administrator"),
+        ("administrator", "administrator"),
+    ]
+    narrowed, lifted = changes[1], changes[2]
+    assert narrowed is not None and isinstance(narrowed.new_chat_member, ChatMemberRestricted)
+    assert narrowed.new_chat_member.can_send_messages and not narrowed.new_chat_member.can_send_photos
+    assert lifted is not None and isinstance(lifted.new_chat_member, ChatMemberMember)
+    fake_telegram.add_chat(-7, type="group", title="Basic")
+    with pytest.raises(ValueError, match="only supergroups"):
+        fake_telegram.restrict_bot(-7)
+
+
+async def test_slow_response_after_accepting(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    impatient = make_bot(fake_telegram, timeout=0.3)
+    fake_telegram.inject_slow_response(seconds=5)
+    with pytest.raises(TelegramNetworkError, match="timeout"):
+        await impatient.send_message(GROUP, "taken, but answered late")
+    prompt = await impatient.send_message(GROUP, "answered at once")
+    await impatient.session.close()
+
+    assert [s.plain for s in fake_telegram.sent] == ["taken, but answered late", "answered at once"]
+    assert prompt.message_id == 2
+
+
+async def test_slow_response_ends_when_the_server_stops() -> None:
+    fake = FakeTelegram()
+    await fake.start()
+    fake.add_chat(GROUP)
+    bot = make_bot(fake)
+    fake.inject_slow_response(seconds=30, method="sendMessage")
+    sending = asyncio.create_task(bot.send_message(GROUP, "held"))
+    await fake.wait_for(lambda: bool(fake.sent), timeout=5)
+    started = time.monotonic()
+    await fake.stop()
+    stopped_in = time.monotonic() - started
+    await asyncio.gather(sending, return_exceptions=True)
+    await bot.session.close()
+
+    assert stopped_in < 0.5
+    assert [s.plain for s in fake.sent] == ["held"]

@@ -3,22 +3,28 @@
 Tests and the demo drive it through Python methods (:meth:`FakeBybit.add_order`,
 :meth:`FakeBybit.post_message`, :meth:`FakeBybit.inject`, …) while the bridge talks to it over HTTP exactly
 as it would to ``api.bybit.com``. Signatures are verified with the fake's own HMAC code, never the bridge's.
+
+Requests are checked as strictly as Bybit's docs (bybit-exchange/docs, ``docs/p2p``) state their parameters:
+a parameter typed *integer* must be a JSON number, one typed *string* a JSON string, required ones present,
+page sizes within the documented maximum; anything else is refused with 10001 "params error". Answers
+have the docs' fields and JSON types, e.g. ``createDate`` as a string of milliseconds.
 """
 
 from __future__ import annotations
 
+import base64
+import copy
 import hashlib
 import hmac
 import json
-import math
 import mimetypes
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import PurePosixPath
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeGuard
 
 from aiohttp import web
 
@@ -49,16 +55,265 @@ FUTURE_TOLERANCE_MS: Final = 1000
 HANG_SECONDS: Final = 300.0
 PAY_WINDOW_SECONDS: Final = 15 * 60
 MAX_SESSION_MESSAGE_CHARS: Final = 1000
+SESSION_TYPES: Final = frozenset({"SINGLE", "GROUP"})
+SESSION_API_PATHS: Final = frozenset(
+    {
+        "/v5/p2p/chat/session/getSessionId",
+        "/v5/p2p/chat/session/list_v1",
+        "/v5/p2p/chat/message/listpage_v1",
+        "/v5/p2p/chat/message/send_v1",
+    }
+)
+"""Endpoints whose docs show the short success envelope ``{"ret_code": 0, "ret_msg": "", "result": …}``."""
 
 _ORDER_ID_BASE = 1898976123321221120
 _MESSAGE_ID_BASE = 1900000000000000000
 _ITEM_ID_BASE = 1800000000000000000
+_SESSION_RECORD_BASE = 1994307488961036288
 _COUNTERPARTY_ID_BASE = 290000000
 _ACCOUNT_ID_BASE = 500000000
+_PAYMENT_TYPE_BASE = 370
 _MEDIA_KEY = b"sandbox-media-signing-key"
 _MSG_TYPE_BY_CONTENT = {"str": 1, "pic": 2, "pdf": 7, "video": 8}
 _DEFAULT_MIME = {"pic": "image/png", "pdf": "application/pdf", "video": "video/mp4"}
 _ALARM_MSG_TYPE = 103
+_COMPACT = (",", ":")
+
+# Every field of the docs' examples, with neutral values; the fake overlays an order's or user's own.
+_PAYMENT_TERM: Final[dict[str, Any]] = {
+    "id": "0",
+    "realName": "",
+    "paymentType": 0,
+    "bankName": "",
+    "branchName": "",
+    "accountNo": "",
+    "qrcode": "",
+    "visible": 0,
+    "payMessage": "",
+    "firstName": "",
+    "lastName": "",
+    "secondLastName": "",
+    "clabe": "",
+    "debitCardNumber": "",
+    "mobile": "",
+    "businessName": "",
+    "concept": "",
+    "online": "",
+    "paymentExt1": "",
+    "paymentExt2": "",
+    "paymentExt3": "",
+    "paymentExt4": "",
+    "paymentExt5": "",
+    "paymentExt6": "",
+    "paymentTemplateVersion": 0,
+    "paymentConfigVo": {
+        "paymentType": "0",
+        "checkType": 0,
+        "sort": 0,
+        "paymentName": "",
+        "addTips": "",
+        "itemTips": "",
+        "online": 0,
+        "items": [],
+    },
+    "ruPaymentPrompt": False,
+}
+_JUDGE_INFO: Final = {"autoJudgeUnlockTime": "0", "dissentResult": "", "preDissent": "", "postDissent": ""}
+_EXTENSION: Final = {"isDelayWithdraw": False, "delayTime": "0", "startTime": ""}
+_ORDER_INFO: Final[dict[str, Any]] = {
+    "id": "",
+    "side": 0,
+    "itemId": "",
+    "accountId": "",
+    "userId": "",
+    "nickName": "",
+    "makerUserId": "",
+    "targetAccountId": "",
+    "targetUserId": "",
+    "targetNickName": "",
+    "targetUserMaskId": "",
+    "targetFirstName": "",
+    "targetSecondName": "",
+    "targetUserAuthStatus": 2,
+    "targetConnectInformation": "",
+    "payerRealName": "",
+    "sellerRealName": "",
+    "buyerRealName": "",
+    "tokenId": "",
+    "tokenName": "",
+    "currencyId": "",
+    "price": "",
+    "quantity": "",
+    "amount": "",
+    "payCode": "",
+    "paymentType": 0,
+    "transferDate": "0",
+    "status": 0,
+    "createDate": "",
+    "paymentTermList": [],
+    "remark": "",
+    "transferLastSeconds": "0",
+    "recentOrderNum": 0,
+    "recentExecuteRate": 0,
+    "appealLastSeconds": "0",
+    "appealContent": "",
+    "appealType": 0,
+    "appealNickName": "",
+    "canAppeal": "N",
+    "totalAppealTimes": "0",
+    "appealedTimes": "0",
+    "paymentTermResult": _PAYMENT_TERM,
+    "orderFinishMinute": PAY_WINDOW_SECONDS // 60,
+    "confirmedPayTerm": _PAYMENT_TERM,
+    "makerFee": "",
+    "takerFee": "",
+    "fee": "0",
+    "showContact": False,
+    "contactInfo": [],
+    "tokenBalance": "0",
+    "fiatBalance": "0",
+    "unreadMsgCount": "0",
+    "updateDate": "",
+    "extension": _EXTENSION,
+    "selfUnreadMsgCount": "0",
+    "judgeType": "",
+    "canReport": False,
+    "canReportDisagree": False,
+    "canReportType": [],
+    "canReportDisagreeType": [],
+    "appraiseStatus": "CANNOT_APPRAISE",
+    "appraiseInfo": {
+        "anonymous": "",
+        "appraiseContent": "",
+        "appraiseId": "",
+        "appraiseType": "",
+        "modifyFlag": "",
+        "updateDate": "",
+    },
+    "canReportDisagreeTypes": [],
+    "canReportTypes": [],
+    "orderType": "ORIGIN",
+    "middleToken": "",
+    "beforePrice": "",
+    "beforeQuantity": "",
+    "beforeToken": "",
+    "alternative": "",
+    "appealUserId": "0",
+    "notifyTokenId": "",
+    "notifyTokenQuantity": "",
+    "cancelResponsible": "",
+    "chainType": "",
+    "chainAddress": "",
+    "tradeHashCode": "",
+    "estimatedGasFee": "0.0000",
+    "gasFeeTokenId": "",
+    "tradingFeeTokenId": "",
+    "onChainInfo": "",
+    "transactionId": "0",
+    "displayRefund": "0",
+    "chainWithdrawLastSeconds": "0",
+    "chainTransferLastSeconds": "0",
+    "orderSource": "P2P",
+    "cancelReason": "",
+    "needBuyerExamineCancel": False,
+    "sellerCancelExamineRemainTime": "",
+    "needSellerExamineCancel": False,
+    "couponCurrencyAmount": "0",
+    "totalCurrencyAmount": "0",
+    "usedCoupon": False,
+    "couponTokenId": "",
+    "couponQuantity": "0",
+    "completedOrderAppealCount": 0,
+    "totalCompletedOrderAppealCount": 0,
+    "realOrderStatus": 0,
+    "appealVersion": 0,
+    "judgeInfo": _JUDGE_INFO,
+    "helpType": "NEVER",
+    "appealFlowStatus": "",
+    "appealSubStatus": "",
+    "bulkOrderFlag": False,
+    "targetUserType": "PERSONAL",
+    "targetUserDisplays": [],
+    "appealProcessChangeFlag": False,
+    "appealNegotiationNode": 0,
+}
+_PENDING_ITEM: Final[dict[str, Any]] = {
+    "id": "",
+    "side": 0,
+    "tokenId": "",
+    "orderType": "ORIGIN",
+    "amount": "",
+    "currencyId": "",
+    "price": "",
+    "notifyTokenQuantity": "",
+    "notifyTokenId": "",
+    "fee": "0",
+    "targetNickName": "",
+    "targetUserId": "",
+    "targetUserMaskId": "",
+    "status": 0,
+    "selfUnreadMsgCount": "0",
+    "createDate": "",
+    "transferLastSeconds": "0",
+    "appealLastSeconds": "0",
+    "userId": "",
+    "sellerRealName": "",
+    "buyerRealName": "",
+    "judgeInfo": _JUDGE_INFO,
+    "unreadMsgCount": "0",
+    "extension": _EXTENSION,
+    "bulkOrderFlag": False,
+}
+_PERSONAL_INFO: Final[dict[str, Any]] = {
+    "nickName": "",
+    "defaultNickName": False,
+    "whiteFlag": 1,
+    "contactConfig": True,
+    "isOnline": True,
+    "email": "t********m@example.com",
+    "mobile": "",
+    "kycLevel": 2,
+    "lastLogoutTime": "0",
+    "recentRate": 100,
+    "totalFinishCount": 0,
+    "totalFinishSellCount": 0,
+    "totalFinishBuyCount": 0,
+    "recentFinishCount": 0,
+    "averageReleaseTime": "0",
+    "averageTransferTime": "0",
+    "accountCreateDays": 400,
+    "firstTradeDays": 300,
+    "realName": "",
+    "recentTradeAmount": "0",
+    "totalTradeAmount": "0",
+    "executeNum": 0,
+    "orderNum": 0,
+    "hasUnPostAd": 0,
+    "registerTime": "1681266699",
+    "authStatus": 1,
+    "kycCountryCode": "RUS",
+    "blocked": "",
+    "goodAppraiseRate": "100",
+    "goodAppraiseCount": 0,
+    "badAppraiseCount": 0,
+    "accountId": "",
+    "paymentCount": 0,
+    "contactCount": 0,
+    "realNameMask": "",
+    "vipLevel": 1,
+    "vipProfit": [],
+    "userTag": [],
+    "userCancelCountLimit": 1000,
+    "paymentRealNameUneditable": True,
+    "lostRoleAffected": False,
+    "userCurPrivilege": ["OPEN_API_ACCESS"],
+    "userType": "PERSONAL",
+    "userId": "",
+    "realNameEn": "",
+    "canSubOnline": True,
+    "curPrivilegeInfo": [{"name": "OPEN_API_ACCESS", "data": "NONE"}],
+    "openApiSwitch": 1,
+}
 
 
 @dataclass
@@ -76,6 +331,7 @@ class FakeOrder:
     currency: str
     status: int
     payment: str
+    payment_type: int
     create_ms: int
     item_id: str
 
@@ -113,8 +369,17 @@ class _User:
 
 @dataclass(frozen=True)
 class _StoredMessage:
-    record: dict[str, Any]  # exactly what the order-scoped listpage returns
-    size: int
+    """A chat message: made by the fake from an order listpage record, or a raw item served exactly as given.
+
+    ``order_id`` is ``None`` for a raw session item; a raw order item is not shown in sessions.
+    """
+
+    number: int  # the numeric message id: sort key and ``lastId`` cursor
+    nick: str  # the counterparty whose session holds it
+    order_id: str | None
+    item: dict[str, Any]
+    raw: bool = False
+    size: int = 0
 
 
 @dataclass(frozen=True)
@@ -171,28 +436,85 @@ def _parse_json(raw: bytes) -> Any:
         return None
 
 
-def _int_param(body: Mapping[str, Any], name: str, *, default: int | None = None, high: int | None = None) -> int:
-    """A positive integer sent as a number or a numeric string; anything else is a params error."""
-    value = body.get(name, default)
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (high is not None and value > high):
-        raise _params_error()
-    return value
+def _is_digits(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and value.isascii() and value.isdigit()
 
 
-def _str_param(body: Mapping[str, Any], name: str) -> str:
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int_param(body: Mapping[str, Any], name: str, *, low: int = 1, high: int | None = None) -> int:
+    """A required parameter the docs type as integer: a JSON number in ``[low, high]`` (strings refused)."""
     value = body.get(name)
-    if not isinstance(value, str) or not value:
+    if not _is_int(value) or value < low or (high is not None and value > high):
         raise _params_error()
     return value
+
+
+def _optional_int(body: Mapping[str, Any], name: str, allowed: Iterable[int]) -> int | None:
+    """An optional integer parameter (absent or null: ``None``) that must be one of ``allowed``."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if not _is_int(value) or value not in allowed:
+        raise _params_error()
+    return value
+
+
+def _number_text_param(
+    body: Mapping[str, Any], name: str, *, default: str | None = None, high: int | None = None
+) -> int:
+    """A positive number the docs type as string: a JSON string of digits (JSON numbers refused)."""
+    value = body.get(name)
+    if value is None:
+        value = default
+    if not _is_digits(value) or int(value) < 1 or (high is not None and int(value) > high):
+        raise _params_error()
+    return int(value)
+
+
+def _str_param(body: Mapping[str, Any], name: str, *, max_chars: int | None = None) -> str:
+    """A required string parameter: a non-empty JSON string of at most ``max_chars`` characters."""
+    value = body.get(name)
+    if not isinstance(value, str) or not value or (max_chars is not None and len(value) > max_chars):
+        raise _params_error()
+    return value
+
+
+def _optional_str(body: Mapping[str, Any], name: str) -> str | None:
+    """An optional string parameter: absent or null is ``None``, anything but a JSON string is refused."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _params_error()
+    return value
+
+
+def _time_param(body: Mapping[str, Any], name: str) -> int | None:
+    """``beginTime``/``endTime``: an optional string of milliseconds ("" or null: none)."""
+    value = _optional_str(body, name)
+    if not value:
+        return None
+    if not _is_digits(value):
+        raise _params_error()
+    return int(value)
 
 
 def _content_type_param(body: Mapping[str, Any]) -> str:
-    content_type = body.get("contentType", "str")
+    content_type = _str_param(body, "contentType")
     if content_type not in _MSG_TYPE_BY_CONTENT:
         raise _params_error()
-    return str(content_type)
+    return content_type
+
+
+def _message_number(item: Mapping[str, Any]) -> int:
+    """The numeric id of a raw chat item (a JSON number or a string of digits, as Bybit's ids are)."""
+    value = item.get("id")
+    if _is_int(value) or _is_digits(value):
+        return int(value)
+    raise ValueError(f"a raw chat message needs a numeric id, not {value!r}")
 
 
 def _page(rows: list[dict[str, Any]], page: int, size: int) -> list[dict[str, Any]]:
@@ -203,8 +525,9 @@ class FakeBybit(LoopbackServer):
     """Imitates ``api.bybit.com`` for one P2P account (the *self* user) and its counterparties.
 
     Requests must be signed with ``api_key``/``api_secret``. ``list_shape`` picks the order-scoped listpage
-    ``result`` form ("nested" as live, "bare" as in the old docs); ``page_size_cap`` is the largest page
-    ``size``/``limit`` accepted. ``self_user_id`` must be numeric, as Bybit's are.
+    ``result``: "nested" (``{"result": [...]}``, the docs since December 2025) or "bare" (the list, as before);
+    ``page_size_cap`` is the largest page ``size``/``limit`` accepted (30 in Bybit's docs). ``self_user_id``
+    must be numeric, as Bybit's are.
     """
 
     def __init__(
@@ -224,11 +547,14 @@ class FakeBybit(LoopbackServer):
         self._page_size_cap = page_size_cap
         self.clock_offset_ms = 0
         """Added to ``time.time()`` to make the fake's clock; positive = our clock is behind Bybit's."""
+        self.media_host_down = False
+        """While True the media host answers every download with 503, as during an outage."""
         self.requests: list[RecordedRequest] = []
         """Every request received, in arrival order."""
         self._self = self._new_user(self_user_id, self_nick)
         self._counterparties: dict[str, _User] = {}
         self._orders: dict[str, FakeOrder] = {}
+        self._payment_types: dict[str, int] = {}
         self._log: list[_StoredMessage] = []
         self._media: dict[str, _MediaObject] = {}
         self._faults: list[_Injected] = []
@@ -241,6 +567,7 @@ class FakeBybit(LoopbackServer):
             "/v5/p2p/order/message/listpage": self._order_messages,
             "/v5/p2p/order/message/send": self._order_send,
             "/v5/p2p/chat/session/getSessionId": self._session_id,
+            "/v5/p2p/chat/session/list_v1": self._sessions,
             "/v5/p2p/chat/message/listpage_v1": self._session_messages,
             "/v5/p2p/chat/message/send_v1": self._session_send,
         }
@@ -279,7 +606,10 @@ class FakeBybit(LoopbackServer):
         status: int = 10,
         payment: str = "Sberbank",
     ) -> FakeOrder:
-        """Open an order with ``counterparty_nick`` (one user, mask id and chat session per nick)."""
+        """Open an order with ``counterparty_nick`` (one user, mask id and chat session per nick).
+
+        ``payment`` is the payment method's name; Bybit's numeric ``paymentType`` is made up per name.
+        """
         number = len(self._orders) + 1
         order_id = order_id or str(_ORDER_ID_BASE + number)
         if order_id in self._orders:
@@ -288,6 +618,7 @@ class FakeBybit(LoopbackServer):
         if target is None:
             user_id = str(_COUNTERPARTY_ID_BASE + len(self._counterparties) + 1)
             target = self._counterparties[counterparty_nick] = self._new_user(user_id, counterparty_nick)
+        payment_type = self._payment_types.setdefault(payment, _PAYMENT_TYPE_BASE + len(self._payment_types))
         order = FakeOrder(
             id=order_id,
             side=side,
@@ -300,6 +631,7 @@ class FakeBybit(LoopbackServer):
             currency=currency,
             status=status,
             payment=payment,
+            payment_type=payment_type,
             create_ms=self.server_time_ms(),
             item_id=str(_ITEM_ID_BASE + number),
         )
@@ -353,9 +685,28 @@ class FakeBybit(LoopbackServer):
             size=len(data),
         )
 
+    def post_raw_order_message(self, order_id: str, item: Mapping[str, Any]) -> dict[str, Any]:
+        """Put ``item`` (e.g. the docs' example) into an order's chat, served by its listpage exactly as given.
+
+        Its ``id`` (numeric) places it among the order's messages, newest (largest) first. It does not show
+        in the counterparty's session, which has its own raw items (:meth:`post_raw_session_message`).
+        """
+        order = self._known_order(order_id)
+        return self._store_raw(order.target_nick, order.id, item)
+
+    def post_raw_session_message(self, counterparty_nick: str, item: Mapping[str, Any]) -> dict[str, Any]:
+        """Put ``item`` (e.g. the docs' example) into the session with a counterparty, served exactly as given.
+
+        ``listpage_v1`` orders it by its numeric ``id`` (newest, largest, first) and pages on it with
+        ``lastId``. The counterparty must already have an order (:meth:`add_order`).
+        """
+        if counterparty_nick not in self._counterparties:
+            raise KeyError(f"no counterparty {counterparty_nick!r}: add an order with them first")
+        return self._store_raw(counterparty_nick, None, item)
+
     def messages(self, order_id: str) -> list[dict[str, Any]]:
-        """An order's chat records, oldest first."""
-        return [dict(stored.record) for stored in self._log if stored.record["orderId"] == order_id]
+        """An order's chat records (raw ones as given), oldest first."""
+        return [copy.deepcopy(stored.item) for stored in self._log if stored.order_id == order_id]
 
     def retire_order_chat(self) -> None:
         """Make the order-scoped chat endpoints answer 912200387, as Bybit does since their retirement."""
@@ -377,9 +728,22 @@ class FakeBybit(LoopbackServer):
     # -- state helpers -----------------------------------------------------------------------------
 
     def _new_user(self, user_id: str, nick: str) -> _User:
-        mask_id = _opaque("mask", user_id)
+        """A user with a docs-like mask id (``s`` + 32 hex) and base64 session id (as Bybit's AES ones)."""
+        mask_id = "s" + _opaque("mask", user_id)
+        session_id = base64.b64encode(hashlib.shake_256(f"session:{mask_id}".encode()).digest(58)).decode()
         account_id = str(_ACCOUNT_ID_BASE + int(user_id))
-        return _User(user_id, nick, account_id, mask_id, _opaque("session", mask_id))
+        return _User(user_id, nick, account_id, mask_id, session_id)
+
+    def _known_order(self, order_id: str) -> FakeOrder:
+        order = self._orders.get(order_id)
+        if order is None:
+            raise KeyError(f"unknown order {order_id}")
+        return order
+
+    def _store_raw(self, nick: str, order_id: str | None, item: Mapping[str, Any]) -> dict[str, Any]:
+        kept = copy.deepcopy(dict(item))
+        self._log.append(_StoredMessage(_message_number(kept), nick, order_id, kept, raw=True))
+        return copy.deepcopy(kept)
 
     def _store(
         self,
@@ -395,10 +759,8 @@ class FakeBybit(LoopbackServer):
         size: int = 0,
         msg_uuid: str | None = None,
     ) -> dict[str, Any]:
-        order = self._orders.get(order_id)
-        if order is None:
-            raise KeyError(f"unknown order {order_id}")
-        number = len(self._log) + 1
+        order = self._known_order(order_id)
+        number = _MESSAGE_ID_BASE + len(self._log) + 1
         user = self._counterparties[order.target_nick] if sender == "counterparty" else self._self
         if msg_type is None:
             msg_type = 0 if sender == "system" else 1
@@ -406,40 +768,50 @@ class FakeBybit(LoopbackServer):
         if sender == "system":
             role_type = "alarm" if msg_type == _ALARM_MSG_TYPE else "sys"
         if msg_uuid is None:
-            msg_uuid = "" if sender == "system" else str(uuid.UUID(int=number))
+            msg_uuid = "" if sender == "system" else str(uuid.UUID(int=number - _MESSAGE_ID_BASE))
         if created_ms is None:
             created_ms = max(self.server_time_ms(), self._last_create_ms + 1)
         self._last_create_ms = max(self._last_create_ms, created_ms)
         read = 0 if sender == "counterparty" else 1
-        record: dict[str, Any] = {
-            "id": str(_MESSAGE_ID_BASE + number),
+        record: dict[str, Any] = {  # the docs' field order
+            "id": str(number),
+            "accountId": user.account_id,
             "message": content,
-            "userId": user.user_id,
             "msgType": msg_type,
             "msgCode": msg_code,
             "createDate": str(created_ms),
+            "isRead": read,
             "contentType": content_type,
+            "roleType": role_type,
+            "userId": user.user_id,
             "orderId": order.id,
             "msgUuid": msg_uuid,
             "nickName": user.nick,
-            "fileName": file_name,
-            "accountId": user.account_id,
-            "isRead": read,
             "read": read,
-            "roleType": role_type,
+            "fileName": file_name,
             "onlyForCustomer": 0,
         }
-        self._log.append(_StoredMessage(record, size))
+        self._log.append(_StoredMessage(number, order.target_nick, order.id, record, size=size))
         return dict(record)
+
+    def _unread(self, *, order_id: str | None = None, nick: str | None = None) -> int:
+        """Unread messages (made by the fake) of an order or of a counterparty's session."""
+        return sum(
+            1
+            for stored in self._log
+            if not stored.raw
+            and stored.item["isRead"] == 0
+            and (order_id is None or stored.order_id == order_id)
+            and (nick is None or stored.nick == nick)
+        )
 
     def _media_token(self, name: str, expiry: int) -> str:
         return hmac.new(_MEDIA_KEY, f"{name}:{expiry}".encode(), hashlib.sha256).hexdigest()
 
     def _order(self, body: Mapping[str, Any]) -> FakeOrder:
-        order_id = body.get("orderId")
-        if isinstance(order_id, int) and not isinstance(order_id, bool):
-            order_id = str(order_id)
-        if not isinstance(order_id, str) or not order_id.isdigit():
+        """The order named by ``orderId``: a required string of digits."""
+        order_id = _str_param(body, "orderId")
+        if not _is_digits(order_id):
             raise _params_error()
         order = self._orders.get(order_id)
         if order is None:
@@ -496,6 +868,9 @@ class FakeBybit(LoopbackServer):
             result = endpoint(body or {})
         except _P2PError as exc:
             return self._p2p(exc.code, exc.message, {})
+        if path in SESSION_API_PATHS:
+            short = {"ret_code": CODE_OK, "ret_msg": ""} | ({} if result is None else {"result": result})
+            return _Reply(payload=short, ret_code=CODE_OK)
         return self._p2p(CODE_OK, "SUCCESS", result)
 
     def _p2p(self, code: int, message: str, result: object) -> _Reply:
@@ -521,6 +896,8 @@ class FakeBybit(LoopbackServer):
         return _Reply(payload=payload, ret_code=0)
 
     def _media_object(self, name: str, query: Mapping[str, str]) -> _Reply:
+        if self.media_host_down:
+            return _Reply(status=503, body=b"Service Unavailable")
         media = self._media.get(name)
         if media is None:
             return _Reply(status=404, body=b"NoSuchKey")
@@ -592,29 +969,30 @@ class FakeBybit(LoopbackServer):
     # -- endpoints (body → result; _P2PError for refusals) -----------------------------------------
 
     def _personal_info(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """No parameters. Types as the docs' example: ``kycLevel``/``recentRate`` numbers, ``accountId`` text."""
         user = self._self
-        return {
-            "id": user.account_id,
-            "userId": user.user_id,
-            "accountId": user.account_id,
+        return _PERSONAL_INFO | {
             "nickName": user.nick,
-            "defaultNickName": False,
-            "realName": user.real_name,
-            "isOnline": True,
-            "kycLevel": "2",
-            "vipLevel": 0,
             "totalFinishCount": len(self._orders),
-            "goodAppraiseRate": 100,
+            "realName": user.real_name,
+            "accountId": user.account_id,
+            "paymentCount": len(self._payment_types),
+            "realNameMask": user.real_name[:6] + "***",
+            "userId": user.user_id,
+            "realNameEn": user.real_name,
         }
 
     def _order_info(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``orderId`` (string, required)."""
         order = self._order(body)
         target = self._counterparties[order.target_nick]
         seller_name, buyer_name = self._real_names(order)
-        return {
+        term = self._payment_term(order, seller_name)
+        seconds_left = str(self._pay_seconds_left(order))
+        unread = str(self._unread(order_id=order.id))
+        return _ORDER_INFO | {
             "id": order.id,
             "side": order.side,
-            "orderType": "ORIGIN",
             "itemId": order.item_id,
             "accountId": self._self.account_id,
             "userId": self._self.user_id,
@@ -632,83 +1010,117 @@ class FakeBybit(LoopbackServer):
             "price": order.price,
             "quantity": order.quantity,
             "amount": order.amount,
-            "fee": "0",
-            "paymentType": order.payment,
-            "transferDate": "0",
+            "payCode": order.id[-6:],
+            "paymentType": order.payment_type,
             "status": order.status,
             "createDate": str(order.create_ms),
+            "paymentTermList": [term],
+            "transferLastSeconds": seconds_left,
+            "confirmedPayTerm": term,
+            "unreadMsgCount": unread,
             "updateDate": str(order.create_ms),
-            "transferLastSeconds": str(self._pay_seconds_left(order)),
-            "paymentTermList": [
-                {
-                    "id": order.item_id,
-                    "realName": seller_name,
-                    "paymentType": order.payment,
-                    "bankName": order.payment,
-                    "branchName": "",
-                    "accountNo": "4276000011112222",
-                    "qrcode": "",
-                    "visible": 1,
-                    "payMessage": "",
-                    "paymentConfigVo": {"paymentType": order.payment, "paymentName": order.payment},
-                }
-            ],
+            "selfUnreadMsgCount": unread,
+            "middleToken": order.token,
+            "notifyTokenId": order.token,
+            "notifyTokenQuantity": order.quantity,
+            "chainWithdrawLastSeconds": seconds_left,
+            "chainTransferLastSeconds": seconds_left,
+            "totalCurrencyAmount": order.amount,
+            "realOrderStatus": order.status,
+        }
+
+    @staticmethod
+    def _payment_term(order: FakeOrder, seller_name: str) -> dict[str, Any]:
+        """The seller's payment method: ``paymentType`` a number, its config's ``paymentType`` text."""
+        config = _PAYMENT_TERM["paymentConfigVo"] | {
+            "paymentType": str(order.payment_type),
+            "paymentName": order.payment,
+        }
+        return _PAYMENT_TERM | {
+            "id": order.item_id,
+            "realName": seller_name,
+            "paymentType": order.payment_type,
+            "bankName": order.payment,
+            "accountNo": "4276000011112222",
+            "visible": 1,
+            "online": "0",
+            "paymentTemplateVersion": 1,
+            "paymentConfigVo": config,
         }
 
     def _pending_orders(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``page``, ``size`` ≤ 30 (integers, required); optional ``status``/``side`` (integers),
+        ``tokenId``/``beginTime``/``endTime`` (strings; times in ms); null counts as absent."""
         page = _int_param(body, "page")
         size = _int_param(body, "size", high=self._page_size_cap)
-        pending = [order for order in reversed(self._orders.values()) if order.status in PENDING_STATUSES]
-        items = [
-            {
-                "id": order.id,
-                "side": order.side,
-                "orderType": "ORIGIN",
-                "tokenId": order.token,
-                "amount": order.amount,
-                "currencyId": order.currency,
-                "price": order.price,
-                "fee": "0",
-                "targetNickName": order.target_nick,
-                "targetUserId": order.target_user_id,
-                "status": order.status,
-                "createDate": str(order.create_ms),
-                "transferLastSeconds": str(self._pay_seconds_left(order)),
-                "userId": self._self.user_id,
-                "selfUnreadMsgCount": str(sum(1 for r in self.messages(order.id) if not r["isRead"])),
-            }
-            for order in pending
+        status = _optional_int(body, "status", PENDING_STATUSES)
+        side = _optional_int(body, "side", (0, 1))
+        token = _optional_str(body, "tokenId")
+        begin = _time_param(body, "beginTime")
+        end = _time_param(body, "endTime")
+        pending = [
+            order
+            for order in reversed(self._orders.values())
+            if order.status in PENDING_STATUSES
+            and status in (None, order.status)
+            and side in (None, order.side)
+            and token in (None, "", order.token)
+            and (begin is None or order.create_ms >= begin)
+            and (end is None or order.create_ms <= end)
         ]
+        items = [self._pending_item(order) for order in pending]
         return {"count": len(items), "items": _page(items, page, size)}
 
+    def _pending_item(self, order: FakeOrder) -> dict[str, Any]:
+        seller_name, buyer_name = self._real_names(order)
+        unread = str(self._unread(order_id=order.id))
+        return _PENDING_ITEM | {
+            "id": order.id,
+            "side": order.side,
+            "tokenId": order.token,
+            "amount": order.amount,
+            "currencyId": order.currency,
+            "price": order.price,
+            "notifyTokenQuantity": order.quantity,
+            "notifyTokenId": order.token,
+            "targetNickName": order.target_nick,
+            "targetUserId": order.target_user_id,
+            "targetUserMaskId": order.target_mask_id,
+            "status": order.status,
+            "selfUnreadMsgCount": unread,
+            "createDate": str(order.create_ms),
+            "transferLastSeconds": str(self._pay_seconds_left(order)),
+            "userId": self._self.user_id,
+            "sellerRealName": seller_name,
+            "buyerRealName": buyer_name,
+            "unreadMsgCount": unread,
+        }
+
     def _order_messages(self, body: Mapping[str, Any]) -> object:
+        """``orderId``, ``size`` ≤ 30 (strings, required), ``currentPage`` (string, default "1")."""
         if self._retired:
             raise _P2PError(CODE_CHAT_API_CLOSED, MSG_CHAT_API_CLOSED)
         order = self._order(body)
-        size = _int_param(body, "size", high=self._page_size_cap)
-        page = _int_param(body, "currentPage", default=1)
-        newest_first = [self._fresh_link(record) for record in self.messages(order.id)[::-1]]
+        size = _number_text_param(body, "size", high=self._page_size_cap)
+        page = _number_text_param(body, "currentPage", default="1")
+        held = sorted((s for s in self._log if s.order_id == order.id), key=lambda s: s.number, reverse=True)
+        newest_first = [stored.item if stored.raw else self._fresh_link(stored.item) for stored in held]
         rows = _page(newest_first, page, size)
-        if self._list_shape == "bare":
-            return rows
-        return {
-            "result": rows,
-            "totalRows": str(len(newest_first)),
-            "totalPages": str(math.ceil(len(newest_first) / size)),
-            "currentPage": str(page),
-            "dayLimit": "0",
-            "showDayLimit": False,
-        }
+        return rows if self._list_shape == "bare" else {"result": rows}
 
     def _order_send(self, body: Mapping[str, Any]) -> None:
-        """Store a message from the self user; a repeated ``msgUuid`` is accepted but not stored twice."""
+        """``message``, ``contentType``, ``orderId``, ``msgUuid`` (strings, required), ``fileName`` (optional).
+
+        A repeated ``msgUuid`` is accepted but not stored twice.
+        """
         if self._retired:
             raise _P2PError(CODE_CHAT_API_CLOSED, MSG_CHAT_API_CLOSED)
         order = self._order(body)
         message = _str_param(body, "message")
         msg_uuid = _str_param(body, "msgUuid")
         content_type = _content_type_param(body)
-        if any(record["msgUuid"] == msg_uuid for record in self.messages(order.id)):
+        file_name = _optional_str(body, "fileName") or ""
+        if any(record.get("msgUuid") == msg_uuid for record in self.messages(order.id)):
             return
         self._store(
             order.id,
@@ -716,41 +1128,65 @@ class FakeBybit(LoopbackServer):
             sender="self",
             msg_type=_MSG_TYPE_BY_CONTENT[content_type],
             content_type=content_type,
-            file_name=str(body.get("fileName", "")),
+            file_name=file_name,
             msg_uuid=msg_uuid,
         )
 
     def _session_id(self, body: Mapping[str, Any]) -> dict[str, str]:
+        """``userMaskId`` (string, required)."""
         mask_id = _str_param(body, "userMaskId")
         for user in self._counterparties.values():
             if user.mask_id == mask_id:
                 return {"sessionId": user.session_id}
         raise _P2PError(CODE_SESSION_NOT_FOUND, "user does not exist.")
 
-    def _session_messages(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        user = self._session_user(body)
-        limit = _int_param(body, "limit", high=self._page_size_cap)
-        last_id = body.get("lastId") or 0
-        if isinstance(last_id, str) and last_id.isdigit():
-            last_id = int(last_id)
-        if isinstance(last_id, bool) or not isinstance(last_id, int):
+    def _sessions(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``lastId`` (≥ 0, 0 = first page), ``size``, ``readStatus`` 0/1/2 (integers, required);
+        optional ``type`` SINGLE/GROUP. Newest session first; ``id`` and ``unreadCount`` as strings."""
+        last_id = _int_param(body, "lastId", low=0)
+        size = _int_param(body, "size", high=self._page_size_cap)
+        read_status = _int_param(body, "readStatus", low=0, high=2)
+        session_type = _optional_str(body, "type")
+        if session_type is not None and session_type not in SESSION_TYPES:
             raise _params_error()
-        selected = [
-            stored
-            for stored in reversed(self._log)
-            if self._orders[stored.record["orderId"]].target_nick == user.nick
-            and (not last_id or int(stored.record["id"]) < last_id)
-        ]
-        return {
-            "messages": [self._session_record(stored, self._fresh_link(stored.record)) for stored in selected[:limit]]
-        }
+        sessions = []
+        for number, user in reversed(list(enumerate(self._counterparties.values(), _SESSION_RECORD_BASE))):
+            unread = self._unread(nick=user.nick)
+            if session_type == "GROUP" or (last_id and number >= last_id):
+                continue
+            if (read_status == 0 and not unread) or (read_status == 1 and unread):  # 0 unread, 1 read, 2 all
+                continue
+            sessions.append(
+                {
+                    "sessionName": user.nick,
+                    "sessionId": user.session_id,
+                    "type": "SINGLE",
+                    "id": str(number),
+                    "unreadCount": str(unread),
+                }
+            )
+        return {"chatSession": sessions[:size]}
+
+    def _session_messages(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``lastId`` (≥ 0, 0 = newest), ``limit`` ≤ 30 (integers), ``sessionId`` (string); all required."""
+        last_id = _int_param(body, "lastId", low=0)
+        limit = _int_param(body, "limit", high=self._page_size_cap)
+        user = self._session_user(body)
+        shown = [s for s in self._log if s.nick == user.nick and not (s.raw and s.order_id is not None)]
+        older = [s for s in shown if not last_id or s.number < last_id]
+        page = sorted(older, key=lambda s: s.number, reverse=True)[:limit]
+        return {"messages": [stored.item if stored.raw else self._session_item(stored) for stored in page]}
 
     def _session_send(self, body: Mapping[str, Any]) -> None:
+        """``message`` (≤ 1000 characters), ``contentType``, ``sessionId``, ``orderId``: strings, all required.
+
+        The order must be with the session's counterparty.
+        """
+        message = _str_param(body, "message", max_chars=MAX_SESSION_MESSAGE_CHARS)
+        content_type = _content_type_param(body)
         user = self._session_user(body)
         order = self._order(body)
-        message = _str_param(body, "message")
-        content_type = _content_type_param(body)
-        if order.target_nick != user.nick or len(message) > MAX_SESSION_MESSAGE_CHARS:
+        if order.target_nick != user.nick:
             raise _params_error()
         self._store(
             order.id,
@@ -776,19 +1212,21 @@ class FakeBybit(LoopbackServer):
         expiry = self.server_time_ms() // 1000 + MEDIA_TTL_SECONDS
         return f"{MEDIA_PATH}{name}?e={expiry}&token={self._media_token(name, expiry)}"
 
-    @staticmethod
-    def _session_record(stored: _StoredMessage, record: dict[str, Any]) -> dict[str, Any]:
+    def _session_item(self, stored: _StoredMessage) -> dict[str, Any]:
+        """A made message as ``listpage_v1`` shows it: ``message`` a compact JSON string whose
+        ``msgCode``/``msgType``/``size`` are strings, as in the docs' example ("" size for text)."""
+        record = self._fresh_link(stored.item)
         content = {
             "content": record["message"],
-            "msgType": record["msgType"],
-            "msgCode": record["msgCode"],
+            "msgCode": str(record["msgCode"]),
+            "msgType": str(record["msgType"]),
             "fileName": record["fileName"],
-            "size": stored.size,
+            "size": str(stored.size) if stored.size else "",
         }
         return {
             "id": record["id"],
             "sendUserNickName": record["nickName"] if record["roleType"] == "user" else "SYSTEM",
             "contentType": record["contentType"],
+            "message": json.dumps(content, ensure_ascii=False, separators=_COMPACT),
             "createDate": record["createDate"],
-            "message": json.dumps(content),
         }

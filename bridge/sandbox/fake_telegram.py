@@ -2,14 +2,18 @@
 
 Point a bot at it with ``Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.url)))``.
 It keeps chats, forum topics and per-chat message ids, checks what Telegram checks (HTML, lengths, sizes,
-threads, replies), fetches media URLs like Telegram does, queues updates for long polling, and can answer
-with the errors aiogram maps to exceptions (429, 400 + ``migrate_to_chat_id``, 403, …).
+threads, replies, the bot's rights, closed topics), fetches media URLs like Telegram does, queues updates for
+long polling, and can answer with the errors aiogram maps to exceptions (429, 400 + ``migrate_to_chat_id``, 403, …)
+or accept a call and answer it late.
+
+Refusal texts are Telegram's own. Most come from the Bot API server (tdlib/telegram-bot-api ``Client.cpp``) and
+TDLib (tdlib/td ``td/telegram/*.cpp``), read at their 2026 heads; the Bot API server writes them as
+``Bad Request: `` + TDLib's text with its first letter lowered, unless the text is an UPPER_CASE server code.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import math
 import mimetypes
@@ -19,7 +23,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -29,9 +33,11 @@ from bridge.sandbox._server import LoopbackServer
 
 ChatType = Literal["private", "group", "supergroup"]
 MediaKind = Literal["photo", "document", "video"]
+BotStatus = Literal["administrator", "member", "restricted", "kicked"]
 
 MAX_TEXT_CHARS: Final = 4096
 MAX_CAPTION_CHARS: Final = 1024
+MAX_RAW_TEXT_BYTES: Final = 1 << 15  # text or caption as sent, before parsing (Client::get_formatted_text)
 MAX_TOPIC_NAME_CHARS: Final = 128
 URL_FETCH_TIMEOUT: Final = 5.0
 DEFAULT_TOPIC_COLOR: Final = 7322096
@@ -68,22 +74,48 @@ _ADMIN_RIGHTS: Final = {
     "can_pin_messages": True,
     "can_manage_topics": True,
 }
+_PERMISSIONS: Final = (  # a restricted member's fields, in the Bot API's order (Client::json_store_permissions)
+    "can_send_messages",
+    "can_send_audios",
+    "can_send_documents",
+    "can_send_photos",
+    "can_send_videos",
+    "can_send_video_notes",
+    "can_send_voice_notes",
+    "can_send_polls",
+    "can_send_other_messages",
+    "can_add_web_page_previews",
+    "can_react_to_messages",
+    "can_edit_tag",
+    "can_change_info",
+    "can_invite_users",
+    "can_pin_messages",
+    "can_manage_topics",
+)
+_MEDIA_PERMISSIONS: Final = _PERMISSIONS[1:7]  # what the legacy can_send_media_messages sums up
+# What a send needs and how Telegram names it when missing (TDLib can_send_message_content, MessageContent.cpp).
+_SEND_RIGHTS: Final[dict[str, tuple[str, str]]] = {
+    "text": ("can_send_messages", "text messages"),
+    "photo": ("can_send_photos", "photos"),
+    "document": ("can_send_documents", "documents"),
+    "video": ("can_send_videos", "videos"),
+}
 _KICKED: Final[dict[ChatType, str]] = {
     "private": "Forbidden: bot was blocked by the user",
     "group": "Forbidden: bot was kicked from the group chat",
     "supergroup": "Forbidden: bot was kicked from the supergroup chat",
 }
 
-# Telegram's HTML subset: the tags it knows, its entities, and everything else as plain runs.
+# Telegram's HTML subset, as TDLib's parse_html (td/telegram/MessageEntity.cpp) reads it.
 _HTML_TAGS = frozenset(
-    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code", "pre"}
-    | {"blockquote", "tg-emoji"}
+    {"a", "b", "strong", "i", "em", "s", "strike", "del", "u", "ins", "tg-spoiler", "tg-emoji", "tg-time", "span"}
+    | {"pre", "code", "blockquote"}
 )
-_HTML_TAG = re.compile(
-    r"""<(/?)([A-Za-z][A-Za-z0-9-]*)((?:\s+[A-Za-z-]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'>]+))?)*)\s*>"""
-)
-_HTML_ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]+|#x[0-9A-Fa-f]+);")
-_HTML_TEXT = re.compile(r"[^<&]+")
+_HTML_NAMED: Final = {b"lt": "<", b"gt": ">", b"amp": "&", b"quot": '"'}
+_SPACES: Final = b" \t\r\n\v\x00"  # TDLib's is_space; NUL also stands for the end of the input
+_NAME_STOPS: Final = _SPACES + b"=>/\"'"
+_TOKEN_CHARS: Final = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+_DIGITS: Final = {10: frozenset(b"0123456789"), 16: frozenset(b"0123456789abcdefABCDEF")}
 
 
 @dataclass(frozen=True)
@@ -123,12 +155,17 @@ class RecordedCall:
 
 @dataclass
 class FakeTopic:
-    """A forum topic; ``thread_id`` is the id of its creation service message, as in Telegram."""
+    """A forum topic; ``thread_id`` is the id of its creation service message, as in Telegram.
+
+    ``by_bot`` marks a topic the bot created: Telegram lets a topic's creator post in it, close, reopen and
+    edit it without the ``can_manage_topics`` right.
+    """
 
     thread_id: int
     name: str
     icon_color: int
     closed: bool = False
+    by_bot: bool = True
 
 
 @dataclass
@@ -142,9 +179,36 @@ class FakeChat:
     topics: dict[int, FakeTopic] = field(default_factory=dict)
     pinned: list[int] = field(default_factory=list)
     migrated_to: int | None = None
-    bot_kicked: bool = False
+    bot_status: BotStatus = "administrator"
+    bot_rights: dict[str, bool] = field(default_factory=lambda: dict(_ADMIN_RIGHTS))
+    """The bot's administrator rights, while ``bot_status`` is ``"administrator"``."""
+    bot_permissions: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(_PERMISSIONS, False))
+    """What the bot may do, while ``bot_status`` is ``"restricted"``."""
     messages: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
     last_message_id: int = 0
+
+    @property
+    def bot_kicked(self) -> bool:
+        """Whether the bot was removed from (or, in a private chat, blocked by) the chat."""
+        return self.bot_status == "kicked"
+
+    def bot_may(self, right: str) -> bool:
+        """Whether the bot holds ``right`` (e.g. ``can_pin_messages``) as an administrator or a restricted member.
+
+        A plain member holds none: the fake's chats do not grant members pins or topics.
+        """
+        if self.bot_status == "administrator":
+            return self.bot_rights.get(right, False)
+        return self.bot_status == "restricted" and self.bot_permissions.get(right, False)
+
+    def bot_manages(self, topic: FakeTopic) -> bool:
+        """Whether the bot may close, reopen, edit or post in a closed ``topic``.
+
+        It may if it created the topic or is an administrator with ``can_manage_topics`` (a restricted member's
+        permission does not count), as tdesktop's ``Data::ForumTopic::canWrite``/``canToggleClosed`` and TDLib's
+        ``ForumTopicManager::can_send_message_to_forum_topic``/``can_edit_topics`` decide.
+        """
+        return topic.by_bot or (self.bot_status == "administrator" and self.bot_rights.get("can_manage_topics", False))
 
     def as_json(self) -> dict[str, Any]:
         """The ``Chat`` object Telegram embeds in messages."""
@@ -177,12 +241,44 @@ class _Target:
 
 
 @dataclass
-class _Fault:
+class _Plan:
+    """Something to do to the next ``remaining`` calls of ``method`` (``None``: the send methods)."""
+
     method: str | None
     remaining: int
+
+    def aims_at(self, method: str) -> bool:
+        return method.lower() in _SEND_METHODS if self.method is None else self.method.lower() == method.lower()
+
+
+@dataclass
+class _Fault(_Plan):
+    """Refuse the call."""
+
     status: int
     description: str
     retry_after: int | None = None
+
+
+@dataclass
+class _Delay(_Plan):
+    """Do the call, then hold its answer back ``seconds``."""
+
+    seconds: float
+
+
+_PlanT = TypeVar("_PlanT", bound=_Plan)
+
+
+def _take(plans: list[_PlanT], method: str) -> _PlanT | None:
+    """The first plan aimed at ``method``, counted as used once."""
+    for plan in plans:
+        if plan.aims_at(method):
+            plan.remaining -= 1
+            if plan.remaining <= 0:
+                plans.remove(plan)
+            return plan
+    return None
 
 
 class _ApiError(Exception):
@@ -291,54 +387,196 @@ async def _read_params(request: web.Request) -> _Params:
     return _Params(values, files)
 
 
-def _html_to_plain(raw: str) -> str:
-    """Check Telegram-style HTML and return its text with tags stripped and entities decoded.
+def _decode_html_entity(data: bytes, pos: int) -> tuple[str, int] | None:
+    """The character ``&…`` at ``pos`` stands for and where it ends; ``None`` leaves the ``&`` as it is.
 
-    Raises ``ValueError`` (Telegram's reason) for an unknown or unbalanced tag, or a ``<``/``&`` that starts
-    neither a tag nor an entity.
+    As TDLib's ``decode_html_entity``: ``&lt; &gt; &amp; &quot;`` and ``&#N;``/``&#xH;``, the ``;`` optional.
     """
-    parts: list[str] = []
-    open_tags: list[str] = []
-    pos = 0
-    while pos < len(raw):
-        if run := _HTML_TEXT.match(raw, pos):
-            parts.append(run.group())
-            pos = run.end()
-            continue
-        offset = len(raw[:pos].encode())
-        if raw[pos] == "&":
-            entity = _HTML_ENTITY.match(raw, pos)
-            if entity is None:
-                raise ValueError(f"Character '&' is reserved and must be escaped at byte offset {offset}")
-            parts.append(html.unescape(entity.group()))
-            pos = entity.end()
-            continue
-        tag = _HTML_TAG.match(raw, pos)
-        name = tag.group(2).lower() if tag else ""
-        if tag is None or name not in _HTML_TAGS:
-            raise ValueError(f'Unsupported start tag "{name}" at byte offset {offset}')
-        if not tag.group(1):
-            open_tags.append(name)
-        elif not open_tags:
-            raise ValueError(f"Unexpected end tag at byte offset {offset}")
-        elif (expected := open_tags.pop()) != name:
-            raise ValueError(f'Unmatched end tag at byte offset {offset}, expected "</{expected}>", found "</{name}>"')
-        pos = tag.end()
-    if open_tags:
-        raise ValueError(f'Can\'t find end tag corresponding to start tag "{open_tags[-1]}"')
-    return "".join(parts)
+    end = pos + 1
+    if data[end : end + 1] == b"#":
+        end += 1
+        base = 10
+        if data[end : end + 1] == b"x":
+            base, end = 16, end + 1
+        first = end
+        while end < len(data) and data[end] in _DIGITS[base]:
+            end += 1
+        code = int(data[first:end], base) if end > first else 0
+        if code == 0 or code >= 0x10FFFF or end - pos >= 10:
+            return None
+        char = chr(code)
+    else:
+        first = end
+        while end < len(data) and 0x61 <= (data[end] | 0x20) <= 0x7A:  # ASCII letter
+            end += 1
+        if (named := _HTML_NAMED.get(data[first:end])) is None:
+            return None
+        char = named
+    return char, end + (data[end : end + 1] == b";")
+
+
+def _is_emoji_id(argument: bytes) -> bool:
+    """Whether ``emoji-id`` is a non-zero int64 written plainly (TDLib's ``to_integer_safe``)."""
+    try:
+        value = int(argument)
+    except ValueError:
+        return False
+    return value != 0 and str(value).encode() == argument and -(2**63) <= value < 2**63
+
+
+class _HtmlParser:
+    """TDLib's ``parse_html`` (td/telegram/MessageEntity.cpp) ported: the text it keeps, or why it refuses.
+
+    Telegram is lenient in places: a ``&`` that starts no known entity stays as it is, unknown attributes are
+    ignored and ``</>`` closes the innermost tag; but every ``<`` opens a tag, so a bare ``<`` is an
+    "Unsupported start tag". Offsets in the reasons are byte offsets into the UTF-8 text.
+    """
+
+    def __init__(self, raw: str) -> None:
+        self._data = raw.encode()
+        self._pos = 0
+        self._out = bytearray()
+        self._open: list[tuple[str, bytes, int]] = []  # tag, argument, output length where it started
+
+    def parse(self) -> str:
+        """The text without tags and with entities decoded; ``ValueError`` carries Telegram's reason."""
+        data = self._data
+        while self._pos < len(data):
+            byte = data[self._pos]
+            if byte == 0x26 and (entity := _decode_html_entity(data, self._pos)) is not None:  # &
+                char, self._pos = entity
+                self._out += char.encode("utf-8", "surrogatepass")
+            elif byte != 0x3C:  # <
+                self._out.append(byte)
+                self._pos += 1
+            elif data[self._pos + 1 : self._pos + 2] == b"/":
+                self._end_tag()
+            else:
+                self._start_tag()
+        if self._open:
+            raise ValueError(f'Can\'t find end tag corresponding to start tag "{self._open[-1][0]}"')
+        try:
+            return self._out.decode()
+        except UnicodeDecodeError:
+            raise ValueError(
+                "Text contains invalid Unicode characters after decoding HTML entities, "
+                "check for unmatched surrogate code units"
+            ) from None
+
+    def _at(self, i: int) -> int:
+        return self._data[i] if i < len(self._data) else 0
+
+    def _skip_spaces(self, i: int) -> int:
+        while self._at(i) and self._at(i) in _SPACES:
+            i += 1
+        return i
+
+    def _skip_to_space_or_gt(self, i: int) -> int:
+        while self._at(i) not in _SPACES and self._at(i) != 0x3E:  # >
+            i += 1
+        return i
+
+    def _name(self, first: int, end: int) -> str:
+        return self._data[first:end].lower().decode(errors="replace")
+
+    def _start_tag(self) -> None:
+        begin = self._pos
+        i = self._skip_to_space_or_gt(begin + 1)
+        if self._at(i) == 0:
+            raise ValueError(f"Unclosed start tag at byte offset {begin}")
+        tag = self._name(begin + 1, i)
+        if tag not in _HTML_TAGS:
+            raise ValueError(f'Unsupported start tag "{tag}" at byte offset {begin}')
+        argument = b""
+        while self._at(i) != 0x3E:
+            i = self._skip_spaces(i)
+            if self._at(i) == 0x3E:
+                break
+            i, name, value = self._attribute(i, tag, begin)
+            if tag == "span" and name == b"class" and value is not None and value.startswith(b"tg-"):
+                argument = value[3:]
+            elif tag == "tg-emoji" and name == b"emoji-id" and value is not None:
+                argument = value
+        if tag == "span" and argument != b"spoiler":
+            raise ValueError(f'Tag "span" must have class "tg-spoiler" at byte offset {begin}')
+        self._open.append((tag, argument, len(self._out)))
+        self._pos = i + 1
+
+    def _attribute(self, i: int, tag: str, begin: int) -> tuple[int, bytes, bytes | None]:
+        """One ``name[=value]`` from ``i``: where it ends, its name, and its value (``None`` without ``=``)."""
+        first = i
+        while self._at(i) not in _NAME_STOPS:
+            i += 1
+        name = self._data[first:i]
+        if not name:
+            raise ValueError(f'Empty attribute name in the tag "{tag}" at byte offset {begin}')
+        i = self._skip_spaces(i)
+        if self._at(i) != 0x3D:  # =
+            if self._at(i) == 0:
+                raise ValueError(f'Unclosed start tag "{tag}" at byte offset {begin}')
+            return i, name, None
+        i = self._skip_spaces(i + 1)
+        if self._at(i) == 0:
+            raise ValueError(f'Unclosed start tag "{tag}" at byte offset {begin}')
+        if self._at(i) in b"\"'":
+            i, value = self._quoted(i)
+        else:
+            token = i
+            while self._at(i) in _TOKEN_CHARS:
+                i += 1
+            value = self._data[token:i].lower()
+            if self._at(i) not in _SPACES and self._at(i) != 0x3E:
+                raise ValueError(f"Unexpected end of name token at byte offset {token}")
+        if self._at(i) == 0:
+            raise ValueError(f"Unclosed start tag at byte offset {begin}")
+        return i, name, value
+
+    def _quoted(self, i: int) -> tuple[int, bytes]:
+        quote = self._at(i)
+        i += 1
+        value = bytearray()
+        while self._at(i) not in (quote, 0):
+            if self._at(i) == 0x26 and (entity := _decode_html_entity(self._data, i)) is not None:
+                char, i = entity
+                value += char.encode("utf-8", "surrogatepass")
+                continue
+            value.append(self._at(i))
+            i += 1
+        return i + (self._at(i) == quote), bytes(value)
+
+    def _end_tag(self) -> None:
+        begin = self._pos
+        if not self._open:
+            raise ValueError(f"Unexpected end tag at byte offset {begin}")
+        i = self._skip_to_space_or_gt(begin + 1)
+        end_tag = self._name(begin + 2, i)
+        i = self._skip_spaces(i)
+        if self._at(i) != 0x3E:
+            raise ValueError(f"Unclosed end tag at byte offset {begin}")
+        tag, argument, start = self._open.pop()
+        if end_tag and end_tag != tag:
+            raise ValueError(f'Unmatched end tag at byte offset {begin}, expected "</{tag}>", found "</{end_tag}>"')
+        if tag == "tg-emoji" and len(self._out) > start and not _is_emoji_id(argument):
+            raise ValueError("Invalid custom emoji identifier specified")
+        self._pos = i + 1
 
 
 def _plain_text(raw: str, parse_mode: str | None) -> str:
-    """What Telegram would display: HTML is checked and stripped; other parse modes are taken as is."""
-    if parse_mode is None:
+    """What Telegram would display: HTML is checked and stripped; other parse modes are taken as is.
+
+    Errors as in ``Client::get_formatted_text`` and TDLib's ``parseTextEntities``.
+    """
+    if len(raw.encode()) > MAX_RAW_TEXT_BYTES:
+        raise _bad("text is too long")
+    mode = (parse_mode or "none").lower()
+    if mode == "none":
         return raw
-    if parse_mode.lower() not in _PARSE_MODES:
+    if mode not in _PARSE_MODES:
         raise _bad("unsupported parse_mode")
-    if parse_mode.lower() != "html":
+    if mode != "html":
         return raw
     try:
-        return _html_to_plain(raw)
+        return _HtmlParser(raw).parse()
     except ValueError as exc:
         raise _bad(f"can't parse entities: {exc}") from None
 
@@ -399,6 +637,7 @@ class FakeTelegram(LoopbackServer):
         self._last_update_id = 0
         self._allowed_updates: frozenset[str] = frozenset()
         self._faults: list[_Fault] = []
+        self._delays: list[_Delay] = []
         self._files: dict[str, _Media] = {}
         self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._chat_windows: dict[int, _SlidingWindow] = {}
@@ -497,8 +736,20 @@ class FakeTelegram(LoopbackServer):
         self._faults.append(_Fault(method, times, 429, description, retry_after))
 
     def inject_error(self, status: int, description: str, times: int = 1, method: str | None = None) -> None:
-        """Answer the next ``times`` send calls (or calls to ``method``) with ``status`` and ``description``."""
+        """Answer the next ``times`` send calls (or calls to ``method``) with ``status`` and ``description``.
+
+        E.g. ``inject_error(400, "Bad Request: can't parse entities: …", times=3)`` refuses the next three sends
+        whatever their content, as a parse error would.
+        """
         self._faults.append(_Fault(method, times, status, description))
+
+    def inject_slow_response(self, seconds: float, times: int = 1, method: str | None = None) -> None:
+        """Carry out the next ``times`` send calls (or calls to ``method``) but answer each ``seconds`` late.
+
+        The post is stored and recorded in :attr:`sent` at once, as Telegram takes it; a client whose timeout is
+        shorter sees a timeout for a message that was delivered. :meth:`stop` cuts the wait short.
+        """
+        self._delays.append(_Delay(method, times, seconds))
 
     def migrate_chat(self, old_id: int, new_id: int) -> FakeChat:
         """Upgrade a group to a supergroup with a new id; sends to the old id get ``migrate_to_chat_id``."""
@@ -511,11 +762,94 @@ class FakeTelegram(LoopbackServer):
 
     def kick_bot(self, chat_id: int) -> None:
         """Remove the bot from a chat (sends then get 403) and queue a ``my_chat_member`` update."""
-        self._set_bot_kicked(self.chats[chat_id], kicked=True)
+        self._set_bot_standing(self.chats[chat_id], "kicked")
 
     def restore_bot(self, chat_id: int) -> None:
-        """Add the bot back as an administrator and queue a ``my_chat_member`` update."""
-        self._set_bot_kicked(self.chats[chat_id], kicked=False)
+        """Add the bot back as an administrator with every default right and queue a ``my_chat_member`` update."""
+        self._set_bot_standing(self.chats[chat_id], "administrator", rights=dict(_ADMIN_RIGHTS))
+
+    def restrict_bot(
+        self,
+        chat_id: int,
+        *,
+        can_send_messages: bool = False,
+        can_send_photos: bool = False,
+        can_send_documents: bool = False,
+        can_send_videos: bool = False,
+    ) -> None:
+        """Restrict the bot in a supergroup, as an admin would (taking its admin rights too).
+
+        Every permission not named is withheld. Sends it may not make answer 400 "not enough rights to send …";
+        queues a ``my_chat_member`` update whose new member is ``restricted``.
+        """
+        chat = self._chat_of_members(chat_id)
+        if chat.type != "supergroup":
+            raise ValueError("only supergroups restrict single members")
+        permissions = dict.fromkeys(_PERMISSIONS, False) | {
+            "can_send_messages": can_send_messages,
+            "can_send_photos": can_send_photos,
+            "can_send_documents": can_send_documents,
+            "can_send_videos": can_send_videos,
+        }
+        self._set_bot_standing(chat, "restricted", permissions=permissions)
+
+    def unrestrict_bot(self, chat_id: int) -> None:
+        """Lift the bot's restrictions: it becomes a plain ``member`` (sends work; no pins, no topics).
+
+        Queues a ``my_chat_member`` update; does nothing if the bot was not restricted.
+        """
+        chat = self._chat_of_members(chat_id)
+        if chat.bot_status == "restricted":
+            self._set_bot_standing(chat, "member")
+
+    def set_bot_rights(
+        self,
+        chat_id: int,
+        *,
+        can_manage_topics: bool | None = None,
+        can_pin_messages: bool | None = None,
+        can_delete_messages: bool | None = None,
+    ) -> None:
+        """Make the bot an administrator with these rights changed (the others as they were, or the defaults).
+
+        Without ``can_manage_topics`` createForumTopic is refused, and closing, reopening, editing or posting in a
+        closed topic the bot did not create; without ``can_pin_messages`` pinning; without
+        ``can_delete_messages`` deleting a topic it did not create. Queues a ``my_chat_member`` update if
+        anything changed.
+        """
+        chat = self._chat_of_members(chat_id)
+        changes = {
+            "can_manage_topics": can_manage_topics,
+            "can_pin_messages": can_pin_messages,
+            "can_delete_messages": can_delete_messages,
+        }
+        rights = dict(chat.bot_rights if chat.bot_status == "administrator" else _ADMIN_RIGHTS)
+        rights |= {right: value for right, value in changes.items() if value is not None}
+        self._set_bot_standing(chat, "administrator", rights=rights)
+
+    def add_topic(self, chat_id: int, name: str, *, icon_color: int = DEFAULT_TOPIC_COLOR) -> int:
+        """Create a forum topic as the chat's owner (not the bot) and return its ``message_thread_id``.
+
+        Queues the ``forum_topic_created`` service message as a ``message`` update.
+        """
+        chat = self.chats[chat_id]
+        if not chat.is_forum:
+            raise ValueError(f"chat {chat_id} is not a forum")
+        created = {"forum_topic_created": {"name": name, "icon_color": icon_color}}
+        thread_id = self._owner_service(chat, chat.last_message_id + 1, created)
+        chat.topics[thread_id] = FakeTopic(thread_id, name, icon_color, by_bot=False)
+        return thread_id
+
+    def close_topic(self, chat_id: int, thread_id: int) -> None:
+        """Close a forum topic as the chat's owner; queues the ``forum_topic_closed`` service message.
+
+        Sends into it then answer 400 "TOPIC_CLOSED", unless the bot created the topic or may manage topics.
+        """
+        chat = self.chats[chat_id]
+        topic = chat.topics[thread_id]
+        if not topic.closed:
+            topic.closed = True
+            self._owner_service(chat, thread_id, {"forum_topic_closed": {}})
 
     def delete_topic(self, chat_id: int, thread_id: int) -> None:
         """Delete a forum topic and its messages, as a human admin would."""
@@ -559,37 +893,65 @@ class FakeTelegram(LoopbackServer):
         self._updates.append({"update_id": self._last_update_id, kind: payload})
         self._notify()
 
-    def _bot_member(self, kicked: bool) -> dict[str, Any]:
-        if kicked:
-            return {"status": "kicked", "user": self._bot_user, "until_date": 0}
-        return {"status": "administrator", "user": self._bot_user, **_ADMIN_RIGHTS}
+    def _chat_of_members(self, chat_id: int) -> FakeChat:
+        """A group or supergroup the bot is in, for the control methods that change its standing."""
+        chat = self.chats[chat_id]
+        if chat.type == "private":
+            raise ValueError("a private chat has no member rights")
+        if chat.bot_kicked:
+            raise ValueError(f"the bot is not in chat {chat_id}; restore_bot first")
+        return chat
 
-    def _set_bot_kicked(self, chat: FakeChat, *, kicked: bool) -> None:
-        chat.bot_kicked = kicked
-        change = {
-            "chat": chat.as_json(),
-            "from": _OWNER,
-            "date": int(time.time()),
-            "old_chat_member": self._bot_member(not kicked),
-            "new_chat_member": self._bot_member(kicked),
-        }
-        self._queue_update("my_chat_member", change)
+    def _owner_service(self, chat: FakeChat, thread_id: int | None, content: dict[str, Any]) -> int:
+        """Post a service message from the owner and queue it as an update (unless the bot is out)."""
+        message = self._new_message(chat, _OWNER, thread_id, None, content)
+        if not chat.bot_kicked:
+            self._queue_update("message", message)
+        return int(message["message_id"])
+
+    def _bot_member(self, chat: FakeChat) -> dict[str, Any]:
+        """The bot's ``ChatMember`` in ``chat``, as the Bot API writes it (``Client::JsonChatMember``)."""
+        member: dict[str, Any] = {"status": chat.bot_status, "user": self._bot_user}
+        match chat.bot_status:
+            case "administrator":
+                return member | chat.bot_rights
+            case "restricted":
+                permissions = chat.bot_permissions
+                media = any(permissions[name] for name in _MEDIA_PERMISSIONS)
+                return member | {"until_date": 0, **permissions, "can_send_media_messages": media, "is_member": True}
+            case "kicked":
+                return member | {"until_date": 0}
+            case "member":
+                return member
+
+    def _set_bot_standing(
+        self,
+        chat: FakeChat,
+        status: BotStatus,
+        *,
+        rights: dict[str, bool] | None = None,
+        permissions: dict[str, bool] | None = None,
+    ) -> None:
+        """Change the bot's standing in ``chat``; if that changed anything, queue ``my_chat_member``."""
+        old = self._bot_member(chat)
+        chat.bot_status = status
+        if rights is not None:
+            chat.bot_rights = rights
+        if permissions is not None:
+            chat.bot_permissions = permissions
+        new = self._bot_member(chat)
+        if new != old:
+            change = {"chat": chat.as_json(), "from": _OWNER, "date": int(time.time())}
+            self._queue_update("my_chat_member", change | {"old_chat_member": old, "new_chat_member": new})
 
     def _take_fault(self, method: str) -> _ApiError | None:
-        for fault in self._faults:
-            matches = (
-                method.lower() in _SEND_METHODS if fault.method is None else fault.method.lower() == method.lower()
-            )
-            if not matches:
-                continue
-            fault.remaining -= 1
-            if fault.remaining <= 0:
-                self._faults.remove(fault)
-            if fault.retry_after is not None:
-                self.flood_errors += 1
-                return _retry_after(fault.retry_after)
-            return _ApiError(fault.status, fault.description)
-        return None
+        fault = _take(self._faults, method)
+        if fault is None:
+            return None
+        if fault.retry_after is not None:
+            self.flood_errors += 1
+            return _retry_after(fault.retry_after)
+        return _ApiError(fault.status, fault.description)
 
     def _scaled(self, pace: tuple[int, float]) -> _SlidingWindow:
         return _SlidingWindow(pace[0] * self._flood_scale, pace[1])
@@ -654,14 +1016,20 @@ class FakeTelegram(LoopbackServer):
             reply_to = None
         return _Target(chat, thread_id, reply_to)
 
-    def _caption(self, params: _Params) -> tuple[str | None, str | None]:
-        caption = params.text("caption")
-        if not caption:
-            return None, None
-        plain = _plain_text(caption, params.text("parse_mode"))
-        if len(plain) > MAX_CAPTION_CHARS:
-            raise _bad("message caption is too long")
-        return caption, plain
+    def _admit(self, target: _Target, content: str) -> None:
+        """Refuse a post the bot may not make there: its rights first (TDLib checks those), then a closed topic.
+
+        "not enough rights to send … to the chat": TDLib's ``can_send_message_content`` (MessageContent.cpp).
+        "TOPIC_CLOSED": the server's code, which bots see as ``Bad Request: TOPIC_CLOSED``
+        (rteixeirax/qbittorrent_telegram_notification#12, Rongronggg9/RSS-to-Telegram-Bot#275).
+        """
+        chat = target.chat
+        permission, what = _SEND_RIGHTS[content]
+        if chat.bot_status == "restricted" and not chat.bot_permissions[permission]:
+            raise _bad(f"not enough rights to send {what} to the chat")
+        topic = chat.topics.get(target.thread_id) if target.thread_id is not None else None
+        if topic is not None and topic.closed and not chat.bot_manages(topic):
+            raise _bad("TOPIC_CLOSED")
 
     async def _media(self, kind: MediaKind, params: _Params) -> _Media:
         """The file of a send: an upload, a URL fetched now, or a file_id this fake issued."""
@@ -748,15 +1116,18 @@ class FakeTelegram(LoopbackServer):
         handler = self._methods.get(method.lower())
         if handler is None:
             return _ApiError(404, "Not Found").response()
+        delay = _take(self._delays, method)
         try:
             params = await _read_params(request)
             self.requests.append(RecordedCall(method, params.values, time.monotonic()))
             if (fault := self._take_fault(method)) is not None:
                 raise fault
-            result = await handler(params)
+            response = web.json_response({"ok": True, "result": await handler(params)})
         except _ApiError as exc:
-            return exc.response()
-        return web.json_response({"ok": True, "result": result})
+            response = exc.response()
+        if delay is not None:
+            await self._wait_until(lambda: False, delay.seconds)
+        return response
 
     # -- methods -----------------------------------------------------------------------------------
 
@@ -811,20 +1182,29 @@ class FakeTelegram(LoopbackServer):
         return self._commands.get(self._commands_key(params), [])
 
     async def _send_message(self, params: _Params) -> dict[str, Any]:
-        target = self._target(params)
+        # In Client::process_send_message_query's order: the text is read before the chat is looked up.
         text = params.text("text") or ""
-        plain = _plain_text(text, params.text("parse_mode"))
-        if not plain.strip():
+        if not text:
             raise _bad("message text is empty")
-        if len(plain) > MAX_TEXT_CHARS:
+        plain = _plain_text(text, params.text("parse_mode"))
+        target = self._target(params)
+        if not plain.strip():  # TDLib's fix_formatted_text: "Text must be non-empty"
+            raise _bad("text must be non-empty")
+        if len(plain.strip()) > MAX_TEXT_CHARS:
             raise _bad("message is too long")
+        self._admit(target, "text")
         return self._publish("sendMessage", params, target, {"text": plain}, text=text, plain=plain)
 
     async def _send_media(self, method: str, kind: MediaKind, params: _Params) -> dict[str, Any]:
+        caption = params.text("caption") or None
+        plain_caption = _plain_text(caption, params.text("parse_mode")) if caption else None
         target = self._target(params)
-        caption, plain_caption = self._caption(params)
+        if plain_caption is not None and len(plain_caption.strip()) > MAX_CAPTION_CHARS:
+            raise _bad("message caption is too long")
+        self._admit(target, kind)
         media = await self._media(kind, params)
-        content = self._media_json(media) | ({"caption": plain_caption} if plain_caption else {})
+        shown = {"caption": plain_caption} if plain_caption and plain_caption.strip() else {}
+        content = self._media_json(media) | shown
         return self._publish(method, params, target, content, caption=caption, plain_caption=plain_caption, media=media)
 
     async def _send_photo(self, params: _Params) -> dict[str, Any]:
@@ -836,11 +1216,18 @@ class FakeTelegram(LoopbackServer):
     async def _send_video(self, params: _Params) -> dict[str, Any]:
         return await self._send_media("sendVideo", "video", params)
 
+    @staticmethod
+    def _check_pin_right(chat: FakeChat) -> None:
+        """TDLib's ``DialogManager::can_pin_messages``; in a private chat the bot may always pin."""
+        if chat.type != "private" and not chat.bot_may("can_pin_messages"):
+            raise _bad("not enough rights to manage pinned messages in the chat")
+
     async def _pin_chat_message(self, params: _Params) -> bool:
         chat = self._chat(params)
         message_id = params.integer("message_id")
         if message_id not in chat.messages:
             raise _bad("message to pin not found")
+        self._check_pin_right(chat)
         if message_id in chat.pinned:
             chat.pinned.remove(message_id)
         chat.pinned.append(message_id)
@@ -851,6 +1238,7 @@ class FakeTelegram(LoopbackServer):
         message_id = params.integer("message_id") or (chat.pinned[-1] if chat.pinned else None)
         if message_id not in chat.pinned:
             raise _bad("message to unpin not found")
+        self._check_pin_right(chat)
         chat.pinned.remove(message_id)
         return True
 
@@ -863,22 +1251,25 @@ class FakeTelegram(LoopbackServer):
         return chat.as_json() | {"accent_color_id": 0, "max_reaction_count": 11, "accepted_gift_types": gifts}
 
     async def _get_chat_member(self, params: _Params) -> dict[str, Any]:
-        self._chat(params)
+        chat = self._chat(params)
         user_id = params.integer("user_id")
         if user_id == self._bot_user["id"]:
-            return self._bot_member(kicked=False)
+            return self._bot_member(chat)
         if user_id == OWNER_ID:
             return {"status": "creator", "user": _OWNER, "is_anonymous": False}
         return {"status": "member", "user": {"id": user_id, "is_bot": False, "first_name": "User"}}
 
     async def _get_chat_administrators(self, params: _Params) -> list[dict[str, Any]]:
-        self._chat(params)
-        return [{"status": "creator", "user": _OWNER, "is_anonymous": False}, self._bot_member(kicked=False)]
+        chat = self._chat(params)
+        owner = {"status": "creator", "user": _OWNER, "is_anonymous": False}
+        return [owner, self._bot_member(chat)] if chat.bot_status == "administrator" else [owner]
 
     async def _create_forum_topic(self, params: _Params) -> dict[str, Any]:
         chat = self._chat(params)
         if not chat.is_forum:
             raise _bad("the chat is not a forum")
+        if not chat.bot_may("can_manage_topics"):  # ForumTopicManager::create_forum_topic
+            raise _bad("not enough rights to create a topic")
         name = params.text("name") or ""
         if not 1 <= len(name) <= MAX_TOPIC_NAME_CHARS:
             raise _bad("TOPIC_NAME_INVALID")
@@ -890,7 +1281,9 @@ class FakeTelegram(LoopbackServer):
         return {"message_thread_id": thread_id, "name": name, "icon_color": icon_color}
 
     async def _edit_forum_topic(self, params: _Params) -> bool:
-        _, topic = self._topic(params)
+        chat, topic = self._topic(params)
+        if not chat.bot_manages(topic):  # ForumTopicManager::edit_forum_topic
+            raise _bad("not enough rights to edit the topic")
         name = params.text("name")
         if name is not None:
             if not 1 <= len(name) <= MAX_TOPIC_NAME_CHARS:
@@ -898,15 +1291,27 @@ class FakeTelegram(LoopbackServer):
             topic.name = name
         return True
 
-    async def _close_forum_topic(self, params: _Params) -> bool:
-        self._topic(params)[1].closed = True
+    def _set_topic_closed(self, params: _Params, closed: bool) -> bool:
+        """closeForumTopic/reopenForumTopic (ForumTopicManager::toggle_forum_topic_is_closed, then the server)."""
+        chat, topic = self._topic(params)
+        if not chat.bot_manages(topic):
+            raise _bad("not enough rights to close or open the topic")
+        if topic.closed == closed:
+            raise _bad("TOPIC_NOT_MODIFIED")
+        topic.closed = closed
+        event = "forum_topic_closed" if closed else "forum_topic_reopened"
+        self._new_message(chat, self._bot_user, topic.thread_id, None, {event: {}})
         return True
 
+    async def _close_forum_topic(self, params: _Params) -> bool:
+        return self._set_topic_closed(params, closed=True)
+
     async def _reopen_forum_topic(self, params: _Params) -> bool:
-        self._topic(params)[1].closed = False
-        return True
+        return self._set_topic_closed(params, closed=False)
 
     async def _delete_forum_topic(self, params: _Params) -> bool:
         chat, topic = self._topic(params)
+        if not (topic.by_bot or (chat.bot_status == "administrator" and chat.bot_rights.get("can_delete_messages"))):
+            raise _bad("not enough rights to delete the topic")  # ForumTopicManager::delete_forum_topic
         self.delete_topic(chat.id, topic.thread_id)
         return True

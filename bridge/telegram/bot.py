@@ -16,12 +16,13 @@ from bridge.telegram import general, membership, watching
 from bridge.telegram.access import ServedChatsOnly
 from bridge.telegram.commands import menu
 
-REQUEST_TIMEOUT = 30.0  # seconds; getUpdates long polls add their own timeout on top
 
+def create_bot(token: str, api_url: str, timeout: float) -> Bot:
+    """A Bot speaking HTML to ``api_url`` (api.telegram.org, a local Bot API server, or the sandbox).
 
-def create_bot(token: str, api_url: str) -> Bot:
-    """A Bot speaking HTML to ``api_url`` (api.telegram.org, a local Bot API server, or the sandbox)."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url.rstrip("/")), timeout=REQUEST_TIMEOUT)
+    ``timeout`` bounds each call; getUpdates long polls add their own timeout on top.
+    """
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url.rstrip("/")), timeout=timeout)
     defaults = DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True)
     return Bot(token, session=session, default=defaults)
 

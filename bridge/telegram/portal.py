@@ -14,6 +14,8 @@ from bridge.telegram.refusals import Refusal, refusal
 
 log = logging.getLogger(__name__)
 
+TOPIC_ALREADY_OPEN = "TOPIC_NOT_MODIFIED"  # reopenForumTopic on an open topic
+
 
 class Portals:
     """Builds homes: in a forum supergroup one topic per order, else one stream threaded to the card."""
@@ -57,6 +59,8 @@ class Portals:
         try:
             await self._call(chat_id, lambda: self._bot.reopen_forum_topic(chat_id, thread_id))
         except TelegramBadRequest as exc:
+            if TOPIC_ALREADY_OPEN in exc.message:
+                return True
             log.warning("order %s: its topic is closed and cannot be reopened (%s)", watch.order_id, exc.message)
             return False
         log.info("order %s: reopened its closed topic", watch.order_id)

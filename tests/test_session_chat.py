@@ -1,0 +1,145 @@
+"""The session chat Bybit serves today: one read per counterparty, attribution that never drops, re-watching."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+
+from bridge.sandbox.fake_bybit import FakeBybit, FakeOrder
+from tests.harness import TEAM_CHAT, Harness
+
+SESSION_LIST = "/v5/p2p/chat/message/listpage_v1"
+SESSION_ID = "/v5/p2p/chat/session/getSessionId"
+OPEN_ORDERS = "/v5/p2p/order/pending/simplifyList"
+STATUS_APPEALING = 30
+
+
+def body_lines(harness: Harness, prefix: str) -> list[str]:
+    return [line for text in harness.texts() for line in text.splitlines() if line.startswith(prefix)]
+
+
+def posts_with(harness: Harness, needle: str) -> list[str]:
+    return [text for text in harness.texts() if needle in text]
+
+
+def stored(harness: Harness, text: str) -> tuple[str, str] | None:
+    """(order id, state) the store holds for the message with this text."""
+    with contextlib.closing(sqlite3.connect(harness.db_path)) as db:
+        row = db.execute(
+            "SELECT order_id, state FROM messages WHERE json_extract(payload, '$.message') = ?", (text,)
+        ).fetchone()
+    return (str(row[0]), str(row[1])) if row else None
+
+
+def second_order_of(bybit: FakeBybit, first: FakeOrder) -> FakeOrder:
+    """The same counterparty opens another order, ten minutes after ``first``."""
+    first.create_ms -= 10 * 60_000
+    return bybit.add_order(counterparty_nick=first.target_nick)
+
+
+async def test_a_watched_order_keeps_getting_messages_when_its_counterparty_opens_another(harness: Harness) -> None:
+    bybit = harness.bybit
+    bybit.retire_order_chat()
+    appeal = bybit.add_order(counterparty_nick="BuyerBob", status=STATUS_APPEALING)
+    bybit.post_message(appeal.id, "a 01 I paid, see receipt")
+    newer = second_order_of(bybit, appeal)
+    for n in range(40):  # other buyers' orders push Bob's past the first page of the open-order list
+        bybit.add_order(counterparty_nick=f"Other{n}")
+    await harness.start()
+    assert "Watching" in await harness.reply_to(f"/watch {appeal.id}")
+    await harness.wait_text("a 01")
+
+    bybit.post_message(newer.id, "a 02 about my new order")
+    bybit.post_message(appeal.id, "a 03 still waiting on the appeal", created_ms=bybit.server_time_ms())
+    await harness.wait_text("a 03")
+    assert body_lines(harness, "a ") == [
+        "a 01 I paid, see receipt",
+        "a 02 about my new order",
+        "a 03 still waiting on the appeal",
+    ]
+    [about_newer] = posts_with(harness, "a 02")
+    assert f"likely about order {newer.id}, not watched" in about_newer  # found on the list's second page
+    assert "likely about" not in posts_with(harness, "a 03")[0] or newer.id in posts_with(harness, "a 03")[0]
+
+
+async def test_one_session_read_per_counterparty_and_one_open_order_list_per_round(harness: Harness) -> None:
+    bybit = harness.bybit
+    bob_first = bybit.add_order(counterparty_nick="BuyerBob")
+    bob_second = second_order_of(bybit, bob_first)
+    eve = bybit.add_order(counterparty_nick="SellerEve", side=0)
+    await harness.start(bybit_chat_api="session")
+    assert (await harness.reply_to(f"/watch {bob_first.id} {bob_second.id} {eve.id}")).count("Watching") == 3
+    bybit.post_message(eve.id, "r 01")
+    await harness.wait_text("r 01")
+
+    start = len(bybit.requests)
+    bybit.post_message(bob_second.id, "r 02")
+    await harness.wait_text("r 02")
+    await harness.telegram.wait_for(
+        lambda: sum(1 for r in bybit.requests[start:] if r.path == OPEN_ORDERS) >= 10, timeout=20
+    )
+    window = bybit.requests[start:]
+    rounds = sum(1 for r in window if r.path == OPEN_ORDERS)
+    session_reads = sum(1 for r in window if r.path == SESSION_LIST)
+    assert rounds * 2 - 2 <= session_reads <= rounds * 2 + 2  # two counterparties: two reads a round
+    assert bybit.calls_to(SESSION_ID) == 2  # session ids are asked once per counterparty
+    assert all(r.body["page"] == 1 for r in window if r.path == OPEN_ORDERS)  # one page holds them all
+
+
+async def test_rewatching_delivers_the_gap_within_the_backfill_limit(harness: Harness) -> None:
+    bybit = harness.bybit
+    bybit.retire_order_chat()
+    order = bybit.add_order()
+    bybit.post_message(order.id, "g 01")
+    await harness.start(backfill_limit=2)
+    await harness.reply_to(f"/watch {order.id}")
+    await harness.wait_text("g 01")
+    assert "Stopped" in await harness.reply_to(f"/unwatch {order.id}")
+    bybit.post_message(order.id, "g 02")
+    await harness.reply_to(f"/watch {order.id}")
+    await harness.wait_text("g 02")
+    assert "Stopped" in await harness.reply_to(f"/unwatch {order.id}")
+    for n in range(3, 7):
+        bybit.post_message(order.id, f"g {n:02d}")
+    reply = await harness.reply_to(f"/watch {order.id}")
+    assert "again" in reply and "2" in reply
+    await harness.wait_text("g 06")
+    bybit.post_message(order.id, "g 07")
+    await harness.wait_text("g 07")
+    assert body_lines(harness, "g ") == ["g 01", "g 02", "g 05", "g 06", "g 07"]
+
+
+async def test_rewatching_in_order_mode_delivers_the_gap_too(harness: Harness) -> None:
+    bybit = harness.bybit
+    order = bybit.add_order()
+    await harness.start(backfill_limit=3)
+    await harness.reply_to(f"/watch {order.id}")
+    bybit.post_message(order.id, "h 01")
+    await harness.wait_text("h 01")
+    await harness.reply_to(f"/unwatch {order.id}")
+    bybit.post_message(order.id, "h 02")
+    bybit.post_message(order.id, "h 03")
+    await harness.reply_to(f"/watch {order.id}")
+    await harness.wait_text("h 03")
+    assert body_lines(harness, "h ") == ["h 01", "h 02", "h 03"]
+
+
+async def test_watching_an_order_takes_over_its_messages_still_waiting_under_a_sibling(harness: Harness) -> None:
+    bybit = harness.bybit
+    bybit.retire_order_chat()
+    older = bybit.add_order(counterparty_nick="BuyerBob")
+    newer = second_order_of(bybit, older)
+    await harness.start()
+    await harness.reply_to(f"/watch {older.id}")
+    bybit.post_message(older.id, "w 01")
+    await harness.wait_text("w 01")
+
+    harness.telegram.restrict_bot(TEAM_CHAT)  # nothing can be delivered for now
+    bybit.post_message(newer.id, "w 02 for the new order")
+    await harness.telegram.wait_for(lambda: stored(harness, "w 02 for the new order") == (older.id, "pending"))
+    harness.say(f"/watch {newer.id}")
+    await harness.telegram.wait_for(lambda: stored(harness, "w 02 for the new order") == (newer.id, "pending"))
+    harness.telegram.unrestrict_bot(TEAM_CHAT)
+    await harness.wait_text("w 02", timeout=20)
+    [post] = posts_with(harness, "w 02")
+    assert f"order …{newer.id[-6:]}" in post and "likely about" not in post
