@@ -21,6 +21,7 @@ from bridge.store import Pending, Store, Watch
 from bridge.tasks import Supervisor, wait_event
 from bridge.telegram.calls import TelegramCaller
 from bridge.telegram.limits import TEXT_LIMIT
+from bridge.telegram.pacing import BULK
 from bridge.telegram.portal import Portals
 from bridge.telegram.refusals import Refusal, refusal
 from bridge.telegram.sender import TelegramSender
@@ -125,6 +126,7 @@ class Delivery:
 
     async def _serve(self, chat_id: int, *, was_paused: bool) -> None:
         """Work through one chat until nothing is left, making new orders' homes between posts."""
+        BULK.set(True)  # this task's posts give way to command replies
         home_turn = True
         try:
             while not self._stopping:

@@ -60,7 +60,9 @@ async def run_demo(stop: asyncio.Event) -> None:
     async with FakeBybit() as bybit, FakeTelegram(on_post=terminal) as telegram:
         terminal.telegram = telegram
         telegram.add_chat(TEAM_CHAT, type="supergroup", title="Merchant team", is_forum=True)
+        bybit.retire_order_chat()  # as on Bybit today: the session chat is the live path
         order = bybit.add_order(side=1, counterparty_nick="BuyerBob", quantity="150", price="92.40", currency="RUB")
+        order.create_ms -= 60_000
         bybit.post_message(order.id, "Order created. Buyer pays within 15 minutes.", sender="system")
         bybit.post_message(order.id, "Hi! Paying now via Sberbank.")
         with tempfile.TemporaryDirectory() as workdir:
@@ -93,6 +95,13 @@ async def run_demo(stop: asyncio.Event) -> None:
                 (
                     "The buyer asks: 'Please release the coins 🙏'",
                     lambda: bybit.post_message(order.id, "Please release the coins 🙏"),
+                ),
+                (
+                    "The buyer opens a second order nobody watches, and writes about it in the same chat",
+                    lambda: bybit.post_message(
+                        bybit.add_order(side=1, counterparty_nick="BuyerBob", quantity="40", price="92.40").id,
+                        "Opened one more order for 40 USDT, same card",
+                    ),
                 ),
             ]
             try:

@@ -7,22 +7,28 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+YIELD_SECONDS = 0.01  # how often a caller that gave way to an urgent one looks again
+
 
 class SlidingWindow:
     """Await :meth:`acquire` before each event; it sleeps just long enough to stay within the window.
 
     One instance serves one budget (Bybit's reads per second, one Telegram chat, all of Telegram).
-    ``clock`` is injectable for tests.
+    An *urgent* caller takes the next free slot before any other waiting caller, and may use the
+    ``reserve`` slots that others leave free. ``clock`` is injectable for tests.
     """
 
-    def __init__(self, limit: int, period: float, *, clock: Callable[[], float] = time.monotonic) -> None:
-        if limit < 1 or period <= 0:
-            raise ValueError("limit must be >= 1 and period > 0")
+    def __init__(
+        self, limit: int, period: float, *, reserve: int = 0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if limit < 1 or period <= 0 or not 0 <= reserve < limit:
+            raise ValueError("limit must be >= 1, period > 0 and 0 <= reserve < limit")
         self.limit = limit
         self.period = period
+        self.reserve = reserve
         self._clock = clock
         self._events: deque[float] = deque()
-        self._lock = asyncio.Lock()
+        self._urgent = 0
 
     @classmethod
     def per_second(cls, rate: float) -> SlidingWindow:
@@ -31,21 +37,25 @@ class SlidingWindow:
             return cls(int(rate), 1.0)
         return cls(1, 1.0 / rate)
 
-    def delay(self) -> float:
-        """Seconds until one more event fits (0 when it fits now)."""
+    def delay(self, *, urgent: bool = True) -> float:
+        """Seconds until one more event fits (0 when it fits now); not urgent, the reserve stays free."""
         now = self._clock()
         while self._events and now - self._events[0] >= self.period:
             self._events.popleft()
-        if len(self._events) < self.limit:
+        room = self.limit if urgent else self.limit - self.reserve
+        if len(self._events) < room:
             return 0.0
-        return self._events[0] + self.period - now
+        return self._events[len(self._events) - room] + self.period - now
 
-    async def acquire(self) -> None:
-        """Wait for a slot and take it."""
-        async with self._lock:
-            while (wait := self.delay()) > 0:
-                await asyncio.sleep(wait)
+    async def acquire(self, *, urgent: bool = False) -> None:
+        """Wait for a slot and take it; ``urgent`` callers go first."""
+        self._urgent += urgent
+        try:
+            while (wait := self.delay(urgent=urgent)) > 0 or (self._urgent and not urgent):
+                await asyncio.sleep(max(wait, YIELD_SECONDS))
             self._events.append(self._clock())
+        finally:
+            self._urgent -= urgent
 
     def push_back(self, seconds: float) -> None:
         """Treat the window as full for ``seconds`` (after a server said: slow down)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -202,3 +204,47 @@ async def test_flood_of_200_messages_across_10_orders_without_a_429(tmp_path: Pa
 async def test_flood_at_telegrams_real_limits(tmp_path: Path) -> None:
     async with FakeBybit() as bybit, FakeTelegram(enforce_flood_limits=True) as telegram:
         await flood(bybit, telegram, tmp_path, scale=1, per_order=20)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+async def test_ten_orders_talking_at_once_at_telegrams_real_limits_arrive_within_90_s(tmp_path: Path) -> None:
+    """10 orders of 20 texts each over 20 s into one forum group: all in ≤ 90 s after the last, in order, no 429."""
+    async with FakeBybit() as bybit, FakeTelegram(enforce_flood_limits=True) as telegram:
+        telegram.add_chat(TEAM_CHAT, type="supergroup", title="Merchant team", is_forum=True)
+        harness = Harness(bybit, telegram, tmp_path / "flood.db")
+        orders = [bybit.add_order(counterparty_nick=f"Buyer{n}") for n in range(10)]
+        await harness.start(
+            poll_interval=1.0,
+            telegram_group_messages_per_minute=20,
+            telegram_chat_messages_per_second=1,
+            telegram_global_messages_per_second=30,
+        )
+        try:
+            await harness.reply_to("/watch " + " ".join(o.id for o in orders))
+            await telegram.wait_for(lambda: len(telegram.chats[TEAM_CHAT].pinned) == 10, timeout=200)
+            for n in range(20):
+                for order in orders:
+                    bybit.post_message(order.id, f"{order.id[-2:]} msg {n:02d}")
+                await asyncio.sleep(1.0)
+                if n == 10:  # a command mid-flood is answered ahead of the backlog
+                    asked, status = time.monotonic(), harness.say("/status")
+            last_arrived = time.monotonic()
+            tags = [o.id[-2:] for o in orders]
+            await telegram.wait_for(
+                lambda: all(lines_of(telegram.sent, f"{tag} msg")[-1:] == [f"{tag} msg 19"] for tag in tags),
+                timeout=300,
+            )
+            took = time.monotonic() - last_arrived
+            [answer] = [s for s in telegram.sent if s.reply_to == status]
+            answered = answer.time - asked
+            print(f"\nall 200 delivered {took:.1f} s after the last arrived; /status answered in {answered:.1f} s")
+            assert answered < 10
+            for order in orders:
+                posts = in_thread(telegram, topic_of(telegram, order))
+                tag = order.id[-2:]
+                assert lines_of(posts, f"{tag} msg") == [f"{tag} msg {n:02d}" for n in range(20)]
+            assert telegram.flood_errors == 0
+            assert took <= 90
+        finally:
+            await harness.stop()

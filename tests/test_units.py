@@ -65,3 +65,19 @@ def test_allowed_chats_and_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.bybit_url == "https://api-testnet.bybit.com"
     monkeypatch.setenv("BYBIT_BASE_URL", "http://127.0.0.1:9/")
     assert load_settings(_env_file=None).bybit_url == "http://127.0.0.1:9"
+
+
+async def test_an_urgent_caller_takes_the_next_slot_before_earlier_waiters() -> None:
+    window = SlidingWindow(1, 0.2)
+    await window.acquire()
+    order: list[str] = []
+
+    async def take(name: str, urgent: bool) -> None:
+        await window.acquire(urgent=urgent)
+        order.append(name)
+
+    backlog = asyncio.create_task(take("backlog", False))
+    await asyncio.sleep(0.05)
+    await take("reply", True)
+    await backlog
+    assert order == ["reply", "backlog"]

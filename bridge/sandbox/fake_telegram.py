@@ -246,6 +246,8 @@ class _Plan:
 
     method: str | None
     remaining: int
+    after: int = field(default=0, kw_only=True)
+    """How many matching calls pass untouched first."""
 
     def aims_at(self, method: str) -> bool:
         return method.lower() in _SEND_METHODS if self.method is None else self.method.lower() == method.lower()
@@ -274,6 +276,9 @@ def _take(plans: list[_PlanT], method: str) -> _PlanT | None:
     """The first plan aimed at ``method``, counted as used once."""
     for plan in plans:
         if plan.aims_at(method):
+            if plan.after:
+                plan.after -= 1
+                continue
             plan.remaining -= 1
             if plan.remaining <= 0:
                 plans.remove(plan)
@@ -735,21 +740,26 @@ class FakeTelegram(LoopbackServer):
         description = _retry_after(retry_after).description
         self._faults.append(_Fault(method, times, 429, description, retry_after))
 
-    def inject_error(self, status: int, description: str, times: int = 1, method: str | None = None) -> None:
+    def inject_error(
+        self, status: int, description: str, times: int = 1, method: str | None = None, *, after: int = 0
+    ) -> None:
         """Answer the next ``times`` send calls (or calls to ``method``) with ``status`` and ``description``.
 
         E.g. ``inject_error(400, "Bad Request: can't parse entities: …", times=3)`` refuses the next three sends
-        whatever their content, as a parse error would.
+        whatever their content, as a parse error would. ``after`` lets that many matching calls pass first.
         """
-        self._faults.append(_Fault(method, times, status, description))
+        self._faults.append(_Fault(method, times, status, description, after=after))
 
-    def inject_slow_response(self, seconds: float, times: int = 1, method: str | None = None) -> None:
+    def inject_slow_response(
+        self, seconds: float, times: int = 1, method: str | None = None, *, after: int = 0
+    ) -> None:
         """Carry out the next ``times`` send calls (or calls to ``method``) but answer each ``seconds`` late.
 
         The post is stored and recorded in :attr:`sent` at once, as Telegram takes it; a client whose timeout is
-        shorter sees a timeout for a message that was delivered. :meth:`stop` cuts the wait short.
+        shorter sees a timeout for a message that was delivered. :meth:`stop` cuts the wait short. ``after`` lets
+        that many matching calls pass first.
         """
-        self._delays.append(_Delay(method, times, seconds))
+        self._delays.append(_Delay(method, times, seconds, after=after))
 
     def migrate_chat(self, old_id: int, new_id: int) -> FakeChat:
         """Upgrade a group to a supergroup with a new id; sends to the old id get ``migrate_to_chat_id``."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+from contextvars import ContextVar
 
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
@@ -26,6 +28,10 @@ log = logging.getLogger(__name__)
 POSTING_METHODS = (SendMessage, SendPhoto, SendDocument, SendVideo, CreateForumTopic, PinChatMessage)
 """Calls that put a message (or a service message) into a chat, so they count against its limits."""
 
+BULK: ContextVar[bool] = ContextVar("bulk_posting", default=False)
+"""Set in tasks that post the backlog (delivery workers); every other post (command replies) goes first."""
+
+GROUP_RESERVE = 0.1  # share of a group's posts per minute the backlog leaves to command replies
 SAFETY = 1.05  # stretch each window a little: our clock and Telegram's see a post at slightly different times
 SAFETY_SECONDS = 0.1
 
@@ -44,15 +50,17 @@ class Pacer:
         if windows is None:
             windows = [_padded(SlidingWindow.per_second(self._chat_per_second))]
             if chat_id < 0:  # groups, supergroups and channels have negative ids
-                windows.append(_padded(SlidingWindow(max(1, int(self._group_per_minute)), 60.0)))
+                limit = max(1, int(self._group_per_minute))
+                reserve = min(limit - 1, math.ceil(limit * GROUP_RESERVE))
+                windows.append(_padded(SlidingWindow(limit, 60.0, reserve=reserve)))
             self._chats[chat_id] = windows
         return windows
 
-    async def acquire(self, chat_id: int) -> None:
-        """Wait until one more post to ``chat_id`` fits every budget."""
+    async def acquire(self, chat_id: int, *, urgent: bool = False) -> None:
+        """Wait until one more post to ``chat_id`` fits every budget; ``urgent`` posts go first."""
         for window in self._windows(chat_id):
-            await window.acquire()
-        await self._global.acquire()
+            await window.acquire(urgent=urgent)
+        await self._global.acquire(urgent=urgent)
 
     def push_back(self, chat_id: int, seconds: float) -> None:
         """Telegram said ``retry_after``: send nothing more to that chat for ``seconds``."""
@@ -66,7 +74,7 @@ def posts(method: object) -> bool:
 
 
 def _padded(window: SlidingWindow) -> SlidingWindow:
-    return SlidingWindow(window.limit, window.period * SAFETY + SAFETY_SECONDS)
+    return SlidingWindow(window.limit, window.period * SAFETY + SAFETY_SECONDS, reserve=window.reserve)
 
 
 class PacingMiddleware(BaseRequestMiddleware):
@@ -90,7 +98,7 @@ class PacingMiddleware(BaseRequestMiddleware):
         if not (posts(method) and isinstance(chat_id, int)):
             return await make_request(bot, method)
         while True:
-            await self._pacer.acquire(chat_id)
+            await self._pacer.acquire(chat_id, urgent=not BULK.get())
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:
