@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import sqlite3
 
@@ -51,8 +52,8 @@ async def test_a_watched_order_keeps_getting_messages_when_its_counterparty_open
     bybit = harness.bybit
     bybit.retire_order_chat()
     appeal = bybit.add_order(counterparty_nick="BuyerBob", status=STATUS_APPEALING)
-    bybit.post_message(appeal.id, "a 01 I paid, see receipt")
     newer = second_order_of(bybit, appeal)
+    bybit.post_message(appeal.id, "a 01 I paid, see receipt", created_ms=bybit.server_time_ms() - 5 * 60_000)
     for n in range(40):  # other buyers' orders push Bob's past the first page of the open-order list
         bybit.add_order(counterparty_nick=f"Other{n}")
     await harness.start()
@@ -174,7 +175,7 @@ async def test_random_orders_and_watches_of_one_counterparty_lose_no_message(see
             if order.id not in watched:
                 watched.add(order.id)
                 harness.say(f"/watch {order.id}")
-                await harness.telegram.wait_for(lambda: backfilled(harness, order.id))
+                await harness.telegram.wait_for(functools.partial(backfilled, harness, order.id))
         else:
             text = f"p {seed}.{step:02d}"
             bybit.post_message(rng.choice(orders).id, text)
