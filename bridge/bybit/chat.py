@@ -8,6 +8,7 @@ from typing import Literal, Protocol, TypeVar
 
 from bridge.bybit._client import MESSAGE_PAGE_SIZE, BybitClient
 from bridge.bybit.models import ChatMessage, SessionMessage
+from bridge.errors import BybitError
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,11 @@ class ChatSource:
             session = self._sessions[user_mask_id] = await self._client.session_id(user_mask_id)
         last_id = 0
         for _ in range(MAX_PAGES):
-            page = await self._client.session_messages(session, last_id)
+            try:
+                page = await self._client.session_messages(session, last_id)
+            except BybitError:
+                self._sessions.pop(user_mask_id, None)  # the next read asks for the session anew
+                raise
             if page:
                 yield page
             older = [int(item.id) for item in page if item.id.isdigit()]
