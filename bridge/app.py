@@ -13,20 +13,20 @@ from aiogram.types import User
 
 from bridge.bybit import BybitClient
 from bridge.bybit.chat import ApiName, ChatSource
+from bridge.bybit.media import MediaFetcher
 from bridge.config import Settings
-from bridge.delivery import Delivery
+from bridge.core.poller import Poller
+from bridge.core.watchlist import Watchlist
 from bridge.errors import ConfigError
-from bridge.media import MediaFetcher
-from bridge.poller import Poller
-from bridge.status import Health
 from bridge.store import Store
 from bridge.tasks import Supervisor, wait_event
-from bridge.telegram.bot import create_bot, create_dispatcher, publish_commands
-from bridge.telegram.calls import CallStats, TelegramCaller
-from bridge.telegram.pacing import Pacer, PacingMiddleware
-from bridge.telegram.portal import Portals
-from bridge.telegram.sender import TelegramSender
-from bridge.watchlist import Watchlist
+from bridge.telegram import create_bot
+from bridge.telegram.incoming import HELP_TEXT, Dependencies, Health, create_dispatcher, publish_commands
+from bridge.telegram.outgoing.calls import CallStats, TelegramCaller
+from bridge.telegram.outgoing.delivery import Delivery
+from bridge.telegram.outgoing.homes import Homes
+from bridge.telegram.outgoing.pacing import Pacer, PacingMiddleware
+from bridge.telegram.outgoing.sender import TelegramSender
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,9 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             return
 
         async def remember_api(name: ApiName) -> None:
-            await store.set_value(CHAT_API_KEY, name)
+            await store.values.set(CHAT_API_KEY, name)
 
-        remembered = await store.get_value(CHAT_API_KEY)
+        remembered = await store.values.get(CHAT_API_KEY)
         source = ChatSource(
             client,
             mode=settings.bybit_chat_api,
@@ -83,19 +83,20 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             store,
             TelegramSender(bot, media),
             call,
-            Portals(bot, store, call),
+            Homes(bot, store, call),
             media_host=settings.bybit_media_url,
             timeout_pause=settings.telegram_timeout,
         )
-        dispatcher = create_dispatcher(
-            settings.served_chat_ids,
-            store,
+        dependencies = Dependencies(
+            store=store,
             watchlist=Watchlist(store, client),
             health=Health(poll=poller.stats, telegram=call.stats),
             chat_source=source,
             backfill_limit=settings.backfill_limit,
             bot_username=me.username or "",
+            help_text=HELP_TEXT,
         )
+        dispatcher = create_dispatcher(settings.served_chat_ids, store, dependencies)
 
         tasks = Supervisor()
         stack.push_async_callback(tasks.stop)
@@ -115,7 +116,7 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             me.username,
             source.current,
             sorted(settings.served_chat_ids),
-            len(await store.watches()),
+            len(await store.orders.active()),
         )
         await stop.wait()
         log.info("stopping: finishing the post in flight")

@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bridge.errors import ConfigError
-from bridge.telegram import limits
+from bridge.telegram.constants import FloodLimit
 
 MAINNET_URL = "https://api.bybit.com"
 TESTNET_URL = "https://api-testnet.bybit.com"
@@ -28,9 +28,9 @@ class Settings(BaseSettings):
     telegram_chat_id: int | None = None
     telegram_allowed_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     telegram_api_url: str = "https://api.telegram.org"
-    telegram_group_messages_per_minute: float = Field(default=limits.GROUP_MESSAGES_PER_MINUTE, gt=0)
-    telegram_chat_messages_per_second: float = Field(default=limits.CHAT_MESSAGES_PER_SECOND, gt=0)
-    telegram_global_messages_per_second: float = Field(default=limits.GLOBAL_MESSAGES_PER_SECOND, gt=0)
+    telegram_group_messages_per_minute: float = Field(default=FloodLimit.GROUP_MESSAGES_PER_MINUTE, gt=0)
+    telegram_chat_messages_per_second: float = Field(default=FloodLimit.CHAT_MESSAGES_PER_SECOND, gt=0)
+    telegram_global_messages_per_second: float = Field(default=FloodLimit.GLOBAL_MESSAGES_PER_SECOND, gt=0)
     telegram_timeout: float = Field(default=30.0, gt=0)
 
     bybit_api_key: SecretStr | None = None

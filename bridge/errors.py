@@ -11,6 +11,15 @@ class ConfigError(BridgeError):
     """The configuration is missing or invalid; the message names the variable, never its value."""
 
 
+class SchemaTooNew(BridgeError):
+    """The database was written by a newer bridge; this one must not touch it."""
+
+    def __init__(self, found: int, known: int) -> None:
+        self.found = found
+        self.known = known
+        super().__init__(f"database schema {found} is newer than this bridge ({known}); upgrade the bridge")
+
+
 class BybitError(BridgeError):
     """A Bybit call failed; ``code`` is Bybit's ret_code (or 0 for transport failures)."""
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge.attribution import SESSION_CLOCK_SLACK, Counterparty, attribute, to_chat_message
 from bridge.bybit import SessionMessage
+from bridge.core.attribution import SESSION_CLOCK_SLACK, Counterparty, attribute, to_chat_message
 from tests.factories import order
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

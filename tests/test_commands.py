@@ -84,7 +84,7 @@ async def test_unwatch_of_an_order_not_watched(harness: Harness) -> None:
     reply = await harness.reply_to(f"/unwatch {order.id}")
     assert "is not watched in this chat" in reply and order.id in reply
     reply = await harness.reply_to("/unwatch")
-    assert "Usage" in reply and "/unwatch ORDER_ID" in reply
+    assert "Usage" in reply and "/unwatch [ORDER_ID]" in reply
     await assert_nothing_watched(harness)
 
 

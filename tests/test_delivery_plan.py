@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bridge.delivery import next_post
-from bridge.poller import plan_records
+from bridge.core.poller import plan_records
 from bridge.store import Pending, State, Watch
+from bridge.telegram.outgoing.delivery import next_post
 from tests.factories import message, order
 
 A = "1898976123321221120"

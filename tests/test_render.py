@@ -6,8 +6,16 @@ import html
 import re
 
 from bridge.bybit import MessageKind
-from bridge.render import MediaPart, TextPart, absolute_url, media_as_link, render, split_post, text_block
-from bridge.telegram.limits import TEXT_LIMIT
+from bridge.telegram.constants import MessageLimit
+from bridge.telegram.outgoing.render import (
+    MediaPart,
+    TextPart,
+    absolute_url,
+    media_as_link,
+    render,
+    split_post,
+    text_block,
+)
 from tests.factories import SELF_ID, message, order
 
 HOST = "https://api2.bybit.com"
@@ -81,7 +89,7 @@ def test_long_text_is_split_under_the_limit_without_breaking_entities() -> None:
     body = ("word & <tag> " * 1200).strip()
     posts = split_post("<b>Buyer</b> header", body)
     assert len(posts) > 1
-    assert all(len(post) <= TEXT_LIMIT for post in posts)
+    assert all(len(post) <= MessageLimit.TEXT for post in posts)
     assert all(re.search(r"&[a-z]*$", post) is None for post in posts)  # no entity cut in half
     rebuilt = " ".join(html.unescape(post.split("\n", 1)[1]) for post in posts)
     assert rebuilt.split() == body.split()

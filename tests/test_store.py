@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.errors import SchemaTooNew
 from bridge.store import MIGRATIONS, SCHEMA_VERSION, State, Store
 from tests.factories import message, order
 
@@ -21,14 +22,14 @@ async def test_fresh_database_has_the_latest_schema(tmp_path: Path) -> None:
 async def test_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     with sqlite3.connect(path) as db:
-        db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+        db.executescript(MIGRATIONS[0].script + "; PRAGMA user_version = 1;")
         db.execute(
             "INSERT INTO orders (order_id, chat_id, info, watched_at) VALUES (?, ?, ?, 0)",
             ("1898976123321221120", -100, order().model_dump_json(by_alias=True)),
         )
     async with await Store.open(path) as store:
         assert await store.schema_version() == SCHEMA_VERSION
-        [watch] = await store.watches()
+        [watch] = await store.orders.active()
         assert watch.home_ready and watch.card_message_id is None  # old watches keep posting where they did
 
 
@@ -36,39 +37,44 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
     with sqlite3.connect(path) as db:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    with pytest.raises(RuntimeError, match="newer"):
+    with pytest.raises(SchemaTooNew, match="newer"):
         await Store.open(path)
+
+
+def test_every_migration_says_what_it_adds() -> None:
+    assert all(step.description and step.script.strip() for step in MIGRATIONS)
+    assert len({step.description for step in MIGRATIONS}) == len(MIGRATIONS)
 
 
 async def test_recording_twice_adds_nothing_and_delivery_marks_stick(tmp_path: Path) -> None:
     async with await Store.open(tmp_path / "b.db") as store:
         info = order()
-        await store.watch(info, -100, None, 1)
-        assert await store.pending_chats() == {-100}  # its home is still to be made
-        await store.set_home(info.id, None, 7)
+        await store.orders.watch(info, -100, None, 1)
+        assert await store.messages.chats_with_work() == {-100}  # its home is still to be made
+        await store.orders.set_home(info.id, None, 7)
         msgs = [message(f"m{n}", id=str(100 + n)) for n in range(3)]
         entries = [(info.id, m, State.PENDING) for m in msgs]
-        assert await store.record(entries) == 3
-        assert await store.record(entries) == 0
-        assert await store.known_ids(["100", "102", "999"]) == {"100", "102"}
-        pending = await store.pending(-100)
+        assert await store.messages.record(entries) == 3
+        assert await store.messages.record(entries) == 0
+        assert await store.messages.known_ids(["100", "102", "999"]) == {"100", "102"}
+        pending = await store.messages.pending(-100)
         assert [p.message.message for p in pending] == ["m0", "m1", "m2"]
-        await store.mark_delivered([pending[0].seq, pending[1].seq], -100, [55])
-        assert [p.message.message for p in await store.pending(-100)] == ["m2"]
-        queue = await store.queue()
+        await store.messages.mark_delivered([pending[0].seq, pending[1].seq], -100, [55])
+        assert [p.message.message for p in await store.messages.pending(-100)] == ["m2"]
+        queue = await store.messages.queue()
         assert (queue.delivered, queue.pending, queue.held, queue.dead) == (2, 1, 0, 0)
     async with await Store.open(tmp_path / "b.db") as reopened:  # survives a restart
-        assert [p.message.message for p in await reopened.pending(-100)] == ["m2"]
+        assert [p.message.message for p in await reopened.messages.pending(-100)] == ["m2"]
 
 
 async def test_unwatched_orders_hold_their_messages(tmp_path: Path) -> None:
     async with await Store.open(tmp_path / "c.db") as store:
         info = order()
-        await store.watch(info, -100, None, 1)
-        await store.set_home(info.id, None, 7)
-        await store.record([(info.id, message("held"), State.PENDING)])
-        assert await store.unwatch(info.id)
-        assert not await store.unwatch(info.id)
-        assert await store.pending() == []
-        await store.watch(info, -100, None, 1)
-        assert [p.message.message for p in await store.pending()] == ["held"]
+        await store.orders.watch(info, -100, None, 1)
+        await store.orders.set_home(info.id, None, 7)
+        await store.messages.record([(info.id, message("held"), State.PENDING)])
+        assert await store.orders.unwatch(info.id)
+        assert not await store.orders.unwatch(info.id)
+        assert await store.messages.pending() == []
+        await store.orders.watch(info, -100, None, 1)
+        assert [p.message.message for p in await store.messages.pending()] == ["held"]

@@ -1,6 +1,30 @@
-"""Bybit P2P: the signed HTTP client, its models, and the two chat back ends."""
+"""Bybit P2P: the signed HTTP client, its tolerant models, Bybit's constants, the chat APIs and media downloads."""
 
 from bridge.bybit._client import MESSAGE_PAGE_SIZE, BybitClient
-from bridge.bybit.models import ChatMessage, MessageKind, OrderInfo, SessionMessage
+from bridge.bybit.chat import ApiName, ChatSource, KnownIds, collect_new, find
+from bridge.bybit.constants import ContentType, MsgType, OrderStatus, RetCode, RoleType
+from bridge.bybit.media import MediaFetcher
+from bridge.bybit.models import ChatItem, ChatMessage, MessageKind, OrderInfo, OrderSummary, SessionMessage, parse_items
 
-__all__ = ["MESSAGE_PAGE_SIZE", "BybitClient", "ChatMessage", "MessageKind", "OrderInfo", "SessionMessage"]
+__all__ = [
+    "MESSAGE_PAGE_SIZE",
+    "ApiName",
+    "BybitClient",
+    "ChatItem",
+    "ChatMessage",
+    "ChatSource",
+    "ContentType",
+    "KnownIds",
+    "MediaFetcher",
+    "MessageKind",
+    "MsgType",
+    "OrderInfo",
+    "OrderStatus",
+    "OrderSummary",
+    "RetCode",
+    "RoleType",
+    "SessionMessage",
+    "collect_new",
+    "find",
+    "parse_items",
+]

@@ -14,6 +14,7 @@ from typing import Any, Self
 import httpx
 
 from bridge.bybit._signing import auth_headers
+from bridge.bybit.constants import RetCode
 from bridge.bybit.models import ChatMessage, OrderInfo, OrderSummary, SessionMessage, parse_items
 from bridge.errors import BybitAuthError, BybitError, BybitUnavailable, ChatApiRetired
 from bridge.ratelimit import SlidingWindow
@@ -21,11 +22,6 @@ from bridge.ratelimit import SlidingWindow
 log = logging.getLogger(__name__)
 
 # Bybit's return codes the client acts on.
-CODE_OK = 0
-CODE_TIMESTAMP = 10002
-CODE_RATE_LIMIT = 10006
-AUTH_CODES = frozenset({10003, 10004, 10005, 10010})
-CODE_CHAT_API_CLOSED = 912200387
 
 RATE_LIMIT_RESET_HEADER = "X-Bapi-Limit-Reset-Timestamp"
 IP_BAN_SECONDS = 600.0
@@ -180,19 +176,19 @@ class BybitClient:
                 failure = f"HTTP {response.status_code} with a body that is not Bybit JSON"
                 await self._backoff(path, attempt, failure)
                 continue
-            if code == CODE_OK:
+            if code == RetCode.OK:
                 return payload.get("result")
-            if code == CODE_RATE_LIMIT:
+            if code == RetCode.RATE_LIMIT:
                 failure = f"{code} {message}"
                 await self._wait_rate_limit(path, response)
                 continue
-            if code == CODE_TIMESTAMP and attempt < self._max_attempts:
+            if code == RetCode.TIMESTAMP and attempt < self._max_attempts:
                 failure = f"{code} {message}"
                 await self.sync_clock()
                 continue
-            if code in AUTH_CODES:
+            if code in RetCode.auth():
                 raise BybitAuthError(code, message, endpoint=path)
-            if code == CODE_CHAT_API_CLOSED:
+            if code == RetCode.CHAT_API_CLOSED:
                 raise ChatApiRetired(code, message, endpoint=path)
             raise BybitError(code, message, endpoint=path)
         raise BybitUnavailable(0, f"gave up after {self._max_attempts} attempts: {failure}", endpoint=path)

@@ -18,9 +18,11 @@ from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from bridge.bybit.constants import ContentType, MsgType, RoleType
+
 log = logging.getLogger(__name__)
 
-UNREADABLE_TEXT_LIMIT = 2000  # characters of a raw payload kept for a message the bridge could not read
+UNREADABLE_TEXT_CHARS = 2000  # characters of a raw payload kept for a message the bridge could not read
 
 
 def _ms_to_datetime(value: object) -> object:
@@ -98,16 +100,21 @@ class MessageKind(StrEnum):
     UNREADABLE = "unreadable"
 
 
-MSG_TYPE_ORDER_CARD = 11
-_KIND_BY_MSG_TYPE = {2: MessageKind.IMAGE, 6: MessageKind.IMAGE, 7: MessageKind.PDF, 8: MessageKind.VIDEO}
-_KIND_BY_CONTENT_TYPE = {
-    "pic": MessageKind.IMAGE,
-    "pdf": MessageKind.PDF,
-    "video": MessageKind.VIDEO,
-    "SYS_ORDER_CARD": MessageKind.ORDER_CARD,
+_KIND_BY_MSG_TYPE: dict[int, MessageKind] = {
+    MsgType.IMAGE: MessageKind.IMAGE,
+    MsgType.SUPPORT_IMAGE: MessageKind.IMAGE,
+    MsgType.PDF: MessageKind.PDF,
+    MsgType.VIDEO: MessageKind.VIDEO,
+    MsgType.ORDER_CARD: MessageKind.ORDER_CARD,
 }
-SYSTEM_ROLE_TYPES = frozenset({"sys", "alarm"})
-SUPPORT_MSG_TYPES = frozenset({5, 6})
+_KIND_BY_CONTENT_TYPE: dict[str, MessageKind] = {
+    ContentType.PICTURE: MessageKind.IMAGE,
+    ContentType.PDF: MessageKind.PDF,
+    ContentType.VIDEO: MessageKind.VIDEO,
+    ContentType.ORDER_CARD: MessageKind.ORDER_CARD,
+}
+SYSTEM_ROLE_TYPES = frozenset({RoleType.SYSTEM, RoleType.ALARM})
+SUPPORT_MSG_TYPES = frozenset({MsgType.SUPPORT_TEXT, MsgType.SUPPORT_IMAGE})
 
 
 class ChatItem(_BybitModel):
@@ -130,7 +137,7 @@ class ChatMessage(ChatItem):
     user_id: Text = Field("", alias="userId")
     msg_type: MaybeInt = Field(None, alias="msgType")
     msg_code: MaybeInt = Field(None, alias="msgCode")
-    content_type: Text = Field("str", alias="contentType")
+    content_type: Text = Field(ContentType.TEXT, alias="contentType")
     order_id: Text = Field("", alias="orderId")
     msg_uuid: Text = Field("", alias="msgUuid")
     nick_name: Text = Field("", alias="nickName")
@@ -146,15 +153,13 @@ class ChatMessage(ChatItem):
         """Text, a media kind, Bybit's machine-readable order card, or unreadable."""
         if self.unreadable:
             return MessageKind.UNREADABLE
-        if self.msg_type == MSG_TYPE_ORDER_CARD:
-            return MessageKind.ORDER_CARD
         by_type = _KIND_BY_MSG_TYPE.get(self.msg_type) if self.msg_type is not None else None
         return by_type or _KIND_BY_CONTENT_TYPE.get(self.content_type, MessageKind.TEXT)
 
     @property
     def is_system(self) -> bool:
         """Sent by Bybit itself (checked before the sender id: system messages may carry yours)."""
-        return self.msg_type == 0 or self.role_type in SYSTEM_ROLE_TYPES
+        return self.msg_type == MsgType.SYSTEM or self.role_type in SYSTEM_ROLE_TYPES
 
     @property
     def is_support(self) -> bool:
@@ -173,7 +178,7 @@ class SessionMessage(ChatItem):
     TEXT_FIELD: ClassVar[str] = "content"
 
     send_user_nick_name: Text = Field("", alias="sendUserNickName")
-    content_type: Text = Field("str", alias="contentType")
+    content_type: Text = Field(ContentType.TEXT, alias="contentType")
     content: Text = ""
     msg_type: MaybeInt = None
     msg_code: MaybeInt = None
@@ -294,5 +299,5 @@ def _placeholder(model: type[Item], item: object) -> Item:
     if not isinstance(created, datetime):
         created = datetime.now(tz=UTC)
     return model.model_validate(
-        {"id": msg_id, "createDate": created, model.TEXT_FIELD: raw[:UNREADABLE_TEXT_LIMIT], "unreadable": True}
+        {"id": msg_id, "createDate": created, model.TEXT_FIELD: raw[:UNREADABLE_TEXT_CHARS], "unreadable": True}
     )

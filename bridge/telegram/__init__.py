@@ -1,1 +1,5 @@
-"""The Telegram side: bot set-up, command routers, access control, and sending posts."""
+"""The Telegram side: the bot, what comes in (``incoming``) and what goes out (``outgoing``)."""
+
+from bridge.telegram.bot import create_bot
+
+__all__ = ["create_bot"]

@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from aiogram.exceptions import TelegramBadRequest, TelegramEntityTooLarge, TelegramMigrateToChat
 
 from bridge.errors import ChatUnavailable, MediaUnavailable, TelegramTimedOut
-from bridge.render import MediaPart, Part, TextPart, media_as_link, render, text_block
 from bridge.store import Pending, Store, Watch
 from bridge.tasks import Supervisor, wait_event
-from bridge.telegram.calls import TelegramCaller
-from bridge.telegram.limits import TEXT_LIMIT
-from bridge.telegram.pacing import BULK
-from bridge.telegram.portal import Portals
-from bridge.telegram.refusals import Refusal, refusal
-from bridge.telegram.sender import TelegramSender
+from bridge.telegram.constants import MessageLimit
+from bridge.telegram.outgoing.calls import TelegramCaller
+from bridge.telegram.outgoing.homes import Homes
+from bridge.telegram.outgoing.pacing import BULK
+from bridge.telegram.outgoing.refusals import Refusal, refusal
+from bridge.telegram.outgoing.render import MediaPart, Part, TextPart, media_as_link, render, text_block
+from bridge.telegram.outgoing.sender import TelegramSender
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def next_post(batch: list[Pending], *, coalesce: bool) -> Post:
         if item.watch.order_id != first.watch.order_id:
             continue
         more = text_block(item.message, item.watch.info) if not item.parts_done else None
-        if more is None or post.size + len(more) > TEXT_LIMIT:
+        if more is None or post.size + len(more) > MessageLimit.TEXT:
             break
         post.items.append(item)
         post.blocks.append(more)
@@ -87,7 +87,7 @@ class Delivery:
         store: Store,
         sender: TelegramSender,
         call: TelegramCaller,
-        portals: Portals,
+        homes: Homes,
         *,
         media_host: str,
         timeout_pause: float,
@@ -97,7 +97,7 @@ class Delivery:
         self._timeout_pause = timeout_pause
         self._sender = sender
         self._call = call
-        self._portals = portals
+        self._homes = homes
         self._media_host = media_host
         self._workers = Supervisor()
         self._stopping = False
@@ -107,16 +107,16 @@ class Delivery:
     async def run(self) -> None:
         """Start a worker for every chat with work waiting, whenever more arrives, until :meth:`stop`."""
         while True:
-            self._store.pending_added.clear()
+            self._store.wakeups.delivery.clear()
             if not self._stopping:
-                paused = await self._store.paused_chats()
+                paused = await self._store.chats.paused()
                 now = time.time()
-                for chat_id in await self._store.pending_chats():
+                for chat_id in await self._store.messages.chats_with_work():
                     name = f"deliver:{chat_id}"
                     if paused.get(chat_id, (0.0, ""))[0] <= now and not self._workers.running(name):
                         serve = functools.partial(self._serve, chat_id, was_paused=chat_id in paused)
                         self._workers.spawn(name, serve, keep_alive=False)
-            await wait_event(self._store.pending_added, IDLE_RECHECK)
+            await wait_event(self._store.wakeups.delivery, IDLE_RECHECK)
 
     async def stop(self, timeout: float) -> None:
         """Stop taking messages, let posts in flight finish (up to ``timeout``), then cancel."""
@@ -130,8 +130,8 @@ class Delivery:
         home_turn = True
         try:
             while not self._stopping:
-                homes = [w for w in await self._store.homeless(chat_id) if self._home_due(w.order_id)]
-                batch = await self._store.pending(chat_id, limit=BATCH_SIZE)
+                homes = [w for w in await self._store.orders.homeless(chat_id) if self._home_due(w.order_id)]
+                batch = await self._store.messages.pending(chat_id, limit=BATCH_SIZE)
                 if homes and (home_turn or not batch):
                     await self._make_home(homes[0])
                 elif batch:
@@ -143,15 +143,15 @@ class Delivery:
             await self._pause(chat_id, exc)
             return
         except TelegramMigrateToChat as exc:
-            await self._store.move_chat(chat_id, exc.migrate_to_chat_id)
+            await self._store.chats.move(chat_id, exc.migrate_to_chat_id)
             log.warning("chat %s became supergroup %s; following it", chat_id, exc.migrate_to_chat_id)
             return
-        if was_paused and await self._store.resume_chat(chat_id):
+        if was_paused and await self._store.chats.resume(chat_id):
             log.info("chat %s: Telegram takes posts again", chat_id)
 
     async def _pause(self, chat_id: int, exc: ChatUnavailable) -> None:
-        already = (await self._store.paused_chats()).get(chat_id)
-        await self._store.pause_chat(chat_id, time.time() + exc.retry_in, exc.reason)
+        already = (await self._store.chats.paused()).get(chat_id)
+        await self._store.chats.pause(chat_id, time.time() + exc.retry_in, exc.reason)
         if already is None or already[1] != exc.reason:
             log.error("chat %s: %s; its messages are held, retrying in %.0f s", chat_id, exc.reason, exc.retry_in)
 
@@ -164,7 +164,7 @@ class Delivery:
     async def _make_home(self, watch: Watch) -> None:
         """Make one order's home; a failure waits (then gives up on topic and card), never blocking the chat."""
         try:
-            await self._portals.ensure(watch)
+            await self._homes.ensure(watch)
         except TelegramBadRequest as exc:
             if refusal(exc) is Refusal.NO_RIGHTS:
                 raise ChatUnavailable(exc.message) from None
@@ -181,7 +181,7 @@ class Delivery:
             log.error(
                 "order %s: no topic or card after %d tries (%s); posting without", watch.order_id, failures, reason
             )
-            await self._store.set_home(watch.order_id, None, None)
+            await self._store.orders.set_home(watch.order_id, None, None)
             return
         delay = HOME_RETRY_BASE * 2 ** (failures - 1)
         self._home_failures[watch.order_id] = (failures, time.monotonic() + delay)
@@ -206,12 +206,12 @@ class Delivery:
             for number, part in enumerate(parts[first.parts_done :], start=first.parts_done + 1):
                 sent = await self._send(chat_id, watch, part, first)
                 if number < len(parts):
-                    await self._store.mark_part(first.seq, number, chat_id, sent)
+                    await self._store.messages.mark_part(first.seq, number, chat_id, sent)
                 ids.append(sent)
         except _Requeue:
             return
         except TelegramTimedOut as exc:
-            attempts = max([await self._store.note_failure(seq, str(exc)) for seq in seqs])
+            attempts = max([await self._store.messages.note_failure(seq, str(exc)) for seq in seqs])
             if attempts < MAX_TIMEOUTS:
                 raise ChatUnavailable(str(exc), retry_in=self._timeout_pause * attempts) from None
             await self._dead_letter(watch, seqs, f"{exc} {attempts} times; it may have arrived")
@@ -219,7 +219,7 @@ class Delivery:
         except TelegramBadRequest as exc:
             await self._dead_letter(watch, seqs, exc.message)
             return
-        await self._store.mark_delivered(seqs, chat_id, ids)
+        await self._store.messages.mark_delivered(seqs, chat_id, ids)
 
     async def _send(self, chat_id: int, watch: Watch, part: Part, item: Pending, *, plain: bool = False) -> int:
         """Post one part, healing what can be healed; raises _Requeue when the post must wait."""
@@ -239,7 +239,7 @@ class Delivery:
                 raise ChatUnavailable(exc.message) from None
             if kind is Refusal.THREAD_GONE:
                 log.warning("order %s: its topic was deleted; making a new one", watch.order_id)
-                await self._store.reset_home(watch.order_id)
+                await self._store.orders.reset_home(watch.order_id)
                 raise _Requeue from None
             if kind is Refusal.TOPIC_CLOSED:
                 await self._topic_closed(watch)
@@ -259,29 +259,29 @@ class Delivery:
         """An expired link waits for a fresh one and a failing host for a while; else the caller sends a link."""
         if exc.expired and not item.link_refreshed:
             log.info("order %s: media link of message %s expired; asking Bybit for a fresh one", *_ids(item))
-            await self._store.request_refresh(item.seq)
+            await self._store.messages.request_refresh(item.seq)
             raise _Requeue
         failing_for = time.time() - (item.failing_since or time.time())
         if exc.transient and failing_for < MEDIA_OUTAGE_PATIENCE:
             delay = min(MEDIA_RETRY_CAP, MEDIA_RETRY_BASE * 2**item.attempts)
             if item.failing_since is None:
                 log.warning("order %s: media host failed for message %s (%s); retrying", *_ids(item), exc.reason)
-            await self._store.hold(item.seq, time.time() + delay, exc.reason)
+            await self._store.messages.hold(item.seq, time.time() + delay, exc.reason)
             raise _Requeue
 
     async def _topic_closed(self, watch: Watch) -> None:
         """Reopen a topic someone closed; if the bridge may not (or it was closed again), post outside it."""
         now = time.monotonic()
         recently = now - self._reopened.get(watch.order_id, -REOPEN_INTERVAL) < REOPEN_INTERVAL
-        if watch.thread_id is not None and not recently and await self._portals.reopen(watch):
+        if watch.thread_id is not None and not recently and await self._homes.reopen(watch):
             self._reopened[watch.order_id] = now
             return
         card = watch.card_message_id if watch.thread_id is not None else None
         log.warning("order %s: its topic is closed; posting in the general thread", watch.order_id)
-        await self._store.set_home(watch.order_id, None, card)
+        await self._store.orders.set_home(watch.order_id, None, card)
 
     async def _dead_letter(self, watch: Watch, seqs: list[int], reason: str) -> None:
-        await self._store.dead_letter(seqs, reason)
+        await self._store.messages.dead_letter(seqs, reason)
         self._call.stats.errors["dead_lettered"] += len(seqs)
         log.error(
             "order %s: Telegram refused %d message(s) for good (%s); /retry sends them again",

@@ -7,9 +7,9 @@ from aiogram.client.default import Default
 from aiogram.types import BufferedInputFile, Message, ReplyParameters
 
 from bridge.bybit import MessageKind
-from bridge.media import MediaFetcher
-from bridge.render import MediaPart, Part, TextPart, as_plain
-from bridge.telegram.limits import UPLOAD_FILE_LIMIT, UPLOAD_PHOTO_LIMIT
+from bridge.bybit.media import MediaFetcher
+from bridge.telegram.constants import FileSizeLimit
+from bridge.telegram.outgoing.render import MediaPart, Part, TextPart, as_plain
 
 
 class TelegramSender:
@@ -44,7 +44,7 @@ class TelegramSender:
         reply: ReplyParameters | None,
         parse_mode: str | Default | None,
     ) -> Message:
-        limit = UPLOAD_PHOTO_LIMIT if part.kind is MessageKind.IMAGE else UPLOAD_FILE_LIMIT
+        limit = FileSizeLimit.PHOTO_UPLOAD if part.kind is MessageKind.IMAGE else FileSizeLimit.FILE_UPLOAD
         upload = BufferedInputFile(await self._media.fetch(part.url, limit), filename=part.file_name)
         caption = part.caption if isinstance(parse_mode, Default) else as_plain(part.caption)
         if part.kind is MessageKind.IMAGE:

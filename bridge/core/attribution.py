@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bridge.bybit import ChatMessage, OrderInfo, SessionMessage
+from bridge.bybit.constants import RoleType
 
 SESSION_CLOCK_SLACK = timedelta(minutes=1)  # a message may be stamped a little before its order
 SYSTEM_NICKNAME = "SYSTEM"
@@ -56,9 +57,9 @@ def to_chat_message(item: SessionMessage, order: OrderInfo, likeliest: str) -> C
     The sender is told apart by nickname: SYSTEM, yours, or the counterparty's.
     """
     nickname = item.send_user_nick_name
-    user_id, role_type = "", "user"
+    user_id, role_type = "", RoleType.USER
     if nickname == SYSTEM_NICKNAME:
-        role_type = "sys"
+        role_type = RoleType.SYSTEM
     elif nickname == order.nick_name:
         user_id = order.user_id
     elif nickname == order.target_nick_name:

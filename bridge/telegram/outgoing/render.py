@@ -7,10 +7,11 @@ import re
 from dataclasses import dataclass
 
 from bridge.bybit import ChatMessage, MessageKind, OrderInfo
-from bridge.telegram.limits import TEXT_LIMIT, TOPIC_NAME_LIMIT
+from bridge.bybit.constants import OrderStatus, RoleType
+from bridge.telegram.constants import MessageLimit
 
 NICKNAME_LIMIT = 64
-FILE_NAME_LIMIT = 100  # with the header, keeps a caption far below CAPTION_LIMIT
+FILE_NAME_LIMIT = 100  # with the header, keeps a caption far below MessageLimit.CAPTION
 _TAG = re.compile(r"<[^>]*>")
 _MEDIA_KINDS = frozenset({MessageKind.IMAGE, MessageKind.PDF, MessageKind.VIDEO})
 
@@ -42,7 +43,7 @@ def short_id(order_id: str) -> str:
 
 def sender_label(message: ChatMessage, order: OrderInfo) -> str:
     """Who wrote it, in words: Bybit first (system messages may carry your id), then you or them."""
-    if message.role_type == "alarm":
+    if message.role_type == RoleType.ALARM:
         return "Bybit warning"
     if message.is_system:
         return "Bybit system"
@@ -83,7 +84,7 @@ def plain_text(message: ChatMessage) -> str:
     """The message's text for humans; Bybit's HTML warnings lose their tags."""
     if message.kind is MessageKind.UNREADABLE:
         return f"⚠️ The bridge could not read this message. Bybit sent:\n{message.message}"
-    if message.role_type == "alarm":
+    if message.role_type == RoleType.ALARM:
         return as_plain(message.message)
     return message.message
 
@@ -117,7 +118,7 @@ def media_as_link(part: MediaPart, reason: str) -> TextPart:
     return TextPart(f"{part.caption}\n📎 {link} ({html.escape(reason)})")
 
 
-def split_post(top: str, body: str, limit: int = TEXT_LIMIT) -> list[str]:
+def split_post(top: str, body: str, limit: int = MessageLimit.TEXT) -> list[str]:
     """``top`` and the escaped ``body``, in as many posts as the limit needs (split at line or word ends)."""
     pieces = _split_escaped(body, limit - len(top) - 16) if body else [""]
     if len(pieces) == 1:
@@ -141,21 +142,20 @@ def _split_escaped(text: str, budget: int) -> list[str]:
     return chunks
 
 
-ORDER_STATUS = {
-    5: "waiting for the chain",
-    10: "waiting for the buyer to pay",
-    20: "waiting for the seller to release",
-    30: "under appeal",
-    40: "cancelled",
-    50: "completed",
-    60: "payment in progress",
-    70: "payment failed",
-    80: "cancelled (exception)",
-    90: "waiting for the buyer to pick a token",
-    100: "objection raised",
-    110: "waiting for an objection",
+ORDER_STATUS: dict[int, str] = {
+    OrderStatus.WAITING_FOR_CHAIN: "waiting for the chain",
+    OrderStatus.WAITING_FOR_PAYMENT: "waiting for the buyer to pay",
+    OrderStatus.WAITING_FOR_RELEASE: "waiting for the seller to release",
+    OrderStatus.APPEALING: "under appeal",
+    OrderStatus.CANCELLED: "cancelled",
+    OrderStatus.COMPLETED: "completed",
+    OrderStatus.PAYING: "payment in progress",
+    OrderStatus.PAYMENT_FAILED: "payment failed",
+    OrderStatus.CANCELLED_BY_EXCEPTION: "cancelled (exception)",
+    OrderStatus.WAITING_FOR_TOKEN_CHOICE: "waiting for the buyer to pick a token",
+    OrderStatus.OBJECTING: "objection raised",
+    OrderStatus.WAITING_FOR_OBJECTION: "waiting for an objection",
 }
-STATUS_AWAITING_PAYMENT = 10
 
 
 def payment_method(order: OrderInfo) -> str:
@@ -175,7 +175,7 @@ def topic_name(order: OrderInfo) -> str:
         f"{short_id(order.id)} · {side} {order.quantity} {order.token_id} · "
         f"{order.amount} {order.currency_id} · {order.target_nick_name}"
     )
-    return name[:TOPIC_NAME_LIMIT]
+    return name[: MessageLimit.TOPIC_NAME]
 
 
 def order_card(order: OrderInfo) -> str:
@@ -183,7 +183,7 @@ def order_card(order: OrderInfo) -> str:
     e = html.escape
     side = "you sell" if order.you_sell else "you buy"
     status = ORDER_STATUS.get(order.status, f"status {order.status}")
-    if order.status == STATUS_AWAITING_PAYMENT and order.transfer_last_seconds:
+    if order.status == OrderStatus.WAITING_FOR_PAYMENT and order.transfer_last_seconds:
         status += f" · {order.transfer_last_seconds // 60} min left to pay"
     return "\n".join(
         [

@@ -20,7 +20,7 @@ from aiogram.exceptions import (
 )
 
 from bridge.errors import ChatUnavailable, TelegramTimedOut
-from bridge.telegram.refusals import Refusal, refusal
+from bridge.telegram.outgoing.refusals import Refusal, refusal
 
 log = logging.getLogger(__name__)
 

@@ -50,7 +50,7 @@ class Watchlist:
         """Validate the id, ask Bybit for the order, and start forwarding it to ``chat_id``."""
         if not ORDER_ID.match(order_id):
             return Result(order_id, Outcome.MALFORMED)
-        existing = await self._store.get_watch(order_id)
+        existing = await self._store.orders.get(order_id)
         if existing and existing.active:
             here = existing.chat_id == chat_id
             return Result(order_id, Outcome.ALREADY_HERE if here else Outcome.ELSEWHERE, existing.info)
@@ -61,7 +61,7 @@ class Watchlist:
             # Bybit's auth errors quote the signed string (with the API key): chat members get the gist only.
             detail = "the bridge's API credentials were refused" if isinstance(exc, BybitAuthError) else exc.message
             return Result(order_id, Outcome.REFUSED_BY_BYBIT, reason=f"{detail} (code {exc.code})")
-        await self._store.watch(info, chat_id, thread_id, user_id)
+        await self._store.orders.watch(info, chat_id, thread_id, user_id)
         log.info("order %s: watched in chat %s", order_id, chat_id)
         return Result(order_id, Outcome.RESUMED if existing else Outcome.ADDED, info)
 
@@ -69,9 +69,9 @@ class Watchlist:
         """Stop forwarding an order watched in ``chat_id``."""
         if not ORDER_ID.match(order_id):
             return Result(order_id, Outcome.MALFORMED)
-        existing = await self._store.get_watch(order_id)
+        existing = await self._store.orders.get(order_id)
         if existing is None or not existing.active or existing.chat_id != chat_id:
             return Result(order_id, Outcome.NOT_WATCHED)
-        await self._store.unwatch(order_id)
+        await self._store.orders.unwatch(order_id)
         log.info("order %s: unwatched in chat %s", order_id, chat_id)
         return Result(order_id, Outcome.REMOVED, existing.info)

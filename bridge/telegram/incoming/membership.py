@@ -26,10 +26,10 @@ async def membership_changed(update: ChatMemberUpdated, store: Store) -> None:
     elif isinstance(member, ChatMemberRestricted) and not member.can_send_messages:
         reason = "the bot may not send messages in the chat"
     else:
-        if await store.resume_chat(chat_id):
+        if await store.chats.resume(chat_id):
             log.info("chat %s: the bot may post again; delivering what was held", chat_id)
         return
-    await store.pause_chat(chat_id, time.time() + REMOVED_RETRY, reason)
+    await store.chats.pause(chat_id, time.time() + REMOVED_RETRY, reason)
     log.error("chat %s: %s; its messages are held until that changes", chat_id, reason)
 
 

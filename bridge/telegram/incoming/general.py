@@ -1,36 +1,46 @@
-"""Router for /start, /help, /status, /retry and commands the bot does not know."""
+"""Router for /help, /start, /status, /retry and commands the bot does not know."""
 
 from __future__ import annotations
 
 import html
 
-from aiogram import F, Router
-from aiogram.filters import Command
+from aiogram import F
 from aiogram.types import Message
 
 from bridge.bybit.chat import ChatSource
-from bridge.status import Health, status_report
 from bridge.store import Store
-from bridge.telegram.commands import help_text
+from bridge.telegram.incoming.commands import Commands
+from bridge.telegram.incoming.status import Health, status_report
+
+commands = Commands("general")
 
 
-async def start(message: Message) -> None:
-    """/start and /help"""
-    await message.reply(help_text())
-
-
+@commands.command("status", "", "is everything flowing? polls, sends, errors, queue")
 async def status(message: Message, health: Health, store: Store, chat_source: ChatSource) -> None:
     """/status"""
     await message.reply(await status_report(health, store, message.chat.id, chat_source.current))
 
 
+@commands.command("retry", "", "send again the messages Telegram refused (dead-lettered)")
 async def retry(message: Message, store: Store) -> None:
     """/retry"""
-    count = await store.retry_dead(message.chat.id)
+    count = await store.messages.retry_dead(message.chat.id)
     if count:
         await message.reply(f"🔁 Sending {count} dead-lettered message(s) again.")
     else:
         await message.reply("Nothing to retry: no message of this chat was refused for good.")
+
+
+@commands.command("help", "", "what this bot does and its commands")
+async def help_(message: Message, help_text: str) -> None:
+    """/help"""
+    await message.reply(help_text)
+
+
+@commands.command("start", "", "introduction")
+async def start(message: Message, help_text: str) -> None:
+    """/start"""
+    await message.reply(help_text)
 
 
 async def unknown_command(message: Message, bot_username: str) -> None:
@@ -42,11 +52,5 @@ async def unknown_command(message: Message, bot_username: str) -> None:
     await message.reply(f"Unknown command {html.escape(name)}. Send /help for the list.")
 
 
-def create_router() -> Router:
-    """A fresh router (routers attach to one dispatcher only)."""
-    router = Router(name="general")
-    router.message.register(start, Command("start", "help"))
-    router.message.register(status, Command("status"))
-    router.message.register(retry, Command("retry"))
-    router.message.register(unknown_command, F.text.startswith("/"))
-    return router
+UNKNOWN_COMMAND = (unknown_command, F.text.startswith("/"))
+"""Registered after every feature's commands, so it only sees the rest."""

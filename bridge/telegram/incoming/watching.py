@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import html
 
-from aiogram import Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import Message
 
 from bridge.bybit import OrderInfo
-from bridge.render import short_id
+from bridge.core.watchlist import Outcome, Result, Watchlist
 from bridge.store import Store
-from bridge.watchlist import Outcome, Result, Watchlist
+from bridge.telegram.incoming.commands import Commands
+from bridge.telegram.outgoing.render import short_id
 
 MAX_IDS_PER_COMMAND = 20
+commands = Commands("watching")
 
 
 def order_summary(info: OrderInfo) -> str:
@@ -35,7 +36,8 @@ def describe(result: Result, backfill_limit: int) -> str:
             history = f"the last {backfill_limit} messages, then " if backfill_limit else ""
             return f"✅ Watching {code}: forwarding {history}every new message.{info}"
         case Outcome.RESUMED:
-            return f"✅ Watching {code} again: messages since you stopped follow.{info}"
+            missed = f"the last {backfill_limit} messages missed meanwhile" if backfill_limit else "new messages"
+            return f"✅ Watching {code} again: {missed} follow.{info}"
         case Outcome.ALREADY_HERE:
             return f"ℹ️ {code} is already watched here."
         case Outcome.ELSEWHERE:
@@ -50,11 +52,12 @@ def describe(result: Result, backfill_limit: int) -> str:
             return f"ℹ️ {code} is not watched in this chat."
 
 
+@commands.command("watch", "ORDER_ID [ORDER_ID…]", "forward a Bybit P2P order's chat here")
 async def watch(message: Message, command: CommandObject, watchlist: Watchlist, backfill_limit: int) -> None:
     """/watch ORDER_ID [ORDER_ID…]"""
     ids = list(dict.fromkeys((command.args or "").split()))
     if not ids:
-        await message.reply("Usage: <code>/watch ORDER_ID [ORDER_ID…]</code> — the id is on the order page.")
+        await message.reply(f"Usage: <code>{commands['watch'].usage}</code> — the id is on the order page.")
         return
     if len(ids) > MAX_IDS_PER_COMMAND:
         await message.reply(f"At most {MAX_IDS_PER_COMMAND} orders per /watch, please.")
@@ -64,35 +67,29 @@ async def watch(message: Message, command: CommandObject, watchlist: Watchlist, 
     await message.reply("\n".join(describe(result, backfill_limit) for result in results))
 
 
+@commands.command("unwatch", "[ORDER_ID]", "stop forwarding an order (in its topic: that order)")
 async def unwatch(
     message: Message, command: CommandObject, watchlist: Watchlist, store: Store, backfill_limit: int
 ) -> None:
     """/unwatch ORDER_ID, or /unwatch alone inside an order's topic."""
     ids = (command.args or "").split()
     if not ids and message.is_topic_message and message.message_thread_id is not None:
-        in_topic = await store.order_in_thread(message.chat.id, message.message_thread_id)
+        in_topic = await store.orders.in_thread(message.chat.id, message.message_thread_id)
         ids = [in_topic] if in_topic else []
     if len(ids) != 1:
-        await message.reply("Usage: <code>/unwatch ORDER_ID</code> (or /unwatch in the order's topic); see /list.")
+        usage = commands["unwatch"].usage
+        await message.reply(f"Usage: <code>{usage}</code> (inside an order's topic, no id is needed); see /list.")
         return
     result = await watchlist.remove(ids[0], message.chat.id)
     await message.reply(describe(result, backfill_limit))
 
 
+@commands.command("list", "", "orders forwarded to this chat")
 async def list_watches(message: Message, store: Store) -> None:
     """/list"""
-    watches = await store.watches(message.chat.id)
+    watches = await store.orders.active(message.chat.id)
     if not watches:
-        await message.reply("No orders are watched here. Start with <code>/watch ORDER_ID</code>.")
+        await message.reply(f"No orders are watched here. Start with <code>{commands['watch'].usage}</code>.")
         return
     lines = [f"• <code>{w.order_id}</code> ({short_id(w.order_id)}) — {order_summary(w.info)}" for w in watches]
     await message.reply(f"Watching {len(watches)} order(s):\n" + "\n".join(lines))
-
-
-def create_router() -> Router:
-    """A fresh router (routers attach to one dispatcher only)."""
-    router = Router(name="watching")
-    router.message.register(watch, Command("watch"))
-    router.message.register(unwatch, Command("unwatch"))
-    router.message.register(list_watches, Command("list"))
-    return router

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from bridge.poller import PollStats
+from bridge.core.poller import PollStats
 from bridge.store import Store
-from bridge.telegram.calls import CallStats
+from bridge.telegram.outgoing.calls import CallStats
 
 
 @dataclass
@@ -34,10 +34,10 @@ def ago(moment: float | None, now: float) -> str:
 async def status_report(health: Health, store: Store, chat_id: int, chat_api: str) -> str:
     """The /status answer (HTML)."""
     now = time.time()
-    queue = await store.queue()
-    watches = await store.watches()
+    queue = await store.messages.queue()
+    watches = await store.orders.active()
     here = sum(1 for w in watches if w.chat_id == chat_id)
-    paused = await store.paused_chats()
+    paused = await store.chats.paused()
     errors = health.poll.errors + health.telegram.errors
     error_text = ", ".join(f"{kind} {count}" for kind, count in sorted(errors.items())) or "none"
     lines = [

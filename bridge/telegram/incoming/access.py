@@ -27,7 +27,7 @@ class ServedChatsOnly(BaseMiddleware):
 
     async def serves(self, chat_id: int) -> bool:
         """Whether ``chat_id`` is configured, or is what a configured group was migrated to."""
-        return chat_id in self._served or await self._store.moved_from(chat_id) in self._served
+        return chat_id in self._served or await self._store.chats.moved_from(chat_id) in self._served
 
     async def __call__(
         self,

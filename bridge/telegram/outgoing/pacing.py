@@ -21,7 +21,7 @@ from aiogram.methods import (
 from aiogram.methods.base import Response, TelegramType
 
 from bridge.ratelimit import SlidingWindow
-from bridge.telegram.calls import CallStats
+from bridge.telegram.outgoing.calls import CallStats
 
 log = logging.getLogger(__name__)
 

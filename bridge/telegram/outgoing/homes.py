@@ -7,17 +7,17 @@ import logging
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 
-from bridge.render import order_card, topic_name
 from bridge.store import Store, Watch
-from bridge.telegram.calls import TelegramCaller
-from bridge.telegram.refusals import Refusal, refusal
+from bridge.telegram.outgoing.calls import TelegramCaller
+from bridge.telegram.outgoing.refusals import Refusal, refusal
+from bridge.telegram.outgoing.render import order_card, topic_name
 
 log = logging.getLogger(__name__)
 
 TOPIC_ALREADY_OPEN = "TOPIC_NOT_MODIFIED"  # reopenForumTopic on an open topic
 
 
-class Portals:
+class Homes:
     """Builds homes: in a forum supergroup one topic per order, else one stream threaded to the card."""
 
     def __init__(self, bot: Bot, store: Store, call: TelegramCaller) -> None:
@@ -46,7 +46,7 @@ class Portals:
                 raise
             log.error("order %s: Telegram refused its card (%s); its messages follow without one", watch.order_id, exc)
             card = None
-        await self._store.set_home(watch.order_id, thread_id, card)
+        await self._store.orders.set_home(watch.order_id, thread_id, card)
         if thread_id is not None and card is not None:
             await self._pin(chat_id, card, watch.order_id)
         log.info("order %s: home ready in chat %s (topic %s)", watch.order_id, chat_id, thread_id)

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from bridge.attribution import Counterparty, to_chat_message
 from bridge.bybit import BybitClient, ChatMessage, MessageKind
 from bridge.bybit.chat import ChatSource, collect_new, find
 from bridge.bybit.models import ChatItem, OrderSummary
+from bridge.core.attribution import Counterparty, to_chat_message
 from bridge.errors import BybitAuthError, BybitError, ChatApiRetired
 from bridge.store import State, Store, Watch
 from bridge.tasks import wait_event
@@ -75,13 +75,13 @@ class Poller:
     async def run(self) -> None:
         """Poll forever; one chat's failure is logged once and never stops the others."""
         while True:
-            self._store.watches_changed.clear()
+            self._store.wakeups.poller.clear()
             await self.poll_all()
-            await wait_event(self._store.watches_changed, self._interval)
+            await wait_event(self._store.wakeups.poller, self._interval)
 
     async def poll_all(self) -> None:
         """One round: every watched chat read once."""
-        watches = await self._store.watches()
+        watches = await self._store.orders.active()
         if not watches:
             return
         if self._source.current == "order" and not await self._poll_orders(watches):
@@ -105,10 +105,12 @@ class Poller:
 
     async def _poll_order(self, watch: Watch) -> None:
         limit = None if watch.backfilled else self._backfill_limit
-        found = await collect_new(self._source.order_pages(watch.order_id), self._store.known_ids, _read_cap(limit))
+        found = await collect_new(
+            self._source.order_pages(watch.order_id), self._store.messages.known_ids, _read_cap(limit)
+        )
         owned = [(watch.order_id, message) for message in oldest_first(found)]
         await self._record([watch], owned, limit)
-        wanted = await self._store.awaiting_refresh([watch.order_id])
+        wanted = await self._store.messages.awaiting_refresh([watch.order_id])
         if wanted:
             fresh = await find(self._source.order_pages(watch.order_id), wanted)
             await self._refreshed(watch.order_id, wanted, {msg_id: item.message for msg_id, item in fresh.items()})
@@ -147,11 +149,11 @@ class Poller:
         limit = None if any(w.backfilled for w in group) else self._backfill_limit
         pages = self._source.session_pages(info.target_user_mask_id)
         owned = []
-        for item in oldest_first(await collect_new(pages, self._store.known_ids, _read_cap(limit))):
+        for item in oldest_first(await collect_new(pages, self._store.messages.known_ids, _read_cap(limit))):
             likeliest, owner = counterparty.owner(item.create_date)
             owned.append((owner, to_chat_message(item, info, likeliest)))
         await self._record(group, owned, limit)
-        wanted = await self._store.awaiting_refresh([w.order_id for w in group])
+        wanted = await self._store.messages.awaiting_refresh([w.order_id for w in group])
         if wanted:
             fresh = await find(self._source.session_pages(info.target_user_mask_id), wanted)
             links = {msg_id: item.content for msg_id, item in fresh.items()}
@@ -159,16 +161,16 @@ class Poller:
 
     async def _record(self, group: Sequence[Watch], owned: list[tuple[str, ChatMessage]], limit: int | None) -> None:
         """Record a chat's new messages, then finish the backfill of its newly watched orders."""
-        added = await self._store.record(plan_records(owned, limit))
+        added = await self._store.messages.record(plan_records(owned, limit))
         newly_watched = [w.order_id for w in group if not w.backfilled]
         if newly_watched:
-            added += await self._store.finish_backfill(newly_watched, self._backfill_limit)
+            added += await self._store.messages.finish_backfill(newly_watched, self._backfill_limit)
         self.stats.last_success = time.time()
         if added:
             log.info("%s: %d new message(s) to forward", ", ".join(w.order_id for w in group), added)
 
     async def _refreshed(self, chat: str, wanted: set[str], links: dict[str, str]) -> None:
-        await self._store.refreshed(wanted, links)
+        await self._store.messages.refreshed(wanted, links)
         log.info("%s: fetched %d of %d fresh media link(s)", chat, len(links), len(wanted))
 
     def _report(self, chat: str, exc: Exception) -> None:

@@ -1,0 +1,17 @@
+"""The core: which orders are watched, what is new in their chats, and which order a message belongs to."""
+
+from bridge.core.attribution import Counterparty, attribute, to_chat_message
+from bridge.core.poller import Poller, PollStats, plan_records
+from bridge.core.watchlist import Outcome, Result, Watchlist
+
+__all__ = [
+    "Counterparty",
+    "Outcome",
+    "PollStats",
+    "Poller",
+    "Result",
+    "Watchlist",
+    "attribute",
+    "plan_records",
+    "to_chat_message",
+]

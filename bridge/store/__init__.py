@@ -1,0 +1,25 @@
+"""The store: watched orders, every message seen and its delivery state, per-chat state, small values."""
+
+from bridge.store._chats import Chats
+from bridge.store._messages import Messages
+from bridge.store._orders import Orders
+from bridge.store._records import Pending, Queue, State, Wakeups, Watch
+from bridge.store._schema import MIGRATIONS, SCHEMA_VERSION, Migration
+from bridge.store._store import Store
+from bridge.store._values import Values
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Chats",
+    "Messages",
+    "Migration",
+    "Orders",
+    "Pending",
+    "Queue",
+    "State",
+    "Store",
+    "Values",
+    "Wakeups",
+    "Watch",
+]

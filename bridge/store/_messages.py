@@ -1,0 +1,220 @@
+"""Every message seen: its order, its delivery state, and the Telegram posts it became."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Iterable, Mapping, Sequence
+
+from bridge.bybit import ChatMessage
+from bridge.store._records import Pending, Queue, State, Table, watch_from_row
+
+
+class Messages(Table):
+    """Every message seen: its order, its delivery state, and the Telegram posts it became."""
+
+    async def known_ids(self, msg_ids: Sequence[str]) -> set[str]:
+        """Which of ``msg_ids`` have been seen before (in any state)."""
+        if not msg_ids:
+            return set()
+        marks = ",".join("?" * len(msg_ids))
+        async with self._db.execute(f"SELECT msg_id FROM messages WHERE msg_id IN ({marks})", tuple(msg_ids)) as cursor:
+            return {str(row[0]) for row in await cursor.fetchall()}
+
+    async def record(self, entries: Iterable[tuple[str, ChatMessage, State]]) -> int:
+        """Record seen messages as (order id, message, state) in one transaction; returns new pending count.
+
+        Messages already held are ignored, so recording twice is harmless.
+        """
+        now = time.time()
+        added = 0
+        for order_id, message, state in entries:
+            cursor = await self._db.execute(
+                """INSERT OR IGNORE INTO messages (msg_id, order_id, created_ms, payload, state, seen_at)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                (message.id, order_id, message.created_ms, message.model_dump_json(by_alias=True), state, now),
+            )
+            added += cursor.rowcount if state is State.PENDING else 0
+        await self._db.commit()
+        if added:
+            self._wakeups.delivery.set()
+        return added
+
+    async def finish_backfill(self, order_ids: Sequence[str], limit: int) -> int:
+        """Newly watched orders take over their waiting messages, then count as backfilled; returns how many moved.
+
+        A session chat spans every order with one counterparty; a message about an order nobody
+        watched went to a watched sibling (with a note). When that order is watched before the
+        message was delivered, the newest ``limit`` such messages move to it.
+        """
+        moved = 0
+        for order_id in order_ids:
+            cursor = await self._db.execute(
+                """UPDATE messages SET order_id = ? WHERE seq IN (
+                       SELECT seq FROM messages WHERE state = ? AND order_id != ?
+                          AND json_extract(payload, '$.orderId') = ?
+                       ORDER BY created_ms DESC LIMIT ?)""",
+                (order_id, State.PENDING, order_id, order_id, limit),
+            )
+            moved += cursor.rowcount
+        marks = ",".join("?" * len(order_ids))
+        await self._db.execute(f"UPDATE orders SET backfilled = 1 WHERE order_id IN ({marks})", tuple(order_ids))
+        await self._db.commit()
+        if moved:
+            self._wakeups.delivery.set()
+        return moved
+
+    async def pending(self, chat_id: int | None = None, limit: int = 100) -> list[Pending]:
+        """Undelivered messages of active watches whose home is ready, in the order seen (per order: oldest first)."""
+        query = """SELECT m.seq, m.payload, m.attempts, m.link_refreshed, m.parts_done, m.failing_since, o.*
+                   FROM messages m JOIN orders o ON o.order_id = m.order_id
+                   WHERE m.state = :pending AND o.active = 1 AND o.home_ready = 1
+                     AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.order_id = m.order_id AND r.seq <= m.seq
+                                     AND (r.state = :refresh OR (r.state = :pending AND r.hold_until > :now)))"""
+        params: dict[str, object] = {"pending": State.PENDING, "refresh": State.REFRESH, "now": time.time()}
+        if chat_id is not None:
+            query += " AND o.chat_id = :chat"
+            params["chat"] = chat_id
+        async with self._db.execute(query + f" ORDER BY m.seq LIMIT {int(limit)}", params) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            Pending(
+                seq=row["seq"],
+                message=ChatMessage.model_validate_json(row["payload"]),
+                watch=watch_from_row(row),
+                attempts=row["attempts"],
+                link_refreshed=bool(row["link_refreshed"]),
+                parts_done=row["parts_done"],
+                failing_since=row["failing_since"],
+            )
+            for row in rows
+        ]
+
+    async def request_refresh(self, seq: int) -> None:
+        """The message's media link expired: hold it (and its order's later messages) for a fresh link."""
+        await self._db.execute("UPDATE messages SET state = ? WHERE seq = ?", (State.REFRESH, seq))
+        await self._db.commit()
+        self._wakeups.poller.set()  # the poller fetches links
+
+    async def awaiting_refresh(self, order_ids: Sequence[str]) -> set[str]:
+        """Ids of the orders' messages waiting for a fresh media link."""
+        marks = ",".join("?" * len(order_ids))
+        async with self._db.execute(
+            f"SELECT msg_id FROM messages WHERE state = ? AND order_id IN ({marks})", (State.REFRESH, *order_ids)
+        ) as cursor:
+            return {str(row[0]) for row in await cursor.fetchall()}
+
+    async def refreshed(self, wanted: Collection[str], links: Mapping[str, str]) -> None:
+        """Back to pending with the fresh links Bybit gave (a message not found keeps its old link)."""
+        for msg_id in wanted:
+            await self._db.execute(
+                """UPDATE messages SET state = ?, link_refreshed = 1,
+                       payload = CASE WHEN ? IS NULL THEN payload ELSE json_set(payload, '$.message', ?) END
+                   WHERE msg_id = ? AND state = ?""",
+                (State.PENDING, links.get(msg_id), links.get(msg_id), msg_id, State.REFRESH),
+            )
+        await self._db.commit()
+        self._wakeups.delivery.set()
+
+    async def hold(self, seq: int, until: float, reason: str) -> None:
+        """Keep a message (and its order's later ones) waiting until ``until``; the first hold starts its clock."""
+        await self._db.execute(
+            """UPDATE messages SET hold_until = ?, last_error = ?, attempts = attempts + 1,
+                   failing_since = COALESCE(failing_since, ?) WHERE seq = ?""",
+            (until, reason[:500], time.time(), seq),
+        )
+        await self._db.commit()
+
+    async def chats_with_work(self) -> set[int]:
+        """Chats with work waiting: pending messages, or orders whose home is still to be made."""
+        async with self._db.execute(
+            """SELECT DISTINCT o.chat_id FROM messages m JOIN orders o ON o.order_id = m.order_id
+               WHERE m.state = ? AND o.active = 1
+               UNION SELECT chat_id FROM orders WHERE active = 1 AND home_ready = 0""",
+            (State.PENDING,),
+        ) as cursor:
+            return {int(row[0]) for row in await cursor.fetchall()}
+
+    async def queue(self) -> Queue:
+        """How many messages wait, are held, were dead-lettered and were delivered."""
+        async with self._db.execute(
+            """SELECT
+                 SUM(state = :pending AND COALESCE(hold_until, 0) <= :now),
+                 SUM(state = :refresh OR (state = :pending AND hold_until > :now)),
+                 SUM(state IN (:dead, :failed)),
+                 SUM(state = :delivered)
+               FROM messages""",
+            {
+                "pending": State.PENDING,
+                "refresh": State.REFRESH,
+                "dead": State.DEAD,
+                "failed": State.FAILED,
+                "delivered": State.DELIVERED,
+                "now": time.time(),
+            },
+        ) as cursor:
+            row = await cursor.fetchone()
+        pending, held, dead, delivered = (int(value or 0) for value in (row or (0, 0, 0, 0)))
+        return Queue(pending=pending, held=held, dead=dead, delivered=delivered)
+
+    async def mark_delivered(self, seqs: Sequence[int], chat_id: int, telegram_ids: Sequence[int]) -> None:
+        """Telegram confirmed: mark the messages delivered and remember which posts became of them."""
+        now = time.time()
+        async with self._db.execute(
+            f"SELECT seq, msg_id, order_id FROM messages WHERE seq IN ({','.join('?' * len(seqs))})",
+            tuple(seqs),
+        ) as cursor:
+            rows = list(await cursor.fetchall())
+        await self._db.executemany(
+            """UPDATE messages SET state = ?, delivered_at = ?, last_error = NULL, hold_until = NULL
+               WHERE seq = ?""",
+            [(State.DELIVERED, now, seq) for seq in seqs],
+        )
+        # Posts map back to the newest message they carry (what a reply to them answers).
+        if rows:
+            await self._remember_posts(chat_id, rows[-1]["order_id"], rows[-1]["msg_id"], telegram_ids)
+        await self._db.commit()
+
+    async def mark_part(self, seq: int, parts_done: int, chat_id: int, telegram_id: int) -> None:
+        """One part of a long message is confirmed: a retry resumes after it."""
+        await self._db.execute("UPDATE messages SET parts_done = ? WHERE seq = ?", (parts_done, seq))
+        async with self._db.execute("SELECT msg_id, order_id FROM messages WHERE seq = ?", (seq,)) as cursor:
+            row = await cursor.fetchone()
+        if row is not None:
+            await self._remember_posts(chat_id, row["order_id"], row["msg_id"], [telegram_id])
+        await self._db.commit()
+
+    async def _remember_posts(self, chat_id: int, order_id: str, msg_id: str, telegram_ids: Sequence[int]) -> None:
+        await self._db.executemany(
+            "INSERT OR REPLACE INTO posts (chat_id, message_id, order_id, msg_id) VALUES (?, ?, ?, ?)",
+            [(chat_id, tg_id, order_id, msg_id) for tg_id in telegram_ids],
+        )
+
+    async def note_failure(self, seq: int, error: str) -> int:
+        """Count a failed delivery attempt (the message stays pending); returns the attempts so far."""
+        await self._db.execute(
+            "UPDATE messages SET attempts = attempts + 1, last_error = ? WHERE seq = ?", (error[:500], seq)
+        )
+        await self._db.commit()
+        async with self._db.execute("SELECT attempts FROM messages WHERE seq = ?", (seq,)) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def dead_letter(self, seqs: Sequence[int], error: str) -> None:
+        """Telegram refused these for good: out of the queue, counted in /status, back with /retry."""
+        await self._db.executemany(
+            "UPDATE messages SET state = ?, last_error = ?, hold_until = NULL WHERE seq = ?",
+            [(State.DEAD, error[:500], seq) for seq in seqs],
+        )
+        await self._db.commit()
+
+    async def retry_dead(self, chat_id: int) -> int:
+        """Put a chat's dead-lettered messages back in the queue; returns how many."""
+        cursor = await self._db.execute(
+            """UPDATE messages SET state = ?, attempts = 0, hold_until = NULL, failing_since = NULL
+               WHERE state IN (?, ?) AND order_id IN (SELECT order_id FROM orders WHERE chat_id = ?)""",
+            (State.PENDING, State.DEAD, State.FAILED, chat_id),
+        )
+        await self._db.commit()
+        if cursor.rowcount:
+            self._wakeups.delivery.set()
+        return cursor.rowcount

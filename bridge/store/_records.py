@@ -1,0 +1,90 @@
+"""What the store hands out: delivery states, watches, pending messages, queue counts; and the wake-ups."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import aiosqlite
+
+from bridge.bybit import ChatMessage, OrderInfo
+
+
+class State(StrEnum):
+    """Delivery state of a seen message."""
+
+    PENDING = "pending"  # recorded, not yet confirmed by Telegram
+    DELIVERED = "delivered"  # Telegram returned its message id
+    SKIPPED = "skipped"  # seen but not for forwarding (history before the backfill window, order cards)
+    FAILED = "failed"  # refused for good by an older bridge; /retry sends it again like a dead letter
+    REFRESH = "refresh"  # its media link expired before delivery; waits (and holds its order) for a fresh one
+    DEAD = "dead"  # Telegram refused it for good; counted in /status, sent again by /retry
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A watched order: where its messages go, and what Bybit said about it."""
+
+    order_id: str
+    chat_id: int
+    thread_id: int | None
+    active: bool
+    backfilled: bool
+    info: OrderInfo
+    card_message_id: int | None = None
+    home_ready: bool = False
+
+
+@dataclass(frozen=True)
+class Queue:
+    """Messages by where they are on the way to Telegram."""
+
+    pending: int  # waiting for their turn
+    held: int  # waiting for something to heal (a fresh media link, the media host); resume by themselves
+    dead: int  # refused by Telegram for good; /retry sends them again
+    delivered: int
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A message waiting for delivery, with the watch it belongs to."""
+
+    seq: int
+    message: ChatMessage
+    watch: Watch
+    attempts: int
+    link_refreshed: bool = False
+    parts_done: int = 0
+    failing_since: float | None = None
+
+
+@dataclass(frozen=True)
+class Wakeups:
+    """Events that wake a loop when the store gets work for it, named after who waits."""
+
+    delivery: asyncio.Event = field(default_factory=asyncio.Event)
+    """Messages await delivery (or an order awaits its home, or a chat may post again)."""
+    poller: asyncio.Event = field(default_factory=asyncio.Event)
+    """Watches changed, or a media link wants refreshing."""
+
+
+class Table:
+    """One concern of the store, sharing the connection and the wake-ups."""
+
+    def __init__(self, db: aiosqlite.Connection, wakeups: Wakeups) -> None:
+        self._db = db
+        self._wakeups = wakeups
+
+
+def watch_from_row(row: aiosqlite.Row) -> Watch:
+    return Watch(
+        order_id=row["order_id"],
+        chat_id=row["chat_id"],
+        thread_id=row["thread_id"],
+        active=bool(row["active"]),
+        backfilled=bool(row["backfilled"]),
+        info=OrderInfo.model_validate_json(row["info"]),
+        card_message_id=row["card_message_id"],
+        home_ready=bool(row["home_ready"]),
+    )

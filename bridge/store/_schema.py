@@ -1,0 +1,103 @@
+"""The schema, as migrations each registered with a description; ``PRAGMA user_version`` says how far a database is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiosqlite
+
+from bridge.errors import SchemaTooNew
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step up the schema: what it adds, and the SQL that adds it."""
+
+    description: str
+    script: str
+
+
+# Each entry moves the schema one version up; never edit a released step, append a new one.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "orders, messages, posts (Telegram message → order) and small settings",
+        """
+    CREATE TABLE orders (
+        order_id    TEXT PRIMARY KEY,
+        chat_id     INTEGER NOT NULL,
+        thread_id   INTEGER,
+        active      INTEGER NOT NULL DEFAULT 1,
+        backfilled  INTEGER NOT NULL DEFAULT 0,
+        info        TEXT NOT NULL,
+        watched_by  INTEGER,
+        watched_at  REAL NOT NULL
+    );
+    CREATE TABLE messages (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        msg_id       TEXT NOT NULL UNIQUE,
+        order_id     TEXT NOT NULL REFERENCES orders(order_id),
+        created_ms   INTEGER NOT NULL,
+        payload      TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        last_error   TEXT,
+        seen_at      REAL NOT NULL,
+        delivered_at REAL
+    );
+    CREATE INDEX messages_by_state ON messages(state, order_id, seq);
+    CREATE TABLE posts (
+        chat_id    INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        order_id   TEXT NOT NULL,
+        msg_id     TEXT,
+        PRIMARY KEY (chat_id, message_id)
+    );
+    CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    ),
+    Migration(
+        "a Telegram home per order (forum topic and card) and per-chat delivery state",
+        """
+    ALTER TABLE orders ADD COLUMN card_message_id INTEGER;
+    ALTER TABLE orders ADD COLUMN home_ready INTEGER NOT NULL DEFAULT 0;
+    UPDATE orders SET home_ready = 1;
+    CREATE TABLE chats (
+        chat_id      INTEGER PRIMARY KEY,
+        paused_until REAL,
+        pause_reason TEXT,
+        moved_from   INTEGER UNIQUE
+    );
+    """,
+    ),
+    Migration(
+        "a media link that expired before delivery is fetched anew, once",
+        """
+    ALTER TABLE messages ADD COLUMN link_refreshed INTEGER NOT NULL DEFAULT 0;
+    """,
+    ),
+    Migration(
+        "long texts resume after their last confirmed part; messages held while the media host fails",
+        """
+    ALTER TABLE messages ADD COLUMN parts_done INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN hold_until REAL;
+    ALTER TABLE messages ADD COLUMN failing_since REAL;
+    """,
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+async def schema_version(db: aiosqlite.Connection) -> int:
+    """The schema version recorded in the database (0 when new)."""
+    async with db.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def migrate(db: aiosqlite.Connection) -> None:
+    """Apply every migration the database lacks, each in its own transaction."""
+    version = await schema_version(db)
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNew(version, SCHEMA_VERSION)
+    for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+        await db.executescript(f"BEGIN; {migration.script}; PRAGMA user_version = {number}; COMMIT;")

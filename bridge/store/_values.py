@@ -1,0 +1,20 @@
+"""Small values remembered across restarts (e.g. which chat API Bybit left us)."""
+
+from __future__ import annotations
+
+from bridge.store._records import Table
+
+
+class Values(Table):
+    """Small values remembered across restarts (e.g. which chat API Bybit left us)."""
+
+    async def get(self, key: str) -> str | None:
+        """A value remembered across restarts (e.g. which chat API Bybit left us)."""
+        async with self._db.execute("SELECT value FROM kv WHERE key = ?", (key,)) as cursor:
+            row = await cursor.fetchone()
+        return str(row[0]) if row else None
+
+    async def set(self, key: str, value: str) -> None:
+        """Remember a value across restarts."""
+        await self._db.execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value))
+        await self._db.commit()
