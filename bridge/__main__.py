@@ -1,4 +1,4 @@
-"""Command line: ``p2p-bridge run`` (the bridge; the demo when no credentials are set) and ``p2p-bridge demo``."""
+"""Command line: ``p2p-bridge run`` (the bridge; it needs credentials) and ``p2p-bridge demo`` (the sandbox)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``p2p-bridge`` console script and ``python -m bridge``."""
     parser = argparse.ArgumentParser(prog="p2p-bridge", description=__doc__)
     parser.add_argument("command", nargs="?", choices=("run", "demo"), default="run")
+    parser.add_argument(
+        "--or-demo",
+        action="store_true",
+        help="with no credentials set at all, play the demo instead of stopping (the README's quick start)",
+    )
     parser.add_argument("--version", action="version", version=f"p2p-bridge {__version__}")
     args = parser.parse_args(argv)
     try:
@@ -44,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"p2p-bridge: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level, _secrets(settings))
-    demo = args.command == "demo" or not settings.has_credentials
+    demo = args.command == "demo" or (args.or_demo and not settings.has_credentials)
     try:
         if demo:
             from bridge.demo import run_demo

@@ -77,7 +77,7 @@ class Settings(BaseSettings):
 
     @property
     def has_credentials(self) -> bool:
-        """Whether any credential is set (none at all means: run the demo)."""
+        """Whether any credential is set (``run --or-demo`` plays the demo when none is)."""
         return any((self.telegram_bot_token, self.bybit_api_key, self.bybit_api_secret))
 
     def require_credentials(self) -> None:

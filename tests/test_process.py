@@ -59,8 +59,9 @@ def bridge_env(bybit: FakeBybit, telegram: FakeTelegram, db_path: Path, **overri
 class BridgeProcess:
     """One ``python -m bridge run`` subprocess; its stdout and stderr go to files in ``workdir``."""
 
-    def __init__(self, workdir: Path, env: dict[str, str], name: str) -> None:
+    def __init__(self, workdir: Path, env: dict[str, str], name: str, *args: str) -> None:
         self.workdir = workdir
+        self.args = args or ("run",)
         self.env = env
         self.stdout_path = workdir / f"{name}.stdout"
         self.stderr_path = workdir / f"{name}.stderr"
@@ -69,7 +70,7 @@ class BridgeProcess:
     async def start(self) -> None:
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bridge", "run", cwd=self.workdir, env=self.env, stdout=out, stderr=err
+                sys.executable, "-m", "bridge", *self.args, cwd=self.workdir, env=self.env, stdout=out, stderr=err
             )
 
     @property
@@ -351,10 +352,19 @@ async def test_configuration_errors_stop_start_up_naming_the_variable(
 # -- demo --------------------------------------------------------------------------------------------
 
 
+async def test_run_without_credentials_stops_naming_them(tmp_path: Path, processes: list[BridgeProcess]) -> None:
+    process = BridgeProcess(tmp_path, base_env(), "no-credentials")
+    processes.append(process)
+    await process.start()
+    assert await process.wait(30) == 2, process.output  # a container started without its env file is not healthy
+    assert "TELEGRAM_BOT_TOKEN" in process.stderr and "BYBIT_API_SECRET" in process.stderr
+    assert "demo" not in process.output
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-async def test_no_credentials_runs_the_demo(tmp_path: Path, processes: list[BridgeProcess]) -> None:
-    process = BridgeProcess(tmp_path, base_env() | {"PYTHONUNBUFFERED": "1"}, "demo")
+async def test_quick_start_with_no_credentials_plays_the_demo(tmp_path: Path, processes: list[BridgeProcess]) -> None:
+    process = BridgeProcess(tmp_path, base_env() | {"PYTHONUNBUFFERED": "1"}, "demo", "run", "--or-demo")
     processes.append(process)
     await process.start()
     assert await process.wait(90) == 0, process.output
