@@ -11,22 +11,24 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError, TelegramServerError, TelegramUnauthorizedError
 from aiogram.types import User
 
-from bridge.bybit import BybitClient
-from bridge.bybit.chat import ApiName, ChatSource
-from bridge.bybit.media import MediaFetcher
+from bridge.bybit import ApiName, BybitClient, ChatSource, MediaFetcher
 from bridge.config import Settings
-from bridge.core.poller import Poller
-from bridge.core.watchlist import Watchlist
+from bridge.core import Poller, ReplySender, Watchlist
 from bridge.errors import ConfigError
 from bridge.store import Store
 from bridge.tasks import Supervisor, wait_event
 from bridge.telegram import create_bot
-from bridge.telegram.incoming import HELP_TEXT, Dependencies, Health, create_dispatcher, publish_commands
-from bridge.telegram.outgoing.calls import CallStats, TelegramCaller
-from bridge.telegram.outgoing.delivery import Delivery
-from bridge.telegram.outgoing.homes import Homes
-from bridge.telegram.outgoing.pacing import Pacer, PacingMiddleware
-from bridge.telegram.outgoing.sender import TelegramSender
+from bridge.telegram.incoming import HELP_TEXT, Dependencies, Health, ReplyPolicy, create_dispatcher, publish_commands
+from bridge.telegram.outgoing import (
+    CallStats,
+    Delivery,
+    Feedback,
+    Homes,
+    Pacer,
+    PacingMiddleware,
+    TelegramCaller,
+    TelegramSender,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,7 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             backfill_limit=settings.backfill_limit,
             bot_username=me.username or "",
             help_text=HELP_TEXT,
+            replies=ReplyPolicy(settings.replies_enabled, frozenset(settings.telegram_reply_user_ids)),
         )
         dispatcher = create_dispatcher(settings.served_chat_ids, store, dependencies)
 
@@ -102,6 +105,8 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
         stack.push_async_callback(tasks.stop)
         tasks.spawn("poller", poller.run)
         tasks.spawn("delivery", delivery.run)
+        tasks.spawn("replies", ReplySender(store, source).run)
+        tasks.spawn("feedback", Feedback(bot, store, call).run)
         tasks.spawn(
             "telegram",
             lambda: dispatcher.start_polling(

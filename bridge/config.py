@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     telegram_chat_messages_per_second: float = Field(default=FloodLimit.CHAT_MESSAGES_PER_SECOND, gt=0)
     telegram_global_messages_per_second: float = Field(default=FloodLimit.GLOBAL_MESSAGES_PER_SECOND, gt=0)
     telegram_timeout: float = Field(default=30.0, gt=0)
+    telegram_reply_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    replies_enabled: bool = True
 
     bybit_api_key: SecretStr | None = None
     bybit_api_secret: SecretStr | None = None
@@ -48,7 +50,7 @@ class Settings(BaseSettings):
     backfill_limit: int = Field(default=20, ge=0, le=500)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("telegram_allowed_chat_ids", mode="before")
+    @field_validator("telegram_allowed_chat_ids", "telegram_reply_user_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):

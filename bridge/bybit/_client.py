@@ -14,7 +14,7 @@ from typing import Any, Self
 import httpx
 
 from bridge.bybit._signing import auth_headers
-from bridge.bybit.constants import RetCode
+from bridge.bybit.constants import ContentType, RetCode
 from bridge.bybit.models import ChatMessage, OrderInfo, OrderSummary, SessionMessage, parse_items
 from bridge.errors import BybitAuthError, BybitError, BybitUnavailable, ChatApiRetired
 from bridge.ratelimit import SlidingWindow
@@ -36,6 +36,8 @@ PATH_ORDER_MESSAGES = "/v5/p2p/order/message/listpage"
 PATH_PENDING_ORDERS = "/v5/p2p/order/pending/simplifyList"
 PATH_SESSION_ID = "/v5/p2p/chat/session/getSessionId"
 PATH_SESSION_MESSAGES = "/v5/p2p/chat/message/listpage_v1"
+PATH_ORDER_SEND = "/v5/p2p/order/message/send"
+PATH_SESSION_SEND = "/v5/p2p/chat/message/send_v1"
 
 
 def _envelope_code(payload: dict[str, Any]) -> tuple[int, str]:
@@ -71,6 +73,7 @@ class BybitClient:
         recv_window: int = 5000,
         timeout: float = 10.0,
         requests_per_second: float = 10.0,
+        writes_per_second: float = 5.0,
         max_attempts: int = 5,
         backoff_base: float = 0.5,
         backoff_cap: float = 20.0,
@@ -86,6 +89,7 @@ class BybitClient:
         self._offset_ms = 0
         self._paused_until = 0.0
         self._budget = SlidingWindow.per_second(requests_per_second)
+        self._write_budget = SlidingWindow.per_second(writes_per_second)
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout),
@@ -148,18 +152,35 @@ class BybitClient:
         items = result.get("messages") if isinstance(result, dict) else None
         return parse_items(SessionMessage, _listed(items, PATH_SESSION_MESSAGES), f"session {session_id[:8]}…")
 
+    async def send_order_message(self, order_id: str, text: str, msg_uuid: str) -> None:
+        """Send a text into an order's chat (order-scoped API); Bybit keeps one message per ``msg_uuid``."""
+        body = {"message": text, "contentType": ContentType.TEXT, "orderId": order_id, "msgUuid": msg_uuid}
+        await self.call(PATH_ORDER_SEND, body, write=True)
+
+    async def send_session_message(self, session_id: str, order_id: str, text: str) -> None:
+        """Send a text into a counterparty's session about ``order_id`` (session API; no idempotency key)."""
+        body = {"message": text, "contentType": ContentType.TEXT, "sessionId": session_id, "orderId": order_id}
+        await self.call(PATH_SESSION_SEND, body, write=True, idempotent=False)
+
     # -- transport ---------------------------------------------------------------------------
 
-    async def call(self, path: str, body: dict[str, Any]) -> Any:
-        """POST a signed request and return its ``result``, retrying what is worth retrying."""
+    async def call(self, path: str, body: dict[str, Any], *, write: bool = False, idempotent: bool = True) -> Any:
+        """POST a signed request and return its ``result``, retrying what is worth retrying.
+
+        ``write`` calls spend the write budget (Bybit: 5 a second) instead of the read budget. A call
+        that is not ``idempotent`` is never repeated once it may have reached Bybit (a timeout, a
+        reset, a 5xx): it raises :class:`BybitUnavailable` and the caller checks before trying again.
+        """
         raw = json.dumps(body, separators=(",", ":")).encode()
         failure = "no attempt made"
         for attempt in range(1, self._max_attempts + 1):
-            await self._wait_turn(path)
+            await self._wait_turn(path, write)
             try:
                 response = await self._http.post(path, content=raw, headers=self._headers(raw))
             except httpx.TransportError as exc:  # timeouts, refused and reset connections
                 failure = f"{type(exc).__name__}"
+                if not idempotent and not isinstance(exc, httpx.ConnectError):
+                    raise BybitUnavailable(0, f"no answer ({failure}): it may have arrived", endpoint=path) from None
                 await self._backoff(path, attempt, failure)
                 continue
             if response.status_code == 403:
@@ -167,6 +188,8 @@ class BybitClient:
                 raise BybitUnavailable(403, "access too frequent: IP banned, pausing calls", endpoint=path)
             if response.status_code >= 500:
                 failure = f"HTTP {response.status_code}"
+                if not idempotent:
+                    raise BybitUnavailable(0, f"{failure}: it may have arrived", endpoint=path)
                 await self._backoff(path, attempt, failure)
                 continue
             try:
@@ -180,7 +203,7 @@ class BybitClient:
                 return payload.get("result")
             if code == RetCode.RATE_LIMIT:
                 failure = f"{code} {message}"
-                await self._wait_rate_limit(path, response)
+                await self._wait_rate_limit(path, response, self._write_budget if write else self._budget)
                 continue
             if code == RetCode.TIMESTAMP and attempt < self._max_attempts:
                 failure = f"{code} {message}"
@@ -212,20 +235,20 @@ class BybitClient:
         timestamp = int(self._wall_clock() * 1000) + self._offset_ms
         return auth_headers(self._key, self._secret, timestamp, self._recv_window, raw)
 
-    async def _wait_turn(self, path: str) -> None:
+    async def _wait_turn(self, path: str, write: bool) -> None:
         pause = self._paused_until - time.monotonic()
         if pause > 0:
             raise BybitUnavailable(403, f"calls paused for {pause:.0f} s after an IP ban", endpoint=path)
-        await self._budget.acquire()
+        await (self._write_budget if write else self._budget).acquire()
 
-    async def _wait_rate_limit(self, path: str, response: httpx.Response) -> None:
+    async def _wait_rate_limit(self, path: str, response: httpx.Response, budget: SlidingWindow) -> None:
         reset = response.headers.get(RATE_LIMIT_RESET_HEADER, "")
         wait = 1.0
         if reset.isdigit():
             wait = int(reset) / 1000 - (self._wall_clock() + self._offset_ms / 1000)
         wait = min(max(wait, 0.05), MAX_RATE_LIMIT_WAIT)
         log.info("bybit rate limit on %s: waiting %.2f s", path, wait)
-        self._budget.push_back(wait)
+        budget.push_back(wait)
 
     async def _backoff(self, path: str, attempt: int, failure: str) -> None:
         if attempt >= self._max_attempts:

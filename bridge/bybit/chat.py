@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from datetime import datetime, timedelta
 from typing import Literal, Protocol, TypeVar
 
 from bridge.bybit._client import MESSAGE_PAGE_SIZE, BybitClient
-from bridge.bybit.models import ChatMessage, SessionMessage
-from bridge.errors import BybitError
+from bridge.bybit.models import ChatMessage, OrderInfo, SessionMessage
+from bridge.errors import BybitError, ChatApiRetired
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +18,7 @@ KnownIds = Callable[[Sequence[str]], Awaitable[set[str]]]
 """Given message ids, answers which of them the store already holds."""
 
 MAX_PAGES = 100  # a safety stop: 3,000 unseen messages in one poll means something is wrong
+SENT_CLOCK_SLACK = timedelta(minutes=2)  # Bybit's clock against ours when looking for a message we sent
 
 
 class _Identified(Protocol):
@@ -75,9 +77,7 @@ class ChatSource:
 
     async def session_pages(self, user_mask_id: str) -> AsyncIterator[list[SessionMessage]]:
         """Pages of the chat with one counterparty (by its mask id), newest first, until history ends."""
-        session = self._sessions.get(user_mask_id)
-        if session is None:
-            session = self._sessions[user_mask_id] = await self._client.session_id(user_mask_id)
+        session = await self._session(user_mask_id)
         last_id = 0
         for _ in range(MAX_PAGES):
             try:
@@ -91,6 +91,43 @@ class ChatSource:
             if len(page) < MESSAGE_PAGE_SIZE or not older:
                 return
             last_id = min(older)
+
+    async def send(self, order: OrderInfo, text: str, msg_uuid: str) -> None:
+        """Send a text into the order's chat through the API in use (switching if Bybit retired the old one).
+
+        The order-scoped API keeps one message per ``msg_uuid``, so repeating is safe; the session API
+        has no such key, so a caller that is unsure whether a send arrived asks :meth:`find_sent` first.
+        """
+        if self._current == "order":
+            try:
+                await self._client.send_order_message(order.id, text, msg_uuid)
+                return
+            except ChatApiRetired:
+                if not await self.order_chat_retired():
+                    raise
+        session = await self._session(order.target_user_mask_id)
+        await self._client.send_session_message(session, order.id, text)
+
+    async def find_sent(self, order: OrderInfo, text: str, since: datetime) -> str | None:
+        """The id of your own message with this text, written since ``since``, in the order's session chat."""
+        pages = self.session_pages(order.target_user_mask_id)
+        try:
+            async for page in pages:
+                for item in page:
+                    mine = item.send_user_nick_name == order.nick_name and item.content == text
+                    if mine and item.create_date >= since - SENT_CLOCK_SLACK:
+                        return item.id
+                if page[-1].create_date < since - SENT_CLOCK_SLACK:
+                    break
+        finally:
+            await pages.aclose()  # type: ignore[attr-defined]
+        return None
+
+    async def _session(self, user_mask_id: str) -> str:
+        session = self._sessions.get(user_mask_id)
+        if session is None:
+            session = self._sessions[user_mask_id] = await self._client.session_id(user_mask_id)
+        return session
 
 
 async def collect_new(pages: AsyncIterator[list[M]], known: KnownIds, at_most: int | None = None) -> list[M]:

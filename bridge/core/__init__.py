@@ -2,6 +2,7 @@
 
 from bridge.core.attribution import Counterparty, attribute, to_chat_message
 from bridge.core.poller import Poller, PollStats, plan_records
+from bridge.core.replies import ReplySender
 from bridge.core.watchlist import Outcome, Result, Watchlist
 
 __all__ = [
@@ -9,6 +10,7 @@ __all__ = [
     "Outcome",
     "PollStats",
     "Poller",
+    "ReplySender",
     "Result",
     "Watchlist",
     "attribute",

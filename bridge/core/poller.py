@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -36,18 +36,24 @@ class PollStats:
 
 
 def plan_records(
-    owned: Sequence[tuple[str, ChatMessage]], backfill_limit: int | None
+    owned: Sequence[tuple[str, ChatMessage]], backfill_limit: int | None, echoes: Collection[str] = ()
 ) -> list[tuple[str, ChatMessage, State]]:
     """Delivery states for new messages (oldest first, with the order each goes to).
 
     On a backfill read only the newest ``backfill_limit`` are forwarded; older ones (and Bybit's
-    machine-readable order cards) are only marked seen, so the next read stops at them.
+    machine-readable order cards) are only marked seen, so the next read stops at them. ``echoes``
+    are the bridge's own replies coming back: recorded, not forwarded again.
     """
     cut = max(len(owned) - backfill_limit, 0) if backfill_limit is not None else 0
-    return [
-        (order_id, message, State.SKIPPED if n < cut or message.kind is MessageKind.ORDER_CARD else State.PENDING)
-        for n, (order_id, message) in enumerate(owned)
-    ]
+    return [(order_id, message, _state(message, n < cut, echoes)) for n, (order_id, message) in enumerate(owned)]
+
+
+def _state(message: ChatMessage, before_window: bool, echoes: Collection[str]) -> State:
+    if message.id in echoes:
+        return State.ECHO
+    if before_window or message.kind is MessageKind.ORDER_CARD:
+        return State.SKIPPED
+    return State.PENDING
 
 
 Item = TypeVar("Item", bound=ChatItem)
@@ -161,13 +167,29 @@ class Poller:
 
     async def _record(self, group: Sequence[Watch], owned: list[tuple[str, ChatMessage]], limit: int | None) -> None:
         """Record a chat's new messages, then finish the backfill of its newly watched orders."""
-        added = await self._store.messages.record(plan_records(owned, limit))
+        echoes = await self._echoes(group, owned)
+        added = await self._store.messages.record(plan_records(owned, limit, echoes))
         newly_watched = [w.order_id for w in group if not w.backfilled]
         if newly_watched:
             added += await self._store.messages.finish_backfill(newly_watched, self._backfill_limit)
         self.stats.last_success = time.time()
         if added:
             log.info("%s: %d new message(s) to forward", ", ".join(w.order_id for w in group), added)
+
+    async def _echoes(self, group: Sequence[Watch], owned: Sequence[tuple[str, ChatMessage]]) -> set[str]:
+        """Which of your new messages are the bridge's own replies coming back from Bybit."""
+        you = group[0].info.user_id
+        order_ids = [w.order_id for w in group]
+        return {
+            message.id
+            for _, message in owned
+            if you
+            and message.user_id == you
+            and not message.is_system
+            and await self._store.outbox.match_echo(
+                order_ids, message.message, message.msg_uuid, message.created_ms, message.id
+            )
+        }
 
     async def _refreshed(self, chat: str, wanted: set[str], links: dict[str, str]) -> None:
         await self._store.messages.refreshed(wanted, links)

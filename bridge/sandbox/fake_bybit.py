@@ -33,7 +33,7 @@ from bridge.sandbox._server import LoopbackServer
 ListShape = Literal["nested", "bare"]
 Sender = Literal["counterparty", "self", "system"]
 MediaKind = Literal["pic", "pdf", "video"]
-Fault = Literal["rate_limit", "server_error", "hang", "timestamp", "auth"]
+Fault = Literal["rate_limit", "server_error", "hang", "late", "timestamp", "auth"]
 
 CODE_OK: Final = 0
 CODE_PARAMS: Final = 10001
@@ -44,6 +44,10 @@ CODE_RATE_LIMIT: Final = 10006
 CODE_ORDER_NOT_FOUND: Final = 912100027
 CODE_CHAT_API_CLOSED: Final = 912200387
 CODE_SESSION_NOT_FOUND: Final = 912200100  # invented: Bybit does not document this one
+CODE_ORDER_CLOSED: Final = (
+    912100089  # invented: Bybit refuses chat sends on finished orders with a code it does not document
+)
+FINAL_STATUSES: Final = frozenset({40, 50, 80})
 
 MSG_CHAT_API_CLOSED: Final = "chat open api close, pls chat with new open api"
 RATE_LIMIT_RESET_HEADER: Final = "X-Bapi-Limit-Reset-Timestamp"
@@ -716,7 +720,9 @@ class FakeBybit(LoopbackServer):
         """Make the next ``times`` signed requests (to ``path`` only, if given) fail.
 
         ``rate_limit``: 10006 with ``X-Bapi-Limit-Reset-Timestamp`` = now + ``reset_after_ms``;
-        ``server_error``: HTTP 502 with an HTML body; ``hang``: no answer until :meth:`stop`;
+        ``server_error``: HTTP 502 with an HTML body; ``hang``: no answer until :meth:`stop`; ``late``: the
+        request is carried out (a send is stored) but answered only at :meth:`stop`, as when Bybit took it
+        and the answer was lost;
         ``timestamp``: 10002; ``auth``: 10003.
         """
         self._faults.append(_Injected(fault, times, path, reset_after_ms))
@@ -818,6 +824,13 @@ class FakeBybit(LoopbackServer):
             raise _P2PError(CODE_ORDER_NOT_FOUND, "The order does not exist.")
         return order
 
+    def _open_order(self, body: Mapping[str, Any]) -> FakeOrder:
+        """The order a chat send is about; a finished one takes no more messages."""
+        order = self._order(body)
+        if order.status in FINAL_STATUSES:
+            raise _P2PError(CODE_ORDER_CLOSED, "The order is finished and takes no more messages.")
+        return order
+
     def _session_user(self, body: Mapping[str, Any]) -> _User:
         session_id = _str_param(body, "sessionId")
         for user in self._counterparties.values():
@@ -857,11 +870,19 @@ class FakeBybit(LoopbackServer):
         if endpoint is None or request.method != "POST":
             return _Reply(status=404, body=b"Not Found")
         injected = self._take_fault(path)
-        if injected is not None:
+        if injected is not None and injected.fault != "late":
             return await self._faulted(injected, request.headers)
         refusal = self._check_signature(request.headers, raw)
         if refusal is not None:
             return refusal
+        if injected is not None:  # "late": carried out now, answered when the client gave up long ago
+            reply = self._answer(path, body, raw)
+            await self._wait_until(lambda: False, HANG_SECONDS)
+            return reply
+        return self._answer(path, body, raw)
+
+    def _answer(self, path: str, body: Any, raw: bytes) -> _Reply:
+        endpoint = self._endpoints[path]
         try:
             if raw and not isinstance(body, dict):
                 raise _params_error()
@@ -929,7 +950,7 @@ class FakeBybit(LoopbackServer):
                 return _Reply(
                     status=502, body=b"<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html"
                 )
-            case "hang":
+            case "hang" | "late":  # (a late one never gets here)
                 await self._wait_until(lambda: False, HANG_SECONDS)
                 return _Reply(status=504, body=b"Gateway Timeout")
             case "timestamp":
@@ -1115,7 +1136,7 @@ class FakeBybit(LoopbackServer):
         """
         if self._retired:
             raise _P2PError(CODE_CHAT_API_CLOSED, MSG_CHAT_API_CLOSED)
-        order = self._order(body)
+        order = self._open_order(body)
         message = _str_param(body, "message")
         msg_uuid = _str_param(body, "msgUuid")
         content_type = _content_type_param(body)
@@ -1185,7 +1206,7 @@ class FakeBybit(LoopbackServer):
         message = _str_param(body, "message", max_chars=MAX_SESSION_MESSAGE_CHARS)
         content_type = _content_type_param(body)
         user = self._session_user(body)
-        order = self._order(body)
+        order = self._open_order(body)
         if order.target_nick != user.nick:
             raise _params_error()
         self._store(

@@ -47,6 +47,36 @@ _SIZE_LIMITS: Final[dict[MediaKind, tuple[int, int]]] = {  # (by upload, by URL)
     "document": (50 * _MB, 20 * _MB),
     "video": (50 * _MB, 20 * _MB),
 }
+REACTION_EMOJI: Final = frozenset(
+    [
+        "👍",
+        "👎",
+        "❤",
+        "🔥",
+        "🥰",
+        "👏",
+        "😁",
+        "🤔",
+        "🤯",
+        "😱",
+        "🤬",
+        "😢",
+        "🎉",
+        "🤩",
+        "🙏",
+        "👌",
+        "🕊",
+        "🤝",
+        "✍",
+        "🤗",
+        "🫡",
+        "👀",
+        "💯",
+        "⚡",
+        "🏆",
+    ]
+)
+"""Some of the emoji the Bot API allows as a reaction (ReactionTypeEmoji); anything else is REACTION_INVALID."""
 _PRIVATE_PACE = (1, 1.0)  # messages per seconds, sliding window
 _GROUP_PACE = (20, 60.0)
 _GLOBAL_PACE = (30, 1.0)
@@ -636,6 +666,8 @@ class FakeTelegram(LoopbackServer):
         """Every successful send, in order."""
         self.requests: list[RecordedCall] = []
         """Every authorised call to a known method, in order."""
+        self.reactions: dict[tuple[int, int], list[str]] = {}
+        """The bot's reaction on each (chat id, message id) it reacted to."""
         self.flood_errors = 0
         """How many 429 answers were given (injected or enforced)."""
         self._updates: list[dict[str, Any]] = []
@@ -658,6 +690,7 @@ class FakeTelegram(LoopbackServer):
             "senddocument": self._send_document,
             "sendvideo": self._send_video,
             "pinchatmessage": self._pin_chat_message,
+            "setmessagereaction": self._set_message_reaction,
             "unpinchatmessage": self._unpin_chat_message,
             "getchat": self._get_chat,
             "getchatmember": self._get_chat_member,
@@ -1231,6 +1264,21 @@ class FakeTelegram(LoopbackServer):
         """TDLib's ``DialogManager::can_pin_messages``; in a private chat the bot may always pin."""
         if chat.type != "private" and not chat.bot_may("can_pin_messages"):
             raise _bad("not enough rights to manage pinned messages in the chat")
+
+    async def _set_message_reaction(self, params: _Params) -> bool:
+        """Bots may set one reaction from Telegram's fixed emoji list (ReactionTypeEmoji in the Bot API docs)."""
+        chat = self._chat(params)
+        message_id = params.integer("message_id")
+        if message_id not in chat.messages:
+            raise _bad("MESSAGE_ID_INVALID")
+        reaction = params.json("reaction") or []
+        if not isinstance(reaction, list) or len(reaction) > 1:
+            raise _bad("REACTIONS_TOO_MANY")
+        emoji = [r.get("emoji") for r in reaction if isinstance(r, dict) and r.get("type") == "emoji"]
+        if len(emoji) != len(reaction) or any(e not in REACTION_EMOJI for e in emoji):
+            raise _bad("REACTION_INVALID")
+        self.reactions[(chat.id, message_id)] = [str(e) for e in emoji]
+        return True
 
     async def _pin_chat_message(self, params: _Params) -> bool:
         chat = self._chat(params)

@@ -3,7 +3,8 @@
 from bridge.store._chats import Chats
 from bridge.store._messages import Messages
 from bridge.store._orders import Orders
-from bridge.store._records import Pending, Queue, State, Wakeups, Watch
+from bridge.store._outbox import Outbox
+from bridge.store._records import NewReply, Outgoing, OutState, Pending, Queue, State, Wakeups, Watch
 from bridge.store._schema import MIGRATIONS, SCHEMA_VERSION, Migration
 from bridge.store._store import Store
 from bridge.store._values import Values
@@ -14,7 +15,11 @@ __all__ = [
     "Chats",
     "Messages",
     "Migration",
+    "NewReply",
     "Orders",
+    "OutState",
+    "Outbox",
+    "Outgoing",
     "Pending",
     "Queue",
     "State",

@@ -82,6 +82,17 @@ class Orders(Table):
         ) as cursor:
             return [watch_from_row(row) for row in await cursor.fetchall()]
 
+    async def of_post(self, chat_id: int, message_id: int) -> str | None:
+        """The active order a bridge post (a forwarded message or an order card) in ``chat_id`` belongs to."""
+        async with self._db.execute(
+            """SELECT p.order_id FROM posts p JOIN orders o ON o.order_id = p.order_id
+               WHERE p.chat_id = ? AND p.message_id = ? AND o.active = 1
+               UNION SELECT order_id FROM orders WHERE chat_id = ? AND card_message_id = ? AND active = 1""",
+            (chat_id, message_id, chat_id, message_id),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return str(row[0]) if row else None
+
     async def in_thread(self, chat_id: int, thread_id: int) -> str | None:
         """The active order whose topic is ``thread_id``."""
         async with self._db.execute(

@@ -19,6 +19,7 @@ class State(StrEnum):
     SKIPPED = "skipped"  # seen but not for forwarding (history before the backfill window, order cards)
     FAILED = "failed"  # refused for good by an older bridge; /retry sends it again like a dead letter
     REFRESH = "refresh"  # its media link expired before delivery; waits (and holds its order) for a fresh one
+    ECHO = "echo"  # the bridge's own reply seen coming back from Bybit; not forwarded again
     DEAD = "dead"  # Telegram refused it for good; counted in /status, sent again by /retry
 
 
@@ -59,6 +60,47 @@ class Pending:
     failing_since: float | None = None
 
 
+class OutState(StrEnum):
+    """Where a teammate's reply is on its way to Bybit."""
+
+    QUEUED = "queued"  # written, no attempt yet
+    SENDING = "sending"  # an attempt started: sent or not is uncertain until checked
+    SENT = "sent"  # Bybit took it
+    REFUSED = "refused"  # Bybit refused it for good (reason kept)
+    DISABLED = "disabled"  # never to be sent: replies are off or the sender may not send
+
+
+@dataclass(frozen=True)
+class NewReply:
+    """A teammate's message to send to Bybit: where it was written, by whom, about which order."""
+
+    chat_id: int
+    tg_message_id: int
+    order_id: str
+    user_id: int | None
+    user_name: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A teammate's reply in the outbox."""
+
+    id: int
+    chat_id: int
+    tg_message_id: int
+    order_id: str
+    user_id: int | None
+    user_name: str
+    text: str
+    msg_uuid: str
+    state: OutState
+    attempts: int
+    last_error: str
+    created_at: float
+    bybit_msg_id: str | None
+
+
 @dataclass(frozen=True)
 class Wakeups:
     """Events that wake a loop when the store gets work for it, named after who waits."""
@@ -67,6 +109,10 @@ class Wakeups:
     """Messages await delivery (or an order awaits its home, or a chat may post again)."""
     poller: asyncio.Event = field(default_factory=asyncio.Event)
     """Watches changed, or a media link wants refreshing."""
+    outbox: asyncio.Event = field(default_factory=asyncio.Event)
+    """A teammate's reply waits to go to Bybit."""
+    feedback: asyncio.Event = field(default_factory=asyncio.Event)
+    """A teammate is owed word of what became of a reply."""
 
 
 class Table:

@@ -83,6 +83,30 @@ MIGRATIONS: tuple[Migration, ...] = (
     ALTER TABLE messages ADD COLUMN failing_since REAL;
     """,
     ),
+    Migration(
+        "replies from Telegram: an outbox sent to Bybit exactly once, with feedback to the teammate",
+        """
+    CREATE TABLE outbox (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id       INTEGER NOT NULL,
+        tg_message_id INTEGER NOT NULL,
+        order_id      TEXT NOT NULL REFERENCES orders(order_id),
+        user_id       INTEGER,
+        user_name     TEXT NOT NULL DEFAULT '',
+        text          TEXT NOT NULL,
+        msg_uuid      TEXT NOT NULL UNIQUE,
+        state         TEXT NOT NULL,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        created_at    REAL NOT NULL,
+        sent_at       REAL,
+        bybit_msg_id  TEXT,
+        feedback_done INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (chat_id, tg_message_id)
+    );
+    CREATE INDEX outbox_by_state ON outbox(state, id);
+    """,
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -11,6 +11,7 @@ import aiosqlite
 from bridge.store._chats import Chats
 from bridge.store._messages import Messages
 from bridge.store._orders import Orders
+from bridge.store._outbox import Outbox
 from bridge.store._records import Wakeups
 from bridge.store._schema import migrate, schema_version
 from bridge.store._values import Values
@@ -19,7 +20,7 @@ from bridge.store._values import Values
 class Store:
     """Async access to the bridge database. Open with :meth:`open`, close with :meth:`close`.
 
-    ``orders``, ``messages``, ``chats`` and ``values`` hold the queries of one concern each;
+    ``orders``, ``messages``, ``chats``, ``outbox`` and ``values`` hold the queries of one concern each;
     ``wakeups`` wake the delivery and the poller when there is work for them.
     """
 
@@ -30,6 +31,7 @@ class Store:
         self.messages = Messages(db, self.wakeups)
         self.chats = Chats(db, self.wakeups)
         self.values = Values(db, self.wakeups)
+        self.outbox = Outbox(db, self.wakeups)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:

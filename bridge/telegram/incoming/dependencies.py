@@ -7,6 +7,7 @@ from typing import TypedDict
 from bridge.bybit.chat import ChatSource
 from bridge.core.watchlist import Watchlist
 from bridge.store import Store
+from bridge.telegram.incoming.replies import ReplyPolicy
 from bridge.telegram.incoming.status import Health
 
 
@@ -20,3 +21,4 @@ class Dependencies(TypedDict):
     backfill_limit: int
     bot_username: str
     help_text: str
+    replies: ReplyPolicy

@@ -6,12 +6,12 @@ from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
 
 from bridge.store import Store
-from bridge.telegram.incoming import general, membership, watching
+from bridge.telegram.incoming import general, membership, replies, watching
 from bridge.telegram.incoming.access import ServedChatsOnly
 from bridge.telegram.incoming.commands import CommandSpec, help_text, menu
 from bridge.telegram.incoming.dependencies import Dependencies
 
-COMMANDS: tuple[CommandSpec, ...] = (*watching.commands.specs, *general.commands.specs)
+COMMANDS: tuple[CommandSpec, ...] = (*watching.commands.specs, *replies.commands.specs, *general.commands.specs)
 """Every command, in the order /help and the menu show them."""
 HELP_TEXT = help_text(COMMANDS)
 
@@ -24,6 +24,7 @@ def create_dispatcher(served_chats: frozenset[int], store: Store, dependencies: 
     dispatcher.my_chat_member.outer_middleware(access)
     dispatcher.include_routers(
         watching.commands.router(),
+        replies.commands.router(replies.TEAM_REPLY),
         membership.create_router(),
         general.commands.router(general.UNKNOWN_COMMAND),
     )

@@ -2,6 +2,7 @@
 
 from bridge.telegram.outgoing.calls import CallStats, TelegramCaller
 from bridge.telegram.outgoing.delivery import Delivery
+from bridge.telegram.outgoing.feedback import Feedback
 from bridge.telegram.outgoing.homes import Homes
 from bridge.telegram.outgoing.pacing import Pacer, PacingMiddleware
 from bridge.telegram.outgoing.render import short_id
@@ -10,6 +11,7 @@ from bridge.telegram.outgoing.sender import TelegramSender
 __all__ = [
     "CallStats",
     "Delivery",
+    "Feedback",
     "Homes",
     "Pacer",
     "PacingMiddleware",

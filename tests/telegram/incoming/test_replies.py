@@ -1,0 +1,127 @@
+"""Answering buyers from Telegram: replies and /send reach Bybit's chat exactly once, with feedback both ways."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bridge.sandbox.fake_bybit import FakeOrder
+from bridge.sandbox.fake_telegram import SentMessage
+from tests.harness import TEAM_CHAT, Harness
+
+SESSION_SEND = "/v5/p2p/chat/message/send_v1"
+ORDER_SEND = "/v5/p2p/order/message/send"
+TEAMMATE = 4242
+
+
+def on_bybit(harness: Harness, order: FakeOrder, text: str) -> list[dict[str, Any]]:
+    """Your messages with this text in the order's Bybit chat."""
+    return [m for m in harness.bybit.messages(order.id) if m.get("userId") == "10001" and m.get("message") == text]
+
+
+def forwarded(harness: Harness, needle: str) -> list[SentMessage]:
+    return [
+        s for s in harness.telegram.sent_to(TEAM_CHAT) if needle in (s.plain or "") and " · order …" in (s.plain or "")
+    ]
+
+
+def answer_to(harness: Harness, message_id: int) -> list[SentMessage]:
+    return [s for s in harness.telegram.sent_to(TEAM_CHAT) if s.reply_to == message_id]
+
+
+async def watched(harness: Harness, api: str, **settings: object) -> tuple[FakeOrder, SentMessage]:
+    """An order watched in the team chat, with the buyer's first message forwarded; returns that post."""
+    order = harness.bybit.add_order()
+    if api == "session":
+        harness.bybit.retire_order_chat()
+    harness.bybit.post_message(order.id, "b 01 I paid")
+    await harness.start(**settings)
+    assert "Watching" in await harness.reply_to(f"/watch {order.id}")
+    await harness.wait_text("b 01 I paid")
+    return order, forwarded(harness, "b 01")[0]
+
+
+@pytest.mark.parametrize("api", ["order", "session"])
+async def test_a_reply_to_a_forwarded_message_reaches_the_buyer_once(api: str, harness: Harness) -> None:
+    order, post = await watched(harness, api)
+    asked = harness.say("Received, releasing now", user_id=TEAMMATE, reply_to_message_id=post.message_id)
+    await harness.telegram.wait_for(lambda: harness.telegram.reactions.get((TEAM_CHAT, asked)) == ["👍"])
+    assert len(on_bybit(harness, order, "Received, releasing now")) == 1
+    harness.bybit.post_message(order.id, "b 02 thanks")  # the chat moves on; the echo is not forwarded back
+    await harness.wait_text("b 02 thanks")
+    assert not forwarded(harness, "Received, releasing now")
+    assert harness.bybit.calls_to(SESSION_SEND if api == "session" else ORDER_SEND) == 1
+
+
+async def test_a_reply_to_the_order_card_and_send_are_sent_too(harness: Harness) -> None:
+    order, _ = await watched(harness, "session")
+    card = next(s for s in harness.telegram.sent_to(TEAM_CHAT) if "Order …" in (s.plain or ""))
+    harness.say("From the card", reply_to_message_id=card.message_id)
+    harness.say(f"/send {order.id} From the command")
+    await harness.telegram.wait_for(lambda: len(harness.telegram.reactions) == 2)
+    assert [len(on_bybit(harness, order, t)) for t in ("From the card", "From the command")] == [1, 1]
+
+
+async def test_team_talk_stays_in_telegram(harness: Harness) -> None:
+    harness.telegram.chats[TEAM_CHAT].is_forum = True
+    order, post = await watched(harness, "session")
+    topic = post.thread_id
+    assert topic is not None
+    harness.say("who takes this one?", thread_id=topic)  # a plain message in the topic: team talk
+    harness.say("the buyer looks fine", reply_to_message_id=harness.say("ok", thread_id=topic))  # a reply to a teammate
+    harness.say(f"/send {order.id} checking", thread_id=topic)
+    await harness.telegram.wait_for(lambda: len(harness.telegram.reactions) == 1)
+    assert [m["message"] for m in harness.bybit.messages(order.id) if m.get("userId") == "10001"] == ["checking"]
+    harness.say("/send in the topic, no id needed", thread_id=topic)
+    await harness.telegram.wait_for(lambda: len(on_bybit(harness, order, "in the topic, no id needed")) == 1)
+
+
+async def test_replies_turned_off_or_from_someone_not_allowed_are_not_sent_and_say_why(harness: Harness) -> None:
+    order, post = await watched(harness, "session", telegram_reply_user_ids=[TEAMMATE])
+    stranger = harness.say("let me answer", user_id=777, reply_to_message_id=post.message_id)
+    await harness.telegram.wait_for(lambda: bool(answer_to(harness, stranger)))
+    assert "Not sent" in (answer_to(harness, stranger)[0].plain or "")
+    assert "TELEGRAM_REPLY_USER_IDS" in (answer_to(harness, stranger)[0].plain or "")
+    assert not on_bybit(harness, order, "let me answer")
+
+
+async def test_replies_disabled(harness: Harness) -> None:
+    _, post = await watched(harness, "order", replies_enabled=False)
+    asked = harness.say("hello buyer", reply_to_message_id=post.message_id)
+    await harness.telegram.wait_for(lambda: bool(answer_to(harness, asked)))
+    assert "REPLIES_ENABLED=false" in (answer_to(harness, asked)[0].plain or "")
+    assert harness.bybit.calls_to(ORDER_SEND) == 0
+
+
+async def test_a_reply_bybit_refuses_gets_a_not_sent_answer_with_bybits_reason(harness: Harness) -> None:
+    order, post = await watched(harness, "session")
+    order.status = 50  # completed: Bybit takes no more messages
+    asked = harness.say("one more thing", reply_to_message_id=post.message_id)
+    await harness.telegram.wait_for(lambda: bool(answer_to(harness, asked)))
+    text = answer_to(harness, asked)[0].plain or ""
+    assert "Not sent" in text and "finished" in text
+    assert (TEAM_CHAT, asked) not in harness.telegram.reactions
+
+
+async def test_a_session_send_whose_answer_was_lost_is_not_sent_twice(harness: Harness) -> None:
+    order, post = await watched(harness, "session")
+    harness.bybit.inject("late", path=SESSION_SEND)  # Bybit stores it; the answer never comes
+    asked = harness.say("Sent the money", reply_to_message_id=post.message_id)
+    await harness.telegram.wait_for(lambda: harness.telegram.reactions.get((TEAM_CHAT, asked)) == ["👍"], timeout=20)
+    assert len(on_bybit(harness, order, "Sent the money")) == 1
+    assert harness.bybit.calls_to(SESSION_SEND) == 1  # found in the chat, not sent again
+
+
+async def test_replies_survive_a_restart_exactly_once(harness: Harness) -> None:
+    order, post = await watched(harness, "session")
+    harness.bybit.inject("late", path=SESSION_SEND)
+    harness.say("before the restart", reply_to_message_id=post.message_id)
+    await harness.telegram.wait_for(lambda: len(on_bybit(harness, order, "before the restart")) == 1)
+    await harness.stop()  # the answer was lost and the bridge went down
+    await harness.start()
+    harness.bybit.post_message(order.id, "b 02 got it?")
+    await harness.wait_text("b 02 got it?")
+    await harness.telegram.wait_for(lambda: len(harness.telegram.reactions) == 1, timeout=20)
+    assert len(on_bybit(harness, order, "before the restart")) == 1
+    assert not forwarded(harness, "before the restart")
