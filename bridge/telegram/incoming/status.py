@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from bridge.core.poller import PollStats
-from bridge.store import Store
+from bridge.store import OutState, Store
 from bridge.telegram.outgoing.calls import CallStats
 
 
@@ -38,6 +38,7 @@ async def status_report(health: Health, store: Store, chat_id: int, chat_api: st
     watches = await store.orders.active()
     here = sum(1 for w in watches if w.chat_id == chat_id)
     paused = await store.chats.paused()
+    replies = await store.outbox.counts()
     errors = health.poll.errors + health.telegram.errors
     error_text = ", ".join(f"{kind} {count}" for kind, count in sorted(errors.items())) or "none"
     lines = [
@@ -48,6 +49,8 @@ async def status_report(health: Health, store: Store, chat_id: int, chat_api: st
         f"Last Telegram send: {ago(health.telegram.last_success, now)}",
         f"Delivery queue: {queue.pending} pending, {queue.held} held, {queue.dead} dead-lettered"
         f"{' (/retry sends them again)' if queue.dead else ''}, {queue.delivered} delivered",
+        f"Replies to Bybit: {replies[OutState.QUEUED] + replies[OutState.SENDING]} waiting,"
+        f" {replies[OutState.SENT]} sent, {replies[OutState.REFUSED] + replies[OutState.DISABLED]} not sent",
         f"Errors since start: {error_text}",
     ]
     if paused:

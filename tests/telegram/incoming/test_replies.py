@@ -52,6 +52,7 @@ async def test_a_reply_to_a_forwarded_message_reaches_the_buyer_once(api: str, h
     await harness.wait_text("b 02 thanks")
     assert not forwarded(harness, "Received, releasing now")
     assert harness.bybit.calls_to(SESSION_SEND if api == "session" else ORDER_SEND) == 1
+    assert "Replies to Bybit: 0 waiting, 1 sent, 0 not sent" in await harness.reply_to("/status")
 
 
 async def test_a_reply_to_the_order_card_and_send_are_sent_too(harness: Harness) -> None:
