@@ -13,7 +13,7 @@ from aiogram.types import User
 
 from bridge.bybit import ApiName, BybitClient, ChatSource, MediaFetcher
 from bridge.config import Settings
-from bridge.core import Poller, ReplySender, Watchlist
+from bridge.core import AutoWatch, Poller, ReplySender, StatusTracker, Watchlist
 from bridge.errors import ConfigError
 from bridge.store import Store
 from bridge.tasks import Supervisor, wait_event
@@ -41,6 +41,7 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
     """Run until ``stop`` is set; raises ConfigError if Telegram refuses the token."""
     settings.require_credentials()
     assert settings.telegram_bot_token and settings.bybit_api_key and settings.bybit_api_secret
+    assert settings.telegram_chat_id is not None
     async with AsyncExitStack() as stack:
         store = await Store.open(settings.bridge_db_path)
         stack.push_async_callback(store.close)
@@ -73,7 +74,16 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             current="session" if remembered == "session" else "order",
             on_switch=remember_api,
         )
-        poller = Poller(store, source, client, interval=settings.poll_interval, backfill_limit=settings.backfill_limit)
+        watchlist = Watchlist(store, client)
+        poller = Poller(
+            store,
+            source,
+            client,
+            interval=settings.poll_interval,
+            backfill_limit=settings.backfill_limit,
+            statuses=StatusTracker(store, client, grace=settings.unwatch_grace),
+            autowatch=AutoWatch(store, watchlist, settings.telegram_chat_id) if settings.auto_watch else None,
+        )
         pacer = Pacer(
             group_per_minute=settings.telegram_group_messages_per_minute,
             chat_per_second=settings.telegram_chat_messages_per_second,
@@ -91,7 +101,7 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
         )
         dependencies = Dependencies(
             store=store,
-            watchlist=Watchlist(store, client),
+            watchlist=watchlist,
             health=Health(poll=poller.stats, telegram=call.stats),
             chat_source=source,
             backfill_limit=settings.backfill_limit,

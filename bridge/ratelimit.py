@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 YIELD_SECONDS = 0.01  # how often a caller that gave way to an urgent one looks again
 
@@ -49,16 +49,36 @@ class SlidingWindow:
 
     async def acquire(self, *, urgent: bool = False) -> None:
         """Wait for a slot and take it; ``urgent`` callers go first."""
-        self._urgent += urgent
-        try:
-            while (wait := self.delay(urgent=urgent)) > 0 or (self._urgent and not urgent):
-                await asyncio.sleep(max(wait, YIELD_SECONDS))
-            self._events.append(self._clock())
-        finally:
-            self._urgent -= urgent
+        await acquire_all((self,), urgent=urgent)
+
+    def take(self) -> None:
+        """Count one event now (the caller checked :meth:`delay`)."""
+        self._events.append(self._clock())
 
     def push_back(self, seconds: float) -> None:
         """Treat the window as full for ``seconds`` (after a server said: slow down)."""
         until = self._clock() + seconds - self.period
         self._events.clear()
         self._events.extend([until] * self.limit)
+
+
+async def acquire_all(windows: Sequence[SlidingWindow], *, urgent: bool = False) -> None:
+    """Wait until one more event fits every window at once, then count it in all of them.
+
+    No slot is taken while another window still makes the caller wait, so a window never records an
+    event earlier than it happens. Urgent callers go first in every window they wait on.
+    """
+    for window in windows:
+        window._urgent += urgent
+    try:
+        while True:
+            wait = max(window.delay(urgent=urgent) for window in windows)
+            give_way = not urgent and any(window._urgent for window in windows)
+            if wait <= 0 and not give_way:
+                for window in windows:
+                    window.take()
+                return
+            await asyncio.sleep(max(wait, YIELD_SECONDS))
+    finally:
+        for window in windows:
+            window._urgent -= urgent

@@ -63,6 +63,8 @@ class Supervisor:
                 if not keep_alive or self._holding:
                     return
             await asyncio.sleep(delay)
+            if self._holding:  # shutdown began while it waited to restart
+                return
             delay = min(delay * 2, RESTART_DELAY_CAP)
 
 

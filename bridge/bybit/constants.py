@@ -82,3 +82,39 @@ class OrderStatus(IntEnum):
     def final(self) -> bool:
         """Cancelled or completed: nothing more will happen to the order."""
         return self in (OrderStatus.CANCELLED, OrderStatus.COMPLETED, OrderStatus.CANCELLED_BY_EXCEPTION)
+
+    @property
+    def alert(self) -> bool:
+        """A change a merchant must hear of at once: paid, appeal or objection, completed, cancelled."""
+        return self in _ALERTS
+
+    @property
+    def description(self) -> str:
+        """The status in words, for the order card and alerts."""
+        return _DESCRIPTIONS[self]
+
+
+_DESCRIPTIONS = {
+    OrderStatus.WAITING_FOR_CHAIN: "waiting for the chain",
+    OrderStatus.WAITING_FOR_PAYMENT: "waiting for the buyer to pay",
+    OrderStatus.WAITING_FOR_RELEASE: "paid: waiting for the seller to release",
+    OrderStatus.APPEALING: "under appeal",
+    OrderStatus.CANCELLED: "cancelled",
+    OrderStatus.COMPLETED: "completed",
+    OrderStatus.PAYING: "payment in progress",
+    OrderStatus.PAYMENT_FAILED: "payment failed",
+    OrderStatus.CANCELLED_BY_EXCEPTION: "cancelled (exception)",
+    OrderStatus.WAITING_FOR_TOKEN_CHOICE: "waiting for the buyer to pick a token",
+    OrderStatus.OBJECTING: "objection raised",
+    OrderStatus.WAITING_FOR_OBJECTION: "waiting for an objection",
+}
+_ALERTS = frozenset(
+    {
+        OrderStatus.WAITING_FOR_RELEASE,
+        OrderStatus.APPEALING,
+        OrderStatus.OBJECTING,
+        OrderStatus.COMPLETED,
+        OrderStatus.CANCELLED,
+        OrderStatus.CANCELLED_BY_EXCEPTION,
+    }
+)

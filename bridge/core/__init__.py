@@ -1,17 +1,21 @@
 """The core: which orders are watched, what is new in their chats, and which order a message belongs to."""
 
 from bridge.core.attribution import Counterparty, attribute, to_chat_message
+from bridge.core.autowatch import AutoWatch
 from bridge.core.poller import Poller, PollStats, plan_records
 from bridge.core.replies import ReplySender
+from bridge.core.statuses import StatusTracker
 from bridge.core.watchlist import Outcome, Result, Watchlist
 
 __all__ = [
+    "AutoWatch",
     "Counterparty",
     "Outcome",
     "PollStats",
     "Poller",
     "ReplySender",
     "Result",
+    "StatusTracker",
     "Watchlist",
     "attribute",
     "plan_records",

@@ -17,6 +17,8 @@ from bridge.bybit import BybitClient, ChatMessage, MessageKind
 from bridge.bybit.chat import ChatSource, collect_new, find
 from bridge.bybit.models import ChatItem, OrderSummary
 from bridge.core.attribution import Counterparty, to_chat_message
+from bridge.core.autowatch import AutoWatch
+from bridge.core.statuses import StatusTracker
 from bridge.errors import BybitAuthError, BybitError, ChatApiRetired
 from bridge.store import State, Store, Watch
 from bridge.tasks import wait_event
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 
 ANY_CHAT = "*"  # error-log key for failures that are not about one chat
 OPEN_ORDERS = "open orders"
+ORDER_STATUSES = "order statuses"
 
 
 @dataclass
@@ -68,14 +71,25 @@ class Poller:
     """Polls every watched chat each ``interval`` seconds; wakes early when watches change."""
 
     def __init__(
-        self, store: Store, source: ChatSource, client: BybitClient, *, interval: float, backfill_limit: int
+        self,
+        store: Store,
+        source: ChatSource,
+        client: BybitClient,
+        *,
+        interval: float,
+        backfill_limit: int,
+        statuses: StatusTracker | None = None,
+        autowatch: AutoWatch | None = None,
     ) -> None:
         self._store = store
         self._source = source
         self._client = client
         self._interval = interval
         self._backfill_limit = backfill_limit
+        self._statuses = statuses
+        self._autowatch = autowatch
         self._last_error: dict[str, str] = {}
+        self._hinted: set[str] = set()
         self.stats = PollStats()
 
     async def run(self) -> None:
@@ -86,13 +100,26 @@ class Poller:
             await wait_event(self._store.wakeups.poller, self._interval)
 
     async def poll_all(self) -> None:
-        """One round: every watched chat read once."""
+        """One round: new open orders watched (with AUTO_WATCH), every watched chat read once, statuses checked."""
         watches = await self._store.orders.active()
+        wants_list = self._autowatch is not None or (bool(watches) and self._source.current == "session")
+        open_orders = await self._open_orders() if wants_list else None
+        if self._autowatch is not None and open_orders and await self._autowatch.round(open_orders):
+            watches = await self._store.orders.active()
         if not watches:
             return
-        if self._source.current == "order" and not await self._poll_orders(watches):
-            return
-        await self._poll_sessions(watches)
+        self._hinted = set()
+        if self._source.current == "session" or await self._poll_orders(watches):
+            if open_orders is None:
+                open_orders = await self._open_orders()
+            await self._poll_sessions(watches, open_orders or [])
+        if self._statuses is not None:
+            try:
+                await self._statuses.round(watches, open_orders, self._hinted)
+            except Exception as exc:  # a status read that fails is tried again next round
+                self._report(ORDER_STATUSES, exc)
+            else:
+                self._recovered(ORDER_STATUSES, called_bybit=False)
 
     async def _poll_orders(self, watches: Sequence[Watch]) -> bool:
         """Read each order's chat; True when Bybit retired that API and the round must go on by session."""
@@ -121,9 +148,8 @@ class Poller:
             fresh = await find(self._source.order_pages(watch.order_id), wanted)
             await self._refreshed(watch.order_id, wanted, {msg_id: item.message for msg_id, item in fresh.items()})
 
-    async def _poll_sessions(self, watches: Sequence[Watch]) -> None:
-        """Read each counterparty's session once; the open-order list (every page) once per round."""
-        open_orders = await self._open_orders()
+    async def _poll_sessions(self, watches: Sequence[Watch], open_orders: Sequence[OrderSummary]) -> None:
+        """Read each counterparty's session once."""
         groups: defaultdict[str, list[Watch]] = defaultdict(list)
         for watch in watches:
             groups[watch.info.target_user_mask_id or watch.info.target_user_id or watch.order_id].append(watch)
@@ -136,13 +162,13 @@ class Poller:
             else:
                 self._recovered(name)
 
-    async def _open_orders(self) -> list[OrderSummary]:
-        """Every open order; on failure none (messages then go by the watched orders alone)."""
+    async def _open_orders(self) -> list[OrderSummary] | None:
+        """Every open order (every page, once a round); None when Bybit would not say."""
         try:
             orders = await self._client.pending_orders()
         except Exception as exc:
             self._report(OPEN_ORDERS, exc)
-            return []
+            return None
         self._recovered(OPEN_ORDERS)
         return orders
 
@@ -167,6 +193,7 @@ class Poller:
 
     async def _record(self, group: Sequence[Watch], owned: list[tuple[str, ChatMessage]], limit: int | None) -> None:
         """Record a chat's new messages, then finish the backfill of its newly watched orders."""
+        self._hinted.update(owner for owner, message in owned if message.is_system)
         echoes = await self._echoes(group, owned)
         added = await self._store.messages.record(plan_records(owned, limit, echoes))
         newly_watched = [w.order_id for w in group if not w.backfilled]
@@ -211,8 +238,9 @@ class Poller:
         else:
             log.exception("%s: polling failed unexpectedly", chat)
 
-    def _recovered(self, chat: str) -> None:
-        for key in (chat, ANY_CHAT):
+    def _recovered(self, chat: str, *, called_bybit: bool = True) -> None:
+        """``chat`` works again; a Bybit call that succeeded also shows the credentials work."""
+        for key in (chat, ANY_CHAT) if called_bybit else (chat,):
             if self._last_error.pop(key, None) is not None:
                 log.info("%s: polling works again", chat)
 

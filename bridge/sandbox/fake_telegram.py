@@ -666,6 +666,8 @@ class FakeTelegram(LoopbackServer):
         """Every successful send, in order."""
         self.requests: list[RecordedCall] = []
         """Every authorised call to a known method, in order."""
+        self.edits: list[tuple[int, int, str]] = []
+        """Every edit of a bot message: (chat id, message id, new plain text)."""
         self.reactions: dict[tuple[int, int], list[str]] = {}
         """The bot's reaction on each (chat id, message id) it reacted to."""
         self.flood_errors = 0
@@ -691,6 +693,7 @@ class FakeTelegram(LoopbackServer):
             "sendvideo": self._send_video,
             "pinchatmessage": self._pin_chat_message,
             "setmessagereaction": self._set_message_reaction,
+            "editmessagetext": self._edit_message_text,
             "unpinchatmessage": self._unpin_chat_message,
             "getchat": self._get_chat,
             "getchatmember": self._get_chat_member,
@@ -1264,6 +1267,27 @@ class FakeTelegram(LoopbackServer):
         """TDLib's ``DialogManager::can_pin_messages``; in a private chat the bot may always pin."""
         if chat.type != "private" and not chat.bot_may("can_pin_messages"):
             raise _bad("not enough rights to manage pinned messages in the chat")
+
+    async def _edit_message_text(self, params: _Params) -> dict[str, Any]:
+        """Edit a bot message's text; the edited text (plain) is kept in :attr:`edits` as well."""
+        text = params.text("text") or ""
+        if not text:
+            raise _bad("message text is empty")
+        plain = _plain_text(text, params.text("parse_mode"))
+        chat = self._chat(params)
+        message = chat.messages.get(params.integer("message_id") or 0)
+        if message is None:
+            raise _bad("message to edit not found")
+        if message.get("from", {}).get("id") != self._bot_user["id"] or "text" not in message:
+            raise _bad("message can't be edited")
+        if message["text"] == plain:
+            raise _bad(
+                "message is not modified: specified new message content and reply markup are exactly the same "
+                "as a current content and reply markup of the message"
+            )
+        message |= {"text": plain, "edit_date": int(time.time())}
+        self.edits.append((chat.id, message["message_id"], plain))
+        return message
 
     async def _set_message_reaction(self, params: _Params) -> bool:
         """Bots may set one reaction from Telegram's fixed emoji list (ReactionTypeEmoji in the Bot API docs)."""

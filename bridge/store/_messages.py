@@ -125,11 +125,12 @@ class Messages(Table):
         await self._db.commit()
 
     async def chats_with_work(self) -> set[int]:
-        """Chats with work waiting: pending messages, or orders whose home is still to be made."""
+        """Chats with work waiting: pending messages, homes to make, cards to edit, topics to close."""
         async with self._db.execute(
             """SELECT DISTINCT o.chat_id FROM messages m JOIN orders o ON o.order_id = m.order_id
                WHERE m.state = ? AND o.active = 1
-               UNION SELECT chat_id FROM orders WHERE active = 1 AND home_ready = 0""",
+               UNION SELECT chat_id FROM orders
+               WHERE (active = 1 AND (home_ready = 0 OR card_stale = 1)) OR close_topic = 1""",
             (State.PENDING,),
         ) as cursor:
             return {int(row[0]) for row in await cursor.fetchall()}

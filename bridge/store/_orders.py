@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from bridge.bybit import OrderInfo
-from bridge.store._records import Table, Watch, watch_from_row
+from bridge.store._records import State, Table, Watch, watch_from_row
 
 
 class Orders(Table):
@@ -50,12 +50,55 @@ class Orders(Table):
         async with self._db.execute(query + " ORDER BY watched_at", params) as cursor:
             return [watch_from_row(row) for row in await cursor.fetchall()]
 
-    async def update_info(self, info: OrderInfo) -> None:
-        """Keep the latest order detail Bybit returned."""
+    async def update_info(self, info: OrderInfo, *, finished: bool = False) -> None:
+        """Keep the latest order detail Bybit returned; its card is edited to match. ``finished``: from now on."""
         await self._db.execute(
-            "UPDATE orders SET info = ? WHERE order_id = ?", (info.model_dump_json(by_alias=True), info.id)
+            """UPDATE orders SET info = ?, card_stale = 1,
+                   finished_at = CASE WHEN ? THEN COALESCE(finished_at, ?) ELSE NULL END
+               WHERE order_id = ?""",
+            (info.model_dump_json(by_alias=True), finished, time.time(), info.id),
         )
         await self._db.commit()
+        self._wakeups.delivery.set()
+
+    async def stale_cards(self, chat_id: int) -> list[Watch]:
+        """Watches of a chat whose card shows an old status."""
+        return await self._select("card_stale = 1 AND home_ready = 1 AND chat_id = ?", (chat_id,))
+
+    async def card_edited(self, order_id: str) -> None:
+        """The card shows the latest order detail."""
+        await self._db.execute("UPDATE orders SET card_stale = 0 WHERE order_id = ?", (order_id,))
+        await self._db.commit()
+
+    async def retire_finished(self, grace: float) -> list[str]:
+        """Stop watching orders finished ``grace`` seconds ago whose messages are all delivered; their topics close."""
+        async with self._db.execute(
+            """UPDATE orders SET active = 0, close_topic = (thread_id IS NOT NULL)
+               WHERE active = 1 AND finished_at < ?
+                 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.order_id = orders.order_id AND m.state IN (?, ?))
+               RETURNING order_id""",
+            (time.time() - grace, State.PENDING, State.REFRESH),
+        ) as cursor:
+            retired = [str(row[0]) for row in await cursor.fetchall()]
+        await self._db.commit()
+        if retired:
+            self._wakeups.delivery.set()
+            self._wakeups.poller.set()
+        return retired
+
+    async def topics_to_close(self, chat_id: int) -> list[Watch]:
+        """Retired orders of a chat whose topic is still open."""
+        return await self._select("close_topic = 1 AND chat_id = ?", (chat_id,), active=False)
+
+    async def topic_closed(self, order_id: str) -> None:
+        """The order's topic is closed (or could not be): nothing more to do for it."""
+        await self._db.execute("UPDATE orders SET close_topic = 0 WHERE order_id = ?", (order_id,))
+        await self._db.commit()
+
+    async def _select(self, where: str, params: tuple[object, ...], *, active: bool = True) -> list[Watch]:
+        query = f"SELECT * FROM orders WHERE active = ? AND {where} ORDER BY watched_at"
+        async with self._db.execute(query, (int(active), *params)) as cursor:
+            return [watch_from_row(row) for row in await cursor.fetchall()]
 
     async def set_home(self, order_id: str, thread_id: int | None, card_message_id: int | None) -> None:
         """The order's Telegram home is ready: its topic (if any) and its card."""

@@ -35,6 +35,7 @@ class Watch:
     info: OrderInfo
     card_message_id: int | None = None
     home_ready: bool = False
+    finished_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -133,4 +134,5 @@ def watch_from_row(row: aiosqlite.Row) -> Watch:
         info=OrderInfo.model_validate_json(row["info"]),
         card_message_id=row["card_message_id"],
         home_ready=bool(row["home_ready"]),
+        finished_at=row["finished_at"],
     )

@@ -107,6 +107,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX outbox_by_state ON outbox(state, id);
     """,
     ),
+    Migration(
+        "order status: when an order finished, its card to edit, its topic to close after the grace period",
+        """
+    ALTER TABLE orders ADD COLUMN finished_at REAL;
+    ALTER TABLE orders ADD COLUMN card_stale INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE orders ADD COLUMN close_topic INTEGER NOT NULL DEFAULT 0;
+    """,
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -130,6 +130,10 @@ class Delivery:
         home_turn = True
         try:
             while not self._stopping:
+                for watch in await self._store.orders.stale_cards(chat_id):
+                    await self._homes.edit_card(watch)
+                for watch in await self._store.orders.topics_to_close(chat_id):
+                    await self._homes.close(watch)
                 homes = [w for w in await self._store.orders.homeless(chat_id) if self._home_due(w.order_id)]
                 batch = await self._store.messages.pending(chat_id, limit=BATCH_SIZE)
                 if homes and (home_turn or not batch):

@@ -15,6 +15,7 @@ from bridge.telegram.outgoing.render import order_card, topic_name
 log = logging.getLogger(__name__)
 
 TOPIC_ALREADY_OPEN = "TOPIC_NOT_MODIFIED"  # reopenForumTopic on an open topic
+CARD_UNCHANGED = "message is not modified"
 
 
 class Homes:
@@ -65,6 +66,31 @@ class Homes:
             return False
         log.info("order %s: reopened its closed topic", watch.order_id)
         return True
+
+    async def edit_card(self, watch: Watch) -> None:
+        """Show the order's latest detail (its status) on its card."""
+        chat_id, card = watch.chat_id, watch.card_message_id
+        if card is not None:
+            try:
+                await self._call(
+                    chat_id,
+                    lambda: self._bot.edit_message_text(order_card(watch.info), chat_id=chat_id, message_id=card),
+                )
+            except TelegramBadRequest as exc:  # unchanged, or deleted: the card is a courtesy
+                if CARD_UNCHANGED not in exc.message:
+                    log.warning("order %s: its card could not be edited (%s)", watch.order_id, exc.message)
+        await self._store.orders.card_edited(watch.order_id)
+
+    async def close(self, watch: Watch) -> None:
+        """Close the topic of an order no longer watched."""
+        chat_id, thread_id = watch.chat_id, watch.thread_id
+        if thread_id is not None:
+            try:
+                await self._call(chat_id, lambda: self._bot.close_forum_topic(chat_id, thread_id))
+                log.info("order %s: finished; its topic is closed", watch.order_id)
+            except TelegramBadRequest as exc:  # closed already, deleted, or no right to: nothing lost
+                log.info("order %s: its topic stays as it is (%s)", watch.order_id, exc.message)
+        await self._store.orders.topic_closed(watch.order_id)
 
     async def _is_forum(self, chat_id: int) -> bool:
         if chat_id not in self._forum:

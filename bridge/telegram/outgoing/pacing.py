@@ -20,7 +20,7 @@ from aiogram.methods import (
 )
 from aiogram.methods.base import Response, TelegramType
 
-from bridge.ratelimit import SlidingWindow
+from bridge.ratelimit import SlidingWindow, acquire_all
 from bridge.telegram.outgoing.calls import CallStats
 
 log = logging.getLogger(__name__)
@@ -58,9 +58,7 @@ class Pacer:
 
     async def acquire(self, chat_id: int, *, urgent: bool = False) -> None:
         """Wait until one more post to ``chat_id`` fits every budget; ``urgent`` posts go first."""
-        for window in self._windows(chat_id):
-            await window.acquire(urgent=urgent)
-        await self._global.acquire(urgent=urgent)
+        await acquire_all((*self._windows(chat_id), self._global), urgent=urgent)
 
     def push_back(self, chat_id: int, seconds: float) -> None:
         """Telegram said ``retry_after``: send nothing more to that chat for ``seconds``."""

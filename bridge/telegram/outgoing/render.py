@@ -142,20 +142,12 @@ def _split_escaped(text: str, budget: int) -> list[str]:
     return chunks
 
 
-ORDER_STATUS: dict[int, str] = {
-    OrderStatus.WAITING_FOR_CHAIN: "waiting for the chain",
-    OrderStatus.WAITING_FOR_PAYMENT: "waiting for the buyer to pay",
-    OrderStatus.WAITING_FOR_RELEASE: "waiting for the seller to release",
-    OrderStatus.APPEALING: "under appeal",
-    OrderStatus.CANCELLED: "cancelled",
-    OrderStatus.COMPLETED: "completed",
-    OrderStatus.PAYING: "payment in progress",
-    OrderStatus.PAYMENT_FAILED: "payment failed",
-    OrderStatus.CANCELLED_BY_EXCEPTION: "cancelled (exception)",
-    OrderStatus.WAITING_FOR_TOKEN_CHOICE: "waiting for the buyer to pick a token",
-    OrderStatus.OBJECTING: "objection raised",
-    OrderStatus.WAITING_FOR_OBJECTION: "waiting for an objection",
-}
+def status_text(status: int) -> str:
+    """A status code in words (an unknown one by its number)."""
+    try:
+        return OrderStatus(status).description
+    except ValueError:
+        return f"status {status}"
 
 
 def payment_method(order: OrderInfo) -> str:
@@ -182,7 +174,7 @@ def order_card(order: OrderInfo) -> str:
     """The order card posted (and pinned) at the top of an order's topic, in HTML."""
     e = html.escape
     side = "you sell" if order.you_sell else "you buy"
-    status = ORDER_STATUS.get(order.status, f"status {order.status}")
+    status = status_text(order.status)
     if order.status == OrderStatus.WAITING_FOR_PAYMENT and order.transfer_last_seconds:
         status += f" · {order.transfer_last_seconds // 60} min left to pay"
     return "\n".join(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from typing import Any
 
 import pytest
@@ -39,7 +41,15 @@ async def watched(harness: Harness, api: str, **settings: object) -> tuple[FakeO
     await harness.start(**settings)
     assert "Watching" in await harness.reply_to(f"/watch {order.id}")
     await harness.wait_text("b 01 I paid")
-    return order, forwarded(harness, "b 01")[0]
+    post = forwarded(harness, "b 01")[0]
+    await harness.telegram.wait_for(lambda: recorded(harness, post.message_id))  # a teammate answers after that
+    return order, post
+
+
+def recorded(harness: Harness, message_id: int) -> bool:
+    """Whether the bridge has marked the post delivered (so a reply to it can be told apart from team talk)."""
+    with contextlib.closing(sqlite3.connect(harness.db_path)) as db:
+        return bool(db.execute("SELECT 1 FROM posts WHERE message_id = ?", (message_id,)).fetchone())
 
 
 @pytest.mark.parametrize("api", ["order", "session"])

@@ -32,6 +32,11 @@ def dead(harness: Harness) -> int:
         return int(db.execute("SELECT COUNT(*) FROM messages WHERE state = 'dead'").fetchone()[0])
 
 
+def held(harness: Harness) -> int:
+    with contextlib.closing(sqlite3.connect(harness.db_path)) as db:
+        return int(db.execute("SELECT COUNT(*) FROM messages WHERE hold_until > 0").fetchone()[0])
+
+
 def paused(harness: Harness) -> bool:
     with contextlib.closing(sqlite3.connect(harness.db_path)) as db:
         return bool(db.execute("SELECT COUNT(*) FROM chats WHERE paused_until IS NOT NULL").fetchone()[0])
@@ -170,6 +175,7 @@ async def test_a_media_host_outage_holds_the_receipt_and_its_order_then_sends_th
     harness.bybit.post_message(order.id, "x 01 after the receipt")
     harness.bybit.post_message(other.id, "y 01 another order flows")
     await harness.wait_text("y 01")
+    await harness.telegram.wait_for(lambda: held(harness) == 1)
     assert "1 held" in await harness.reply_to("/status", chat_id=OTHER_CHAT)
     assert body_lines(harness, "x ") == ["x 00"]
     harness.bybit.media_host_down = False

@@ -1,0 +1,36 @@
+"""Watching every new open order without a command (``AUTO_WATCH``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from bridge.bybit import OrderSummary
+from bridge.core.watchlist import Outcome, Watchlist
+from bridge.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class AutoWatch:
+    """Watches each open order the bridge has never watched into ``chat_id`` (one /unwatch stays undone)."""
+
+    def __init__(self, store: Store, watchlist: Watchlist, chat_id: int) -> None:
+        self._store = store
+        self._watchlist = watchlist
+        self._chat_id = chat_id
+        self._refused: set[str] = set()
+
+    async def round(self, open_orders: Sequence[OrderSummary]) -> int:
+        """Watch the new ones among ``open_orders``; returns how many."""
+        added = 0
+        for summary in open_orders:
+            if summary.id in self._refused or await self._store.orders.get(summary.id) is not None:
+                continue
+            result = await self._watchlist.add(summary.id, self._chat_id, None, None)
+            if result.outcome is Outcome.REFUSED_BY_BYBIT:
+                self._refused.add(summary.id)  # logged by the watchlist; not asked again until a restart
+            elif result.outcome is Outcome.ADDED:
+                added += 1
+                log.info("order %s: new, watched by itself (AUTO_WATCH)", summary.id)
+        return added

@@ -1,0 +1,86 @@
+"""Each watched order's status: noticed when it changes, told in its chat, and the order retired once finished.
+
+Status reads share Bybit's budget with chat reads, so they are spent where a change is likely: the
+open-order list (read once a round anyway in session mode) carries every open order's status; an order
+that leaves that list, or whose chat shows a Bybit system message, is read at once; any other is read
+every ``recheck`` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+
+from bridge.bybit import BybitClient, ChatMessage, MsgType, OrderInfo, OrderStatus, OrderSummary, RoleType
+from bridge.store import State, Store, Watch
+
+log = logging.getLogger(__name__)
+
+STATUS_RECHECK = 300.0  # seconds between two reads of a quiet order's status
+
+
+def alert(info: OrderInfo) -> ChatMessage:
+    """The message that tells the order's chat its new status (delivered like Bybit's own system messages)."""
+    now = datetime.now(tz=UTC)
+    status = OrderStatus(info.status)
+    return ChatMessage(
+        id=f"status-{info.id}-{info.status}-{int(now.timestamp() * 1000)}",
+        message=f"🔔 Order status: {status.description}",
+        msg_type=MsgType.SYSTEM,
+        role_type=RoleType.SYSTEM,
+        create_date=now,
+        order_id=info.id,
+    )
+
+
+class StatusTracker:
+    """Notices status changes of watched orders and retires finished ones after ``grace`` seconds."""
+
+    def __init__(self, store: Store, client: BybitClient, *, grace: float, recheck: float = STATUS_RECHECK) -> None:
+        self._store = store
+        self._client = client
+        self._grace = grace
+        self._recheck = recheck
+        self._checked: dict[str, float] = {}
+        self._listed: set[str] = set()
+
+    async def round(
+        self, watches: Sequence[Watch], open_orders: Sequence[OrderSummary] | None, hinted: Collection[str]
+    ) -> None:
+        """One look at every watched order that is not finished; then retire those finished long enough."""
+        listed = {order.id: order for order in open_orders} if open_orders is not None else None
+        now = time.monotonic()
+        for watch in watches:
+            if watch.finished_at is not None:
+                continue
+            summary = listed.get(watch.order_id) if listed is not None else None
+            if summary is not None:
+                if summary.status != watch.info.status:
+                    await self._changed(watch, watch.info.model_copy(update={"status": summary.status}))
+                continue
+            left_list = listed is not None and watch.order_id in self._listed
+            due = now - self._checked.setdefault(watch.order_id, now) >= self._recheck
+            if left_list or watch.order_id in hinted or due:
+                self._checked[watch.order_id] = now
+                info = await self._client.order_info(watch.order_id)
+                if info.status != watch.info.status or OrderStatus(info.status).final:
+                    await self._changed(watch, info)
+        if listed is not None:
+            self._listed = {w.order_id for w in watches} & set(listed)
+        for order_id in await self._store.orders.retire_finished(self._grace):
+            log.info("order %s: finished %.0f s ago and all delivered: no longer watched", order_id, self._grace)
+
+    async def _changed(self, watch: Watch, info: OrderInfo) -> None:
+        try:
+            status = OrderStatus(info.status)
+        except ValueError:
+            log.info("order %s: unknown status %s", watch.order_id, info.status)
+            await self._store.orders.update_info(info)
+            return
+        await self._store.orders.update_info(info, finished=status.final)
+        if info.status != watch.info.status:
+            log.info("order %s: status %s → %s", watch.order_id, watch.info.status, status.description)
+            if status.alert:
+                await self._store.messages.record([(watch.order_id, alert(info), State.PENDING)])
