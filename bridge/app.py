@@ -115,7 +115,7 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
         stack.push_async_callback(tasks.stop)
         tasks.spawn("poller", poller.run)
         tasks.spawn("delivery", delivery.run)
-        tasks.spawn("replies", ReplySender(store, source).run)
+        tasks.spawn("replies", ReplySender(store, source, client).run)
         tasks.spawn("feedback", Feedback(bot, store, call).run)
         tasks.spawn(
             "telegram",

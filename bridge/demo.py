@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bridge.app import run_bridge
-from bridge.sandbox.fake_bybit import FakeBybit
+from bridge.sandbox.fake_bybit import FakeBybit, FakeOrder
 from bridge.sandbox.fake_telegram import FakeTelegram, SentMessage
 from bridge.sandbox.settings import sandbox_settings
 
@@ -97,6 +97,26 @@ async def run_demo(stop: asyncio.Event) -> None:
                     lambda: bybit.post_message(order.id, "Please release the coins 🙏"),
                 ),
                 (
+                    "Alice answers from Telegram, replying to the buyer's message: 'Received, releasing now'",
+                    lambda: telegram.user_says(
+                        TEAM_CHAT,
+                        "Received, releasing now",
+                        first_name="Alice",
+                        reply_to_message_id=_last_post_with(telegram, "Please release"),
+                    ),
+                ),
+                (
+                    "The buyer's Bybit chat shows it (once), and Alice's message got a 👍",
+                    lambda: print(
+                        f"   Bybit chat, from you: {_yours(bybit, order.id)}; reactions: {list(telegram.reactions.values())}",
+                        flush=True,
+                    ),
+                ),
+                (
+                    "Bybit completes the order",
+                    lambda: _complete(bybit, order),
+                ),
+                (
                     "The buyer opens a second order nobody watches, and writes about it in the same chat",
                     lambda: bybit.post_message(
                         bybit.add_order(side=1, counterparty_nick="BuyerBob", quantity="40", price="92.40").id,
@@ -117,6 +137,25 @@ async def run_demo(stop: asyncio.Event) -> None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await bridge
         narrate("demo over: every message arrived once. Set credentials in .env to bridge your real chats.")
+
+
+def _last_post_with(telegram: FakeTelegram, needle: str) -> int:
+    """The message id of the bot's last post containing ``needle``."""
+    return [s.message_id for s in telegram.sent if needle in (s.plain or "")][-1]
+
+
+def _yours(bybit: FakeBybit, order_id: str) -> list[str]:
+    """Your messages in the order's Bybit chat."""
+    return [
+        str(m["message"])
+        for m in bybit.messages(order_id)
+        if m.get("roleType") == "user" and m.get("userId") == "10001"
+    ]
+
+
+def _complete(bybit: FakeBybit, order: FakeOrder) -> None:
+    order.status = 50
+    bybit.post_message(order.id, "The seller has released the coins. The order is completed.", sender="system")
 
 
 async def _wait(stop: asyncio.Event, bridge: Awaitable[None], seconds: float) -> bool:

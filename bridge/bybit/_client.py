@@ -7,6 +7,7 @@ import json
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
@@ -37,6 +38,8 @@ PATH_PENDING_ORDERS = "/v5/p2p/order/pending/simplifyList"
 PATH_SESSION_ID = "/v5/p2p/chat/session/getSessionId"
 PATH_SESSION_MESSAGES = "/v5/p2p/chat/message/listpage_v1"
 PATH_ORDER_SEND = "/v5/p2p/order/message/send"
+PATH_UPLOAD = "/v5/p2p/oss/upload_file"
+JSON = "application/json"
 PATH_SESSION_SEND = "/v5/p2p/chat/message/send_v1"
 
 
@@ -93,7 +96,7 @@ class BybitClient:
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout),
-            headers={"Content-Type": "application/json", "User-Agent": "p2p-bridge"},
+            headers={"User-Agent": "p2p-bridge"},
         )
 
     async def __aenter__(self) -> Self:
@@ -152,15 +155,38 @@ class BybitClient:
         items = result.get("messages") if isinstance(result, dict) else None
         return parse_items(SessionMessage, _listed(items, PATH_SESSION_MESSAGES), f"session {session_id[:8]}…")
 
-    async def send_order_message(self, order_id: str, text: str, msg_uuid: str) -> None:
-        """Send a text into an order's chat (order-scoped API); Bybit keeps one message per ``msg_uuid``."""
-        body = {"message": text, "contentType": ContentType.TEXT, "orderId": order_id, "msgUuid": msg_uuid}
+    async def send_order_message(
+        self, order_id: str, text: str, msg_uuid: str, content_type: ContentType = ContentType.TEXT
+    ) -> None:
+        """Send a text (or an uploaded file's path) into an order's chat; Bybit keeps one message per ``msg_uuid``."""
+        body = {"message": text, "contentType": content_type, "orderId": order_id, "msgUuid": msg_uuid}
         await self.call(PATH_ORDER_SEND, body, write=True)
 
-    async def send_session_message(self, session_id: str, order_id: str, text: str) -> None:
-        """Send a text into a counterparty's session about ``order_id`` (session API; no idempotency key)."""
-        body = {"message": text, "contentType": ContentType.TEXT, "sessionId": session_id, "orderId": order_id}
+    async def send_session_message(
+        self, session_id: str, order_id: str, text: str, content_type: ContentType = ContentType.TEXT
+    ) -> None:
+        """Send a text (or an uploaded file's path) into a counterparty's session; no idempotency key."""
+        body = {"message": text, "contentType": content_type, "sessionId": session_id, "orderId": order_id}
         await self.call(PATH_SESSION_SEND, body, write=True, idempotent=False)
+
+    async def upload_file(self, file_name: str, data: bytes, mime_type: str) -> str:
+        """Upload a chat file (jpg, png, pdf, mp4) and return the path to send as its message.
+
+        Signed over the exact multipart body bytes, as Bybit requires; uploading again is harmless.
+        """
+        boundary = f"p2p-bridge-{uuid.uuid4().hex}"
+        safe_name = file_name.replace('"', "").replace("\r", "").replace("\n", "") or "file"
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="upload_file"; filename="{safe_name}"\r\n'
+            f"Content-Type: {mime_type}\r\n\r\n"
+        )
+        raw = head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        content_type = f"multipart/form-data; boundary={boundary}"
+        result = await self._post(PATH_UPLOAD, raw, content_type, write=True, idempotent=True)
+        url = result.get("url") if isinstance(result, dict) else None
+        if not url:
+            raise BybitError(-1, "no url in the answer", endpoint=PATH_UPLOAD)
+        return str(url)
 
     # -- transport ---------------------------------------------------------------------------
 
@@ -172,11 +198,15 @@ class BybitClient:
         reset, a 5xx): it raises :class:`BybitUnavailable` and the caller checks before trying again.
         """
         raw = json.dumps(body, separators=(",", ":")).encode()
+        return await self._post(path, raw, JSON, write=write, idempotent=idempotent)
+
+    async def _post(self, path: str, raw: bytes, content_type: str, *, write: bool, idempotent: bool) -> Any:
         failure = "no attempt made"
         for attempt in range(1, self._max_attempts + 1):
             await self._wait_turn(path, write)
             try:
-                response = await self._http.post(path, content=raw, headers=self._headers(raw))
+                headers = self._headers(raw) | {"Content-Type": content_type}
+                response = await self._http.post(path, content=raw, headers=headers)
             except httpx.TransportError as exc:  # timeouts, refused and reset connections
                 failure = f"{type(exc).__name__}"
                 if not idempotent and not isinstance(exc, httpx.ConnectError):

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Literal, Protocol, TypeVar
 
 from bridge.bybit._client import MESSAGE_PAGE_SIZE, BybitClient
+from bridge.bybit.constants import ContentType
 from bridge.bybit.models import ChatMessage, OrderInfo, SessionMessage
 from bridge.errors import BybitError, ChatApiRetired
 
@@ -92,29 +93,34 @@ class ChatSource:
                 return
             last_id = min(older)
 
-    async def send(self, order: OrderInfo, text: str, msg_uuid: str) -> None:
-        """Send a text into the order's chat through the API in use (switching if Bybit retired the old one).
+    async def send(
+        self, order: OrderInfo, text: str, msg_uuid: str, content_type: ContentType = ContentType.TEXT
+    ) -> None:
+        """Send a text (or an uploaded file's path) into the order's chat through the API in use.
+
+        Switches to the session chat if Bybit retired the order-scoped one.
 
         The order-scoped API keeps one message per ``msg_uuid``, so repeating is safe; the session API
         has no such key, so a caller that is unsure whether a send arrived asks :meth:`find_sent` first.
         """
         if self._current == "order":
             try:
-                await self._client.send_order_message(order.id, text, msg_uuid)
+                await self._client.send_order_message(order.id, text, msg_uuid, content_type)
                 return
             except ChatApiRetired:
                 if not await self.order_chat_retired():
                     raise
         session = await self._session(order.target_user_mask_id)
-        await self._client.send_session_message(session, order.id, text)
+        await self._client.send_session_message(session, order.id, text, content_type)
 
-    async def find_sent(self, order: OrderInfo, text: str, since: datetime) -> str | None:
-        """The id of your own message with this text, written since ``since``, in the order's session chat."""
+    async def find_sent(self, order: OrderInfo, key: str, since: datetime) -> str | None:
+        """The id of your own message with this text (or file path, its signed query aside), written since
+        ``since``, in the order's session chat."""
         pages = self.session_pages(order.target_user_mask_id)
         try:
             async for page in pages:
                 for item in page:
-                    mine = item.send_user_nick_name == order.nick_name and item.content == text
+                    mine = item.send_user_nick_name == order.nick_name and item.content.split("?", 1)[0] == key
                     if mine and item.create_date >= since - SENT_CLOCK_SLACK:
                         return item.id
                 if page[-1].create_date < since - SENT_CLOCK_SLACK:

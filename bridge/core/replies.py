@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from bridge.bybit import ChatSource
+from bridge.bybit import BybitClient, ChatSource, ContentType
 from bridge.errors import BybitAuthError, BybitError, BybitUnavailable
 from bridge.store import Outgoing, OutState, Store
 from bridge.tasks import wait_event
@@ -26,9 +27,10 @@ class ReplySender:
     for in the chat (yours, same text, since it was queued) and sent only if it is not there.
     """
 
-    def __init__(self, store: Store, source: ChatSource) -> None:
+    def __init__(self, store: Store, source: ChatSource, client: BybitClient) -> None:
         self._store = store
         self._source = source
+        self._client = client
 
     async def run(self) -> None:
         """Send whatever is due, whenever more arrives, forever."""
@@ -62,12 +64,17 @@ class ReplySender:
             return
         if item.state is OutState.SENDING and self._source.current == "session":
             queued = datetime.fromtimestamp(item.created_at, tz=UTC)
-            found = item.bybit_msg_id or await self._source.find_sent(watch.info, item.text, queued)
+            found = item.bybit_msg_id or await self._source.find_sent(watch.info, item.key, queued)
             if found:
                 await self._store.outbox.settle(item.id, OutState.SENT, bybit_msg_id=found)
                 log.info("order %s: reply %d had arrived already; not sent again", item.order_id, item.id)
                 return
+        if item.file is not None and item.file_url is None:
+            url = await self._client.upload_file(item.file.file_name, item.file.data, item.file.mime_type)
+            await self._store.outbox.uploaded(item.id, url)
+            item = replace(item, file_url=url)
         await self._store.outbox.attempting(item.id)
-        await self._source.send(watch.info, item.text, item.msg_uuid)
+        content_type = item.file.content_type if item.file else ContentType.TEXT
+        await self._source.send(watch.info, item.payload, item.msg_uuid, content_type)
         await self._store.outbox.settle(item.id, OutState.SENT)
         log.info("order %s: sent %s's reply (user %s) to Bybit", item.order_id, item.user_name, item.user_id)

@@ -4,6 +4,9 @@ Tests and the demo drive it through Python methods (:meth:`FakeBybit.add_order`,
 :meth:`FakeBybit.post_message`, :meth:`FakeBybit.inject`, …) while the bridge talks to it over HTTP exactly
 as it would to ``api.bybit.com``. Signatures are verified with the fake's own HMAC code, never the bridge's.
 
+The chat file upload (``/v5/p2p/oss/upload_file``) takes a multipart body, signed over its exact bytes; what it
+returns is the only media URL a pic/pdf/video send accepts (besides those of media already in the fake's chats).
+
 Requests are checked as strictly as Bybit's docs (bybit-exchange/docs, ``docs/p2p``) state their parameters:
 a parameter typed *integer* must be a JSON number, one typed *string* a JSON string, required ones present,
 page sizes within the documented maximum; anything else is refused with 10001 "params error". Answers
@@ -25,8 +28,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import Any, Final, Literal, TypeGuard
+from urllib.parse import parse_qsl
 
 from aiohttp import web
+from aiohttp.multipart import BadContentDispositionHeader, parse_content_disposition
 
 from bridge.sandbox._server import LoopbackServer
 
@@ -54,6 +59,12 @@ RATE_LIMIT_RESET_HEADER: Final = "X-Bapi-Limit-Reset-Timestamp"
 PENDING_STATUSES: Final = frozenset({5, 10, 20, 30, 90, 100, 110})
 MEDIA_PATH: Final = "/fiat/p2p/oss/showObj/otc/9001/"
 MEDIA_TTL_SECONDS: Final = 3 * 3600
+UPLOAD_PATH: Final = "/v5/p2p/oss/upload_file"
+UPLOAD_FIELD: Final = "upload_file"
+UPLOAD_TTL_SECONDS: Final = 72 * 3600
+"""Validity of an upload's URL: the docs' example link expires 72 h after its request's timestamp."""
+UPLOAD_TYPES: Final = {".jpg": "IMAGE", ".jpeg": "IMAGE", ".png": "IMAGE", ".pdf": "PDF", ".mp4": "VIDEO"}
+"""Accepted extensions and the ``type`` answered; the docs show only "IMAGE", "PDF"/"VIDEO" are guesses."""
 DEFAULT_RECV_WINDOW: Final = 5000
 FUTURE_TOLERANCE_MS: Final = 1000
 HANG_SECONDS: Final = 300.0
@@ -80,6 +91,7 @@ _PAYMENT_TYPE_BASE = 370
 _MEDIA_KEY = b"sandbox-media-signing-key"
 _MSG_TYPE_BY_CONTENT = {"str": 1, "pic": 2, "pdf": 7, "video": 8}
 _DEFAULT_MIME = {"pic": "image/png", "pdf": "application/pdf", "video": "video/mp4"}
+_KIND_BY_UPLOAD_TYPE: Final[dict[str, MediaKind]] = {"IMAGE": "pic", "PDF": "pdf", "VIDEO": "video"}
 _ALARM_MSG_TYPE = 103
 _COMPACT = (",", ":")
 
@@ -390,6 +402,8 @@ class _StoredMessage:
 class _MediaObject:
     data: bytes
     mime_type: str
+    file_name: str
+    kind: MediaKind
 
 
 @dataclass
@@ -513,12 +527,64 @@ def _content_type_param(body: Mapping[str, Any]) -> str:
     return content_type
 
 
+def _upload_part(content_type: str, raw: bytes) -> tuple[str, str, bytes]:
+    """The one part of an upload body: (file name, its Content-Type, bytes), strictly as RFC 7578 frames it.
+
+    The body must be ``--<boundary>`` CRLF, the part's headers, CRLF CRLF, the bytes, CRLF ``--<boundary>--``
+    (an optional CRLF after): one part named ``upload_file`` with a ``filename`` and a ``Content-Type``.
+    """
+    media_type, params = _header_value(content_type)
+    boundary = params.get("boundary", "")
+    if media_type != "multipart/form-data" or not boundary:
+        raise _params_error()
+    delimiter = f"--{boundary}".encode()
+    closing = b"\r\n" + delimiter + b"--"
+    if not raw.startswith(delimiter + b"\r\n") or not raw.removesuffix(b"\r\n").endswith(closing):
+        raise _params_error()
+    part = raw[len(delimiter) + 2 : raw.removesuffix(b"\r\n").rindex(closing)]
+    head, separator, data = part.partition(b"\r\n\r\n")
+    if not separator or b"\r\n" + delimiter in data:
+        raise _params_error()
+    headers: dict[str, str] = {}
+    for line in head.decode("utf-8", errors="replace").split("\r\n"):
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise _params_error()
+        headers[name.strip().lower()] = value.strip()
+    try:
+        disposition, fields = parse_content_disposition(headers.get("content-disposition"))
+    except BadContentDispositionHeader:
+        raise _params_error() from None
+    file_name = fields.get("filename", "")
+    part_type = headers.get("content-type", "")
+    if disposition != "form-data" or fields.get("name") != UPLOAD_FIELD or not file_name or not part_type:
+        raise _params_error()
+    return file_name, part_type, data
+
+
+def _header_value(value: str) -> tuple[str, dict[str, str]]:
+    """A header's lowercased value and its ``;``-separated parameters (quotes removed)."""
+    main, *rest = value.split(";")
+    params = {}
+    for param in rest:
+        name, _, text = param.partition("=")
+        params[name.strip().lower()] = text.strip().strip('"')
+    return main.strip().lower(), params
+
+
 def _message_number(item: Mapping[str, Any]) -> int:
     """The numeric id of a raw chat item (a JSON number or a string of digits, as Bybit's ids are)."""
     value = item.get("id")
     if _is_int(value) or _is_digits(value):
         return int(value)
     raise ValueError(f"a raw chat message needs a numeric id, not {value!r}")
+
+
+def _media_name(path: str) -> str:
+    """The object name in a relative media path ("" when ``path`` is not one)."""
+    if not path.startswith(MEDIA_PATH):
+        return ""
+    return path.removeprefix(MEDIA_PATH).split("?", 1)[0]
 
 
 def _page(rows: list[dict[str, Any]], page: int, size: int) -> list[dict[str, Any]]:
@@ -575,6 +641,8 @@ class FakeBybit(LoopbackServer):
             "/v5/p2p/chat/message/listpage_v1": self._session_messages,
             "/v5/p2p/chat/message/send_v1": self._session_send,
         }
+        self._raw_endpoints: dict[str, Callable[[str, bytes], object]] = {UPLOAD_PATH: self._upload_file}
+        """Endpoints whose body is not JSON: (the request's Content-Type, its body) → result."""
 
     # -- control API -------------------------------------------------------------------------------
 
@@ -675,9 +743,7 @@ class FakeBybit(LoopbackServer):
 
         Every list call signs the path anew, as Bybit does, so only a link held too long expires.
         """
-        name = _opaque("object", str(len(self._media))) + PurePosixPath(file_name).suffix.lower()
-        mime_type = mimetypes.guess_type(file_name)[0] or _DEFAULT_MIME[kind]
-        self._media[name] = _MediaObject(data, mime_type)
+        name = self._keep_media(kind, data, file_name)
         path = self._signed_path(name)
         return self._store(
             order_id,
@@ -712,6 +778,11 @@ class FakeBybit(LoopbackServer):
         """An order's chat records (raw ones as given), oldest first."""
         return [copy.deepcopy(stored.item) for stored in self._log if stored.order_id == order_id]
 
+    def media_of(self, record: Mapping[str, Any]) -> tuple[bytes, str] | None:
+        """The bytes and file name of the media a chat record (listpage or :meth:`messages`) refers to."""
+        media = self._media.get(_media_name(str(record.get("message", ""))))
+        return None if media is None else (media.data, media.file_name)
+
     def retire_order_chat(self) -> None:
         """Make the order-scoped chat endpoints answer 912200387, as Bybit does since their retirement."""
         self._retired = True
@@ -745,6 +816,27 @@ class FakeBybit(LoopbackServer):
         if order is None:
             raise KeyError(f"unknown order {order_id}")
         return order
+
+    def _keep_media(self, kind: MediaKind, data: bytes, file_name: str) -> str:
+        """Store a media object; return its name (opaque, with the file's extension)."""
+        name = _opaque("object", str(len(self._media))) + PurePosixPath(file_name).suffix.lower()
+        mime_type = mimetypes.guess_type(file_name)[0] or _DEFAULT_MIME[kind]
+        self._media[name] = _MediaObject(data, mime_type, file_name, kind)
+        return name
+
+    def _sent_media(self, content_type: str, message: str) -> _MediaObject | None:
+        """The media a send refers to (``None`` for text); a pic/pdf/video send must carry a URL this fake
+        signed (by an upload or in a chat list), for a file of that kind."""
+        if content_type == "str":
+            return None
+        name = _media_name(message)
+        media = self._media.get(name)
+        query = dict(parse_qsl(message.partition("?")[2]))
+        expiry = query.get("e", "")
+        signed = expiry.isdigit() and hmac.compare_digest(query.get("token", ""), self._media_token(name, int(expiry)))
+        if media is None or not signed or media.kind != content_type:
+            raise _params_error()
+        return media
 
     def _store_raw(self, nick: str, order_id: str | None, item: Mapping[str, Any]) -> dict[str, Any]:
         kept = copy.deepcopy(dict(item))
@@ -866,8 +958,7 @@ class FakeBybit(LoopbackServer):
             return self._server_time()
         if request.method == "GET" and path.startswith(MEDIA_PATH):
             return self._media_object(path.removeprefix(MEDIA_PATH), request.query)
-        endpoint = self._endpoints.get(path)
-        if endpoint is None or request.method != "POST":
+        if (path not in self._endpoints and path not in self._raw_endpoints) or request.method != "POST":
             return _Reply(status=404, body=b"Not Found")
         injected = self._take_fault(path)
         if injected is not None and injected.fault != "late":
@@ -875,20 +966,24 @@ class FakeBybit(LoopbackServer):
         refusal = self._check_signature(request.headers, raw)
         if refusal is not None:
             return refusal
+        reply = self._answer(path, body, raw, request.headers.get("Content-Type", ""))
         if injected is not None:  # "late": carried out now, answered when the client gave up long ago
-            reply = self._answer(path, body, raw)
             await self._wait_until(lambda: False, HANG_SECONDS)
-            return reply
-        return self._answer(path, body, raw)
+        return reply
 
-    def _answer(self, path: str, body: Any, raw: bytes) -> _Reply:
-        endpoint = self._endpoints[path]
+    def _answer(self, path: str, body: Any, raw: bytes, content_type: str) -> _Reply:
         try:
-            if raw and not isinstance(body, dict):
+            if path in self._raw_endpoints:
+                result = self._raw_endpoints[path](content_type, raw)
+            elif raw and not isinstance(body, dict):
                 raise _params_error()
-            result = endpoint(body or {})
+            else:
+                result = self._endpoints[path](body or {})
         except _P2PError as exc:
             return self._p2p(exc.code, exc.message, {})
+        if path == UPLOAD_PATH:  # the docs' example envelope, message and all
+            payload = {"result": result, "token": None, "ret_code": CODE_OK, "ret_msg": "成功"}
+            return _Reply(payload=payload, ret_code=CODE_OK)
         if path in SESSION_API_PATHS:
             short = {"ret_code": CODE_OK, "ret_msg": ""} | ({} if result is None else {"result": result})
             return _Reply(payload=short, ret_code=CODE_OK)
@@ -1140,7 +1235,8 @@ class FakeBybit(LoopbackServer):
         message = _str_param(body, "message")
         msg_uuid = _str_param(body, "msgUuid")
         content_type = _content_type_param(body)
-        file_name = _optional_str(body, "fileName") or ""
+        file_name = _optional_str(body, "fileName")
+        media = self._sent_media(content_type, message)
         if any(record.get("msgUuid") == msg_uuid for record in self.messages(order.id)):
             return
         self._store(
@@ -1149,7 +1245,8 @@ class FakeBybit(LoopbackServer):
             sender="self",
             msg_type=_MSG_TYPE_BY_CONTENT[content_type],
             content_type=content_type,
-            file_name=file_name,
+            file_name=file_name or (media.file_name if media else ""),
+            size=len(media.data) if media else 0,
             msg_uuid=msg_uuid,
         )
 
@@ -1209,28 +1306,40 @@ class FakeBybit(LoopbackServer):
         order = self._open_order(body)
         if order.target_nick != user.nick:
             raise _params_error()
+        media = self._sent_media(content_type, message)
         self._store(
             order.id,
             message,
             sender="self",
             msg_type=_MSG_TYPE_BY_CONTENT[content_type],
             content_type=content_type,
+            file_name=media.file_name if media else "",
+            size=len(media.data) if media else 0,
             msg_uuid="",
         )
 
+    def _upload_file(self, content_type: str, raw: bytes) -> dict[str, Any]:
+        """One multipart part ``upload_file`` (a non-empty jpg, jpeg, png, pdf or mp4, by its file name).
+
+        The result as in the docs' example: ``uploadId`` null, ``type`` and a relative URL valid 72 h.
+        """
+        file_name, _, data = _upload_part(content_type, raw)
+        upload_type = UPLOAD_TYPES.get(PurePosixPath(file_name).suffix.lower())
+        if upload_type is None or not data:
+            raise _params_error()
+        name = self._keep_media(_KIND_BY_UPLOAD_TYPE[upload_type], data, file_name)
+        return {"uploadId": None, "type": upload_type, "url": self._signed_path(name, UPLOAD_TTL_SECONDS)}
+
     def _fresh_link(self, record: dict[str, Any]) -> dict[str, Any]:
         """Like Bybit, sign a media path anew (valid 3 h from now) on every list call."""
-        path = str(record["message"])
-        if not path.startswith(MEDIA_PATH):
-            return record
-        name = path.removeprefix(MEDIA_PATH).split("?", 1)[0]
+        name = _media_name(str(record["message"]))
         if name not in self._media:
             return record
         return record | {"message": self._signed_path(name)}
 
-    def _signed_path(self, name: str) -> str:
-        """The relative media path of ``name`` with a token valid for 3 h from the fake's now."""
-        expiry = self.server_time_ms() // 1000 + MEDIA_TTL_SECONDS
+    def _signed_path(self, name: str, ttl_seconds: int = MEDIA_TTL_SECONDS) -> str:
+        """The relative media path of ``name`` with a token valid for ``ttl_seconds`` from the fake's now."""
+        expiry = self.server_time_ms() // 1000 + ttl_seconds
         return f"{MEDIA_PATH}{name}?e={expiry}&token={self._media_token(name, expiry)}"
 
     def _session_item(self, stored: _StoredMessage) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 Point a bot at it with ``Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.url)))``.
 It keeps chats, forum topics and per-chat message ids, checks what Telegram checks (HTML, lengths, sizes,
 threads, replies, the bot's rights, closed topics), fetches media URLs like Telegram does, queues updates for
-long polling, and can answer with the errors aiogram maps to exceptions (429, 400 + ``migrate_to_chat_id``, 403, …)
-or accept a call and answer it late.
+long polling (users' texts, photos and documents), serves files through ``getFile`` and
+``/file/bot<token>/<path>`` as the Bot API does, and can answer with the errors aiogram maps to exceptions (429,
+400 + ``migrate_to_chat_id``, 403, …) or accept a call and answer it late.
 
 Refusal texts are Telegram's own. Most come from the Bot API server (tdlib/telegram-bot-api ``Client.cpp``) and
 TDLib (tdlib/td ``td/telegram/*.cpp``), read at their 2026 heads; the Bot API server writes them as
@@ -42,6 +43,7 @@ MAX_TOPIC_NAME_CHARS: Final = 128
 URL_FETCH_TIMEOUT: Final = 5.0
 DEFAULT_TOPIC_COLOR: Final = 7322096
 _MB = 1024 * 1024
+MAX_DOWNLOAD_BYTES: Final = 20 * _MB  # the largest file getFile lets a bot download
 _SIZE_LIMITS: Final[dict[MediaKind, tuple[int, int]]] = {  # (by upload, by URL)
     "photo": (10 * _MB, 5 * _MB),
     "document": (50 * _MB, 20 * _MB),
@@ -83,6 +85,11 @@ _GLOBAL_PACE = (30, 1.0)
 _SEND_METHODS = frozenset({"sendmessage", "sendphoto", "senddocument", "sendvideo"})
 _PARSE_MODES = frozenset({"html", "markdown", "markdownv2"})
 _API_PATH = re.compile(r"/bot([^/]+)/([A-Za-z]+)")
+_FILE_PATH = re.compile(r"/file/bot([^/]+)/(.+)")
+_FILE_FOLDERS: Final[dict[MediaKind, str]] = {"photo": "photos", "document": "documents", "video": "videos"}
+_PHOTO_SIZES: Final = ((90, 68), (1280, 960))  # (width, height): a thumbnail, then the photo itself
+_THUMBNAIL: Final = b"SANDBOX-THUMBNAIL"
+"""The bytes of a user photo's thumbnail size: not the photo, so only the largest size gives the real bytes."""
 _COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 OWNER_ID: Final = 777
 OWNER_NAME: Final = "Alice"
@@ -616,6 +623,21 @@ def _plain_text(raw: str, parse_mode: str | None) -> str:
         raise _bad(f"can't parse entities: {exc}") from None
 
 
+def _command_entities(field_name: str, text: str) -> dict[str, Any]:
+    """``{field_name: [bot_command entity]}`` when ``text`` starts with a ``/command``, else ``{}``."""
+    if not text.startswith("/"):
+        return {}
+    command = text.split(maxsplit=1)[0]
+    return {field_name: [{"type": "bot_command", "offset": 0, "length": len(command.encode("utf-16-le")) // 2}]}
+
+
+def _caption(caption: str | None) -> dict[str, Any]:
+    """A user message's ``caption`` (and its command entity), or nothing."""
+    if caption is None:
+        return {}
+    return {"caption": caption} | _command_entities("caption_entities", caption)
+
+
 async def _fetch(url: str, limit: int) -> tuple[bytes, str]:
     """Download ``url`` the way Telegram does for media passed by URL."""
     failed = _bad("failed to get HTTP URL content")
@@ -678,11 +700,14 @@ class FakeTelegram(LoopbackServer):
         self._faults: list[_Fault] = []
         self._delays: list[_Delay] = []
         self._files: dict[str, _Media] = {}
+        self._file_paths: dict[str, str] = {}
+        """file_id → the ``file_path`` getFile gave it (stable, as Telegram's)."""
         self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._chat_windows: dict[int, _SlidingWindow] = {}
         self._global_window = self._scaled(_GLOBAL_PACE)
         self._methods: dict[str, Callable[[_Params], Awaitable[Any]]] = {
             "getme": self._get_me,
+            "getfile": self._get_file,
             "deletewebhook": self._delete_webhook,
             "getupdates": self._get_updates,
             "setmycommands": self._set_my_commands,
@@ -735,22 +760,70 @@ class FakeTelegram(LoopbackServer):
         topic's creation message unless ``reply_to_message_id`` says otherwise (as in Telegram).
         A bot that was kicked from the chat gets no update.
         """
-        chat = self.chats[chat_id]
-        if thread_id is not None and thread_id not in chat.topics:
-            raise ValueError(f"no topic {thread_id} in chat {chat_id}")
-        if reply_to_message_id is not None and reply_to_message_id not in chat.messages:
-            raise ValueError(f"no message {reply_to_message_id} in chat {chat_id}")
-        content: dict[str, Any] = {"text": text}
-        if text.startswith("/"):
-            command = text.split(maxsplit=1)[0]
-            content["entities"] = [
-                {"type": "bot_command", "offset": 0, "length": len(command.encode("utf-16-le")) // 2}
-            ]
-        sender = {"id": user_id, "is_bot": False, "first_name": first_name}
-        message = self._new_message(chat, sender, thread_id, reply_to_message_id, content)
-        if not chat.bot_kicked:
-            self._queue_update("message", message)
-        return int(message["message_id"])
+        content: dict[str, Any] = {"text": text} | _command_entities("entities", text)
+        return self._user_message(
+            chat_id,
+            content,
+            user_id=user_id,
+            first_name=first_name,
+            thread_id=thread_id,
+            reply_to=reply_to_message_id,
+        )
+
+    def user_sends_photo(
+        self,
+        chat_id: int,
+        data: bytes,
+        *,
+        caption: str | None = None,
+        thread_id: int | None = None,
+        reply_to_message_id: int | None = None,
+        user_id: int = OWNER_ID,
+        first_name: str = OWNER_NAME,
+    ) -> int:
+        """Queue a user's photo (as :meth:`user_says` does a text) and return its ``message_id``.
+
+        Like Telegram, ``photo`` lists sizes smallest first: a thumbnail (whose file is not ``data``), then the
+        photo, whose file is ``data``.
+        """
+        sizes = [
+            self._issue_file(_Media("photo", thumb_or_photo, "", "image/jpeg", None)) | {"width": w, "height": h}
+            for thumb_or_photo, (w, h) in zip((_THUMBNAIL, data), _PHOTO_SIZES, strict=True)
+        ]
+        content = {"photo": sizes} | _caption(caption)
+        return self._user_message(
+            chat_id,
+            content,
+            user_id=user_id,
+            first_name=first_name,
+            thread_id=thread_id,
+            reply_to=reply_to_message_id,
+        )
+
+    def user_sends_document(
+        self,
+        chat_id: int,
+        data: bytes,
+        file_name: str,
+        mime_type: str,
+        *,
+        caption: str | None = None,
+        thread_id: int | None = None,
+        reply_to_message_id: int | None = None,
+        user_id: int = OWNER_ID,
+        first_name: str = OWNER_NAME,
+    ) -> int:
+        """Queue a user's file sent as a document (as :meth:`user_says` does a text); return its ``message_id``."""
+        ids = self._issue_file(_Media("document", data, file_name, mime_type, None))
+        content = {"document": ids | {"file_name": file_name, "mime_type": mime_type}} | _caption(caption)
+        return self._user_message(
+            chat_id,
+            content,
+            user_id=user_id,
+            first_name=first_name,
+            thread_id=thread_id,
+            reply_to=reply_to_message_id,
+        )
 
     def sent_to(self, chat_id: int) -> list[SentMessage]:
         """The messages sent to one chat, in order."""
@@ -934,6 +1007,35 @@ class FakeTelegram(LoopbackServer):
             message["reply_to_message"] = quoted
         return message
 
+    def _user_message(
+        self,
+        chat_id: int,
+        content: dict[str, Any],
+        *,
+        user_id: int,
+        first_name: str,
+        thread_id: int | None,
+        reply_to: int | None,
+    ) -> int:
+        """Post a user's message and queue it as an update (unless the bot is out); return its id."""
+        chat = self.chats[chat_id]
+        if thread_id is not None and thread_id not in chat.topics:
+            raise ValueError(f"no topic {thread_id} in chat {chat_id}")
+        if reply_to is not None and reply_to not in chat.messages:
+            raise ValueError(f"no message {reply_to} in chat {chat_id}")
+        sender = {"id": user_id, "is_bot": False, "first_name": first_name}
+        message = self._new_message(chat, sender, thread_id, reply_to, content)
+        if not chat.bot_kicked:
+            self._queue_update("message", message)
+        return int(message["message_id"])
+
+    def _issue_file(self, media: _Media) -> dict[str, Any]:
+        """Keep a file under a new file_id; return the ids and size every file object carries."""
+        number = len(self._files) + 1
+        file_id = f"SANDBOX-{media.kind}-{number}"
+        self._files[file_id] = media
+        return {"file_id": file_id, "file_unique_id": f"u{number}", "file_size": len(media.data)}
+
     def _queue_update(self, kind: str, payload: dict[str, Any]) -> None:
         self._last_update_id += 1
         self._updates.append({"update_id": self._last_update_id, kind: payload})
@@ -1099,10 +1201,7 @@ class FakeTelegram(LoopbackServer):
 
     def _media_json(self, media: _Media) -> dict[str, Any]:
         """The ``photo``/``document``/``video`` field of the returned Message; issues a new file_id."""
-        number = len(self._files) + 1
-        file_id = f"SANDBOX-{media.kind}-{number}"
-        self._files[file_id] = media
-        ids = {"file_id": file_id, "file_unique_id": f"u{number}", "file_size": len(media.data)}
+        ids = self._issue_file(media)
         named = {"file_name": media.file_name, "mime_type": media.mime_type}
         match media.kind:
             case "photo":
@@ -1153,6 +1252,8 @@ class FakeTelegram(LoopbackServer):
     # -- HTTP --------------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if (download := _FILE_PATH.fullmatch(request.path)) is not None:
+            return self._download(*download.groups())
         match = _API_PATH.fullmatch(request.path)
         if match is None:
             return _ApiError(404, "Not Found").response()
@@ -1175,6 +1276,14 @@ class FakeTelegram(LoopbackServer):
             await self._wait_until(lambda: False, delay.seconds)
         return response
 
+    def _download(self, token: str, file_path: str) -> web.Response:
+        """A file's bytes at ``/file/bot<token>/<file_path>``, for a path getFile gave out."""
+        file_id = next((key for key, path in self._file_paths.items() if path == file_path), None)
+        if token != self._token or file_id is None:
+            return _ApiError(404, "Not Found").response()
+        media = self._files[file_id]
+        return web.Response(body=media.data, content_type=media.mime_type)
+
     # -- methods -----------------------------------------------------------------------------------
 
     async def _get_me(self, params: _Params) -> dict[str, Any]:
@@ -1182,6 +1291,24 @@ class FakeTelegram(LoopbackServer):
             "can_join_groups": True,
             "can_read_all_group_messages": False,
             "supports_inline_queries": False,
+        }
+
+    async def _get_file(self, params: _Params) -> dict[str, Any]:
+        """A ``File`` with a ``file_path`` to download it by; over 20 MB, "file is too big"."""
+        file_id = params.text("file_id") or ""
+        media = self._files.get(file_id)
+        if media is None:
+            raise _bad("invalid file_id")
+        if len(media.data) > MAX_DOWNLOAD_BYTES:
+            raise _bad("file is too big")
+        if file_id not in self._file_paths:
+            extension = PurePosixPath(media.file_name).suffix or mimetypes.guess_extension(media.mime_type) or ""
+            self._file_paths[file_id] = f"{_FILE_FOLDERS[media.kind]}/file_{len(self._file_paths)}{extension}"
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id.rsplit('-', 1)[1]}",
+            "file_size": len(media.data),
+            "file_path": self._file_paths[file_id],
         }
 
     async def _delete_webhook(self, params: _Params) -> bool:

@@ -4,7 +4,7 @@ from bridge.store._chats import Chats
 from bridge.store._messages import Messages
 from bridge.store._orders import Orders
 from bridge.store._outbox import Outbox
-from bridge.store._records import NewReply, Outgoing, OutState, Pending, Queue, State, Wakeups, Watch
+from bridge.store._records import Attachment, NewReply, Outgoing, OutState, Pending, Queue, State, Wakeups, Watch
 from bridge.store._schema import MIGRATIONS, SCHEMA_VERSION, Migration
 from bridge.store._store import Store
 from bridge.store._values import Values
@@ -12,6 +12,7 @@ from bridge.store._values import Values
 __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "Attachment",
     "Chats",
     "Messages",
     "Migration",

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 import aiosqlite
 
-from bridge.store._records import NewReply, Outgoing, OutState, Table
+from bridge.bybit import ContentType
+from bridge.store._records import Attachment, NewReply, Outgoing, OutState, Table
 
 ECHO_WINDOW_MS = 10 * 60_000  # a sent text seen in the chat this long after it was queued is its echo
 ECHO_CLOCK_SLACK_MS = 60_000  # Bybit's clock may run ahead of ours
@@ -24,9 +25,11 @@ class Outbox(Table):
         teammate is told why, once. Returns whether the reply is new.
         """
         state = OutState.DISABLED if refusal else OutState.QUEUED
+        file = reply.file
         cursor = await self._db.execute(
-            """INSERT OR IGNORE INTO outbox (chat_id, tg_message_id, order_id, user_id, user_name, text, msg_uuid,
-                   state, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            """INSERT OR IGNORE INTO outbox (chat_id, tg_message_id, order_id, user_id, user_name, text, content_type,
+                   file_name, mime_type, file_data, msg_uuid, state, last_error, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 reply.chat_id,
                 reply.tg_message_id,
@@ -34,6 +37,10 @@ class Outbox(Table):
                 reply.user_id,
                 reply.user_name,
                 reply.text,
+                file.content_type if file else ContentType.TEXT,
+                file.file_name if file else "",
+                file.mime_type if file else "",
+                None if refusal or file is None else file.data,
                 str(uuid.uuid4()),
                 state,
                 refusal or None,
@@ -54,6 +61,11 @@ class Outbox(Table):
         await self._db.execute(
             "UPDATE outbox SET state = ?, attempts = attempts + 1 WHERE id = ?", (OutState.SENDING, item_id)
         )
+        await self._db.commit()
+
+    async def uploaded(self, item_id: int, url: str) -> None:
+        """The file is on Bybit's side: later attempts send this path instead of uploading again."""
+        await self._db.execute("UPDATE outbox SET file_url = ?, file_data = NULL WHERE id = ?", (url, item_id))
         await self._db.commit()
 
     async def failed_for_now(self, item_id: int, error: str) -> None:
@@ -80,10 +92,14 @@ class Outbox(Table):
         marks = ",".join("?" * len(order_ids))
         query = f"""SELECT id FROM outbox WHERE order_id IN ({marks}) AND state IN (?, ?)
                     AND (bybit_msg_id = ? OR (bybit_msg_id IS NULL AND (msg_uuid = ?
-                         OR (text = ? AND created_at * 1000 BETWEEN ? AND ?))))
+                         OR (CASE WHEN file_url IS NULL THEN text
+                                  WHEN instr(file_url, '?') = 0 THEN file_url
+                                  ELSE substr(file_url, 1, instr(file_url, '?') - 1) END = ?
+                             AND created_at * 1000 BETWEEN ? AND ?))))
                     ORDER BY bybit_msg_id IS NULL, id LIMIT 1"""
         window = (created_ms - ECHO_WINDOW_MS, created_ms + ECHO_CLOCK_SLACK_MS)
-        params = (*order_ids, OutState.SENDING, OutState.SENT, msg_id, msg_uuid, text, *window)
+        key = text.split("?", 1)[0]  # a file's path is signed anew on every list call
+        params = (*order_ids, OutState.SENDING, OutState.SENT, msg_id, msg_uuid, key, *window)
         async with self._db.execute(query, params) as cursor:
             row = await cursor.fetchone()
         if row is None:
@@ -115,6 +131,12 @@ class Outbox(Table):
             return [_outgoing(row) for row in await cursor.fetchall()]
 
 
+def _attachment(row: aiosqlite.Row) -> Attachment | None:
+    if row["content_type"] == ContentType.TEXT:
+        return None
+    return Attachment(row["file_data"] or b"", row["file_name"], row["mime_type"], ContentType(row["content_type"]))
+
+
 def _outgoing(row: aiosqlite.Row) -> Outgoing:
     return Outgoing(
         id=row["id"],
@@ -124,6 +146,8 @@ def _outgoing(row: aiosqlite.Row) -> Outgoing:
         user_id=row["user_id"],
         user_name=row["user_name"],
         text=row["text"],
+        file=_attachment(row),
+        file_url=row["file_url"],
         msg_uuid=row["msg_uuid"],
         state=OutState(row["state"]),
         attempts=row["attempts"],

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 import aiosqlite
 
-from bridge.bybit import ChatMessage, OrderInfo
+from bridge.bybit import ChatMessage, ContentType, OrderInfo
 
 
 class State(StrEnum):
@@ -81,6 +81,17 @@ class NewReply:
     user_id: int | None
     user_name: str
     text: str
+    file: Attachment | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file a teammate sent to go to Bybit: its bytes, name, MIME type and Bybit content type."""
+
+    data: bytes
+    file_name: str
+    mime_type: str
+    content_type: ContentType
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,19 @@ class Outgoing:
     last_error: str
     created_at: float
     bybit_msg_id: str | None
+    file: Attachment | None = None
+    file_url: str | None = None
+    """Where Bybit keeps the file once uploaded (uploaded once, whatever the retries)."""
+
+    @property
+    def payload(self) -> str:
+        """What goes into Bybit's chat: the text, or the uploaded file's path."""
+        return self.file_url or "" if self.file else self.text
+
+    @property
+    def key(self) -> str:
+        """What identifies it in Bybit's chat list: the text, or the file's path without its signed query."""
+        return self.payload.split("?", 1)[0] if self.file else self.text
 
 
 @dataclass(frozen=True)

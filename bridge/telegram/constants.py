@@ -20,6 +20,7 @@ class FileSizeLimit(IntEnum):
 
     PHOTO_UPLOAD = 10 * 1024 * 1024
     FILE_UPLOAD = 50 * 1024 * 1024
+    BOT_DOWNLOAD = 20 * 1024 * 1024  # a file a bot may fetch with getFile
 
 
 class FloodLimit(IntEnum):

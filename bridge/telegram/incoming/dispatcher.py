@@ -24,7 +24,7 @@ def create_dispatcher(served_chats: frozenset[int], store: Store, dependencies: 
     dispatcher.my_chat_member.outer_middleware(access)
     dispatcher.include_routers(
         watching.commands.router(),
-        replies.commands.router(replies.TEAM_REPLY),
+        replies.commands.router(*replies.TEAM_REPLIES),
         membership.create_router(),
         general.commands.router(general.UNKNOWN_COMMAND),
     )

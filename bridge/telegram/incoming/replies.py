@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from aiogram import F
+from aiogram import Bot, F
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import CommandObject
 from aiogram.types import Message
 
+from bridge.bybit import ContentType
 from bridge.core.watchlist import ORDER_ID
-from bridge.store import NewReply, Store
+from bridge.store import Attachment, NewReply, Store
+from bridge.telegram.constants import FileSizeLimit
 from bridge.telegram.incoming.commands import Commands
 
 log = logging.getLogger(__name__)
@@ -37,17 +40,54 @@ class ReplyPolicy:
         return ""
 
 
-async def reply(message: Message, store: Store, replies: ReplyPolicy) -> None:
-    """A teammate's reply to a forwarded message or an order card goes to that order's Bybit chat.
+async def replied_order(message: Message, store: Store) -> str | None:
+    """The order whose forwarded message or card ``message`` replies to; None for team talk.
 
-    In a forum every message of a topic replies to the topic's creation message: that is team talk.
+    In a forum every message of a topic replies to the topic's creation message: that is no reply.
     """
     target = message.reply_to_message
     if target is None or target.forum_topic_created is not None or target.message_id == message.message_thread_id:
-        return
-    order_id = await store.orders.of_post(message.chat.id, target.message_id)
+        return None
+    return await store.orders.of_post(message.chat.id, target.message_id)
+
+
+async def reply(message: Message, store: Store, replies: ReplyPolicy) -> None:
+    """A teammate's text reply to one of the bridge's posts goes to that order's Bybit chat."""
+    order_id = await replied_order(message, store)
     if order_id is not None:
         await _queue(message, store, replies, order_id, message.text or "")
+
+
+async def reply_with_file(message: Message, bot: Bot, store: Store, replies: ReplyPolicy) -> None:
+    """A photo or file sent as a reply goes to the order's Bybit chat (jpg, png, pdf or mp4, as Bybit takes)."""
+    order_id = await replied_order(message, store)
+    if order_id is None:
+        return
+    if message.photo:
+        photo = message.photo[-1]  # the largest size
+        file_id, size, name, mime = photo.file_id, photo.file_size, f"photo-{message.message_id}.jpg", "image/jpeg"
+    elif message.document:
+        document = message.document
+        file_id, size, name = document.file_id, document.file_size, document.file_name or "file"
+        mime = document.mime_type or ""
+    else:
+        return
+    content_type = ACCEPTED_FILES.get(mime)
+    attachment: Attachment | None = None
+    if content_type is None:
+        reason = "Bybit takes jpg, png, pdf and mp4 files only"
+    elif (size or 0) > FileSizeLimit.BOT_DOWNLOAD:
+        reason = "the file is larger than the 20 MB a bot may fetch from Telegram"
+    else:
+        try:
+            data = await bot.download(file_id)
+        except (TelegramAPIError, OSError) as exc:
+            log.warning("order %s: could not fetch a teammate's file from Telegram: %s", order_id, exc)
+            reason = "the bridge could not fetch the file from Telegram"
+        else:
+            reason = ""
+            attachment = Attachment(data.read() if data else b"", name, mime, content_type)
+    await _queue(message, store, replies, order_id, message.caption or "", file=attachment, reason=reason)
 
 
 @commands.command("send", "[ORDER_ID] TEXT", "send TEXT to the buyer's Bybit chat (in an order's topic: that order)")
@@ -71,15 +111,34 @@ async def send(message: Message, command: CommandObject, store: Store, replies: 
     await _queue(message, store, replies, order_id, text)
 
 
-async def _queue(message: Message, store: Store, replies: ReplyPolicy, order_id: str, text: str) -> None:
+async def _queue(
+    message: Message,
+    store: Store,
+    replies: ReplyPolicy,
+    order_id: str,
+    text: str,
+    *,
+    file: Attachment | None = None,
+    reason: str = "",
+) -> None:
     """Write the reply to the outbox (once per Telegram message), or record why it will not be sent."""
     user = message.from_user
     user_id, name = (user.id, user.full_name) if user else (None, "")
-    reason = replies.refusal(user_id, text)
-    new = NewReply(message.chat.id, message.message_id, order_id, user_id, name, text)
+    reason = replies.refusal(user_id, text) or reason
+    new = NewReply(message.chat.id, message.message_id, order_id, user_id, name, text, file)
     if await store.outbox.add(new, reason) and not reason:
         log.info("order %s: %s (user %s) replied from Telegram; queued for Bybit", order_id, name, user_id)
 
 
-TEAM_REPLY = (reply, F.reply_to_message & F.text & ~F.text.startswith("/"))
-"""Registered after the commands: a plain text reply."""
+TEAM_REPLIES = (
+    (reply, F.reply_to_message & F.text & ~F.text.startswith("/")),
+    (reply_with_file, F.reply_to_message & (F.photo | F.document)),
+)
+"""Registered after the commands: a plain text reply, a photo or a file."""
+ACCEPTED_FILES = {
+    "image/jpeg": ContentType.PICTURE,
+    "image/png": ContentType.PICTURE,
+    "application/pdf": ContentType.PDF,
+    "video/mp4": ContentType.VIDEO,
+}
+"""MIME types Bybit's chat takes (jpg, png, pdf, mp4), as the content type they are sent with."""
