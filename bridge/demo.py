@@ -108,7 +108,8 @@ async def run_demo(stop: asyncio.Event) -> None:
                 (
                     "The buyer's Bybit chat shows it (once), and Alice's message got a 👍",
                     lambda: print(
-                        f"   Bybit chat, from you: {_yours(bybit, order.id)}; reactions: {list(telegram.reactions.values())}",
+                        f"   Bybit chat, from you: {_yours(bybit, order.id)}",
+                        f"\n   reactions on the team's messages: {list(telegram.reactions.values())}",
                         flush=True,
                     ),
                 ),
