@@ -17,6 +17,7 @@ import pytest
 from pybit.exceptions import InvalidRequestError  # type: ignore[import-untyped]
 from pybit.unified_trading import HTTP  # type: ignore[import-untyped]
 
+from bridge.bybit._signing import auth_headers
 from bridge.sandbox import FakeBybit
 from tests.bybit_docs import FIXTURES, docs_example
 
@@ -30,6 +31,9 @@ SESSION_ID = "/v5/p2p/chat/session/getSessionId"
 SESSIONS = "/v5/p2p/chat/session/list_v1"
 SESSION_LIST = "/v5/p2p/chat/message/listpage_v1"
 SESSION_SEND = "/v5/p2p/chat/message/send_v1"
+UPLOAD = "/v5/p2p/oss/upload_file"
+BOUNDARY = "sandbox-boundary"
+PNG = b"\x89PNG\r\n\x1a\n\r\n--not-a-boundary\r\n\x00"  # CRLFs and dashes in the bytes must survive
 DOCS_ORDER_ID = "1900004704665923584"  # the order id of the docs' examples
 DOCS_CHAT_ORDER_ID = "1898976123321221120"  # the one of the order-scoped chat examples
 
@@ -466,6 +470,7 @@ REFUSED: list[tuple[str, dict[str, Any]]] = [
     (ORDER_SEND, {"msgUuid": MISSING}),
     (ORDER_SEND, {"msgUuid": 1}),
     (ORDER_SEND, {"fileName": 1}),
+    (ORDER_SEND, {"contentType": "pic"}),  # a media send's message must be an uploaded file's URL
     (SESSION_ID, {"userMaskId": MISSING}),
     (SESSION_ID, {"userMaskId": ""}),
     (SESSION_ID, {"userMaskId": 1}),
@@ -493,6 +498,7 @@ REFUSED: list[tuple[str, dict[str, Any]]] = [
     (SESSION_SEND, {"message": MISSING}),
     (SESSION_SEND, {"contentType": MISSING}),
     (SESSION_SEND, {"contentType": "STR"}),
+    (SESSION_SEND, {"contentType": "video"}),
     (SESSION_SEND, {"sessionId": MISSING}),
     (SESSION_SEND, {"orderId": MISSING}),
     (SESSION_SEND, {"orderId": 1898976123321221121}),
@@ -514,11 +520,11 @@ ACCEPTED: list[tuple[str, dict[str, Any]]] = [
     (PENDING, {"status": None, "beginTime": None, "endTime": None, "tokenId": None, "side": None}),
     (PENDING, {"status": 10, "side": 1, "tokenId": "USDT", "beginTime": "0", "endTime": ""}),
     (LISTPAGE, {"currentPage": MISSING}),
-    (ORDER_SEND, {"fileName": "receipt.png", "contentType": "pic"}),
+    (ORDER_SEND, {"fileName": "receipt.png"}),
     (SESSION_ID, {}),
     (SESSIONS, {"type": "SINGLE", "readStatus": 0}),
     (SESSION_LIST, {"lastId": 1900000000000000001, "limit": 1}),
-    (SESSION_SEND, {"message": "x" * 1000, "contentType": "video"}),
+    (SESSION_SEND, {"message": "x" * 1000}),
 ]
 
 
@@ -587,3 +593,151 @@ async def test_session_list_pages_and_read_status(fake_bybit: FakeBybit, call: C
     bob_session = everyone["result"]["chatSession"][1]
     assert bob_session["unreadCount"] == "1" and bob_session["type"] == "SINGLE"
     assert bob_session["sessionId"] == await session_of(call, bob.target_mask_id)
+
+
+# -- chat file upload ------------------------------------------------------------------------------------
+
+
+def multipart(
+    data: bytes, file_name: str, *, name: str = "upload_file", part_type: str | None = "image/png", parts: int = 1
+) -> bytes:
+    """An upload body framed by hand as RFC 7578 does (``parts`` copies of the one part)."""
+    head = f'Content-Disposition: form-data; name="{name}"; filename="{file_name}"\r\n'
+    if part_type is not None:
+        head += f"Content-Type: {part_type}\r\n"
+    part = f"--{BOUNDARY}\r\n{head}\r\n".encode() + data + b"\r\n"
+    return part * parts + f"--{BOUNDARY}--\r\n".encode()
+
+
+async def upload(call: Caller, body: bytes, *, secret: str = SECRET) -> dict[str, Any]:
+    """POST ``body`` to the upload endpoint, signed over its exact bytes with the bridge's signing code."""
+    headers = auth_headers(KEY, secret, int(time.time() * 1000), 5000, body)
+    headers["Content-Type"] = f"multipart/form-data; boundary={BOUNDARY}"
+    response = await call.client.post(UPLOAD, content=body, headers=headers)
+    assert response.status_code == 200
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def test_upload_answers_like_the_docs_example(fake_bybit: FakeBybit, call: Caller) -> None:
+    answer = await upload(call, multipart(PNG, "grub.png"))
+    url = answer["result"]["url"]
+    served = await call.client.get(url)
+
+    assert set(answer) == {"result", "token", "ret_code", "ret_msg"}
+    assert (answer["ret_code"], answer["token"]) == (0, None)
+    assert answer["result"] | {"url": ""} == {"uploadId": None, "type": "IMAGE", "url": ""}
+    assert url.startswith("/fiat/p2p/oss/showObj/otc/9001/") and url.split("?")[0].endswith(".png")
+    expiry = int(url.split("?e=")[1].split("&")[0])
+    assert abs(expiry - fake_bybit.server_time_ms() // 1000 - 72 * 3600) <= 2
+    assert served.status_code == 200 and served.content == PNG
+    assert fake_bybit.calls_to(UPLOAD) == 1 and fake_bybit.requests[-2].ret_code == 0
+
+
+@pytest.mark.parametrize(
+    ("file_name", "upload_type"),
+    [("a.JPG", "IMAGE"), ("a.jpeg", "IMAGE"), ("statement.pdf", "PDF"), ("clip.mp4", "VIDEO")],
+)
+async def test_upload_accepts_the_documented_types(call: Caller, file_name: str, upload_type: str) -> None:
+    answer = await upload(call, multipart(b"data", file_name, part_type="application/octet-stream"))
+
+    assert (answer["ret_code"], answer["result"]["type"]) == (0, upload_type)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        multipart(PNG, "notes.txt"),
+        multipart(PNG, "archive.png.zip"),
+        multipart(PNG, "noextension"),
+        multipart(b"", "empty.png"),
+        multipart(PNG, "a.png", name="file"),
+        multipart(PNG, "a.png", part_type=None),
+        multipart(PNG, "a.png", parts=2),
+        multipart(PNG, "a.png").removesuffix(b"\r\n").removesuffix(b"--"),  # never closed
+        b"",
+    ],
+    ids=["txt", "zip", "no-extension", "empty", "wrong-name", "no-content-type", "two-parts", "unclosed", "no-body"],
+)
+async def test_upload_refuses_anything_else(fake_bybit: FakeBybit, call: Caller, body: bytes) -> None:
+    answer = await upload(call, body)
+
+    assert (answer["ret_code"], answer["ret_msg"]) == (10001, "params error")
+    assert set(answer) == {"ret_code", "ret_msg", "result", "ext_code", "ext_info", "time_now"}
+
+
+async def test_upload_is_signed_over_the_multipart_bytes(fake_bybit: FakeBybit, call: Caller) -> None:
+    body = multipart(PNG, "a.png")
+    headers = auth_headers(KEY, SECRET, int(time.time() * 1000), 5000, multipart(PNG + b"!", "a.png"))
+    headers["Content-Type"] = f"multipart/form-data; boundary={BOUNDARY}"
+
+    other_body = (await call.client.post(UPLOAD, content=body, headers=headers)).json()
+    wrong_secret = await upload(call, body, secret="wrong-secret")
+
+    assert other_body["retCode"] == 10004 and wrong_secret["retCode"] == 10004
+
+
+async def test_upload_faults_apply(fake_bybit: FakeBybit, call: Caller) -> None:
+    fake_bybit.inject("rate_limit", path=UPLOAD)
+
+    limited = await upload(call, multipart(PNG, "a.png"))
+    accepted = await upload(call, multipart(PNG, "a.png"))
+
+    assert (limited["retCode"], accepted["ret_code"]) == (10006, 0)
+    assert fake_bybit.calls_to(UPLOAD) == 2
+
+
+async def test_pybit_uploads_a_file(fake_bybit: FakeBybit) -> None:
+    session = pybit_session(fake_bybit)
+
+    answer = await asyncio.to_thread(session.upload_chat_file, upload_file=PNG, filename="proof.jpg")
+
+    assert (answer["ret_code"], answer["result"]["type"]) == (0, "IMAGE")
+
+
+async def test_uploaded_files_are_sent_and_listed_as_media(fake_bybit: FakeBybit, call: Caller) -> None:
+    order = fake_bybit.add_order()
+    session = await session_of(call, order.target_mask_id)
+    image_url = (await upload(call, multipart(PNG, "proof.png")))["result"]["url"]
+    pdf_url = (await upload(call, multipart(b"%PDF-1.4", "bill.pdf")))["result"]["url"]
+    send = {"contentType": "pic", "message": image_url, "orderId": order.id, "msgUuid": "u-1", "fileName": "proof.png"}
+    send_v1 = {"contentType": "pdf", "message": pdf_url, "orderId": order.id, "sessionId": session}
+
+    by_order = await call(ORDER_SEND, send)
+    by_session = await call(SESSION_SEND, send_v1)
+    listed = (await call(LISTPAGE, {"orderId": order.id, "size": "30"}))["result"]["result"]
+    items = (await call(SESSION_LIST, {"sessionId": session, "lastId": 0, "limit": 30}))["result"]["messages"]
+    pdf_content = json.loads(items[0]["message"])
+    served = await call.client.get(listed[1]["message"])
+
+    assert (by_order["ret_code"], by_session["ret_code"]) == (0, 0)
+    assert [(m["msgType"], m["contentType"], m["fileName"]) for m in listed] == [
+        (7, "pdf", "bill.pdf"),
+        (2, "pic", "proof.png"),
+    ]
+    assert listed[1]["message"] != image_url and listed[1]["message"].split("?")[0] == image_url.split("?")[0]
+    assert served.content == PNG
+    assert [fake_bybit.media_of(record) for record in listed] == [(b"%PDF-1.4", "bill.pdf"), (PNG, "proof.png")]
+    assert fake_bybit.media_of(fake_bybit.messages(order.id)[0]) == (PNG, "proof.png")
+    assert pdf_content | {"content": ""} == {
+        "content": "",
+        "msgCode": "0",
+        "msgType": "7",
+        "fileName": "bill.pdf",
+        "size": "8",
+    }
+
+
+async def test_media_sends_need_a_url_of_the_right_kind(fake_bybit: FakeBybit, call: Caller) -> None:
+    order = fake_bybit.add_order()
+    url = (await upload(call, multipart(PNG, "proof.png")))["result"]["url"]
+    send = {"orderId": order.id, "msgUuid": "u-1"}
+
+    as_pdf = await call(ORDER_SEND, send | {"contentType": "pdf", "message": url})
+    forged = await call(ORDER_SEND, send | {"contentType": "pic", "message": url.replace("token=", "token=0")})
+    foreign = await call(ORDER_SEND, send | {"contentType": "pic", "message": "https://example.com/a.png"})
+    text = await call(ORDER_SEND, send | {"contentType": "str", "message": url})
+
+    assert [a["ret_code"] for a in (as_pdf, forged, foreign, text)] == [10001, 10001, 10001, 0]
+    assert fake_bybit.media_of(fake_bybit.messages(order.id)[0]) == (PNG, "proof.png")  # a str record with a URL
+    assert fake_bybit.media_of({"message": "hello"}) is None

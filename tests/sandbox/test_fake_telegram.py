@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable
 
+import aiohttp
 import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -476,3 +477,98 @@ async def test_slow_response_ends_when_the_server_stops() -> None:
 
     assert stopped_in < 0.5
     assert [s.plain for s in fake.sent] == ["held"]
+
+
+# -- files users send, getFile and downloads -------------------------------------------------------------
+
+
+async def test_user_photo_arrives_and_downloads(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    topic = fake_telegram.add_topic(FORUM, "Order 1")
+    card = await bot.send_message(FORUM, "order card", message_thread_id=topic)
+    message_id = fake_telegram.user_sends_photo(
+        FORUM, b"\xff\xd8 receipt", caption="/pay done", thread_id=topic, reply_to_message_id=card.message_id
+    )
+
+    message = (await bot.get_updates())[-1].message
+    assert message is not None and message.message_id == message_id and message.photo is not None
+    largest = message.photo[-1]
+    file = await bot.get_file(largest.file_id)
+    downloaded = await bot.download(largest.file_id)
+    thumbnail = await bot.download(message.photo[0])
+
+    assert [(size.width, size.height) for size in message.photo] == [(90, 68), (1280, 960)]
+    assert largest.file_size == len(b"\xff\xd8 receipt") and len({s.file_unique_id for s in message.photo}) == 2
+    assert message.caption == "/pay done" and message.caption_entities is not None
+    assert message.caption_entities[0].type == "bot_command" and message.caption_entities[0].length == 4
+    assert message.message_thread_id == topic and message.reply_to_message is not None
+    assert message.reply_to_message.message_id == card.message_id
+    assert message.from_user is not None and message.from_user.first_name == "Alice"
+    assert (file.file_id, file.file_unique_id, file.file_size) == (largest.file_id, largest.file_unique_id, 10)
+    assert file.file_path is not None and file.file_path.startswith("photos/") and file.file_path.endswith(".jpg")
+    assert downloaded is not None and downloaded.read() == b"\xff\xd8 receipt"
+    assert thumbnail is not None and thumbnail.read() != b"\xff\xd8 receipt"
+
+
+async def test_user_document_arrives_and_downloads(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    message_id = fake_telegram.user_sends_document(
+        GROUP, b"%PDF-1.4 bill", "bill.pdf", "application/pdf", user_id=9, first_name="Bob"
+    )
+
+    message = (await bot.get_updates())[-1].message
+    assert message is not None and message.document is not None
+    file = await bot.get_file(message.document.file_id)
+    again = await bot.get_file(message.document.file_id)
+    downloaded = await bot.download(message.document)
+
+    assert message.message_id == message_id and message.caption is None and message.photo is None
+    assert message.from_user is not None and (message.from_user.id, message.from_user.first_name) == (9, "Bob")
+    document = message.document
+    assert (document.file_name, document.mime_type, document.file_size) == ("bill.pdf", "application/pdf", 13)
+    assert file.file_path is not None and file.file_path.startswith("documents/") and file.file_path.endswith(".pdf")
+    assert again.file_path == file.file_path
+    assert downloaded is not None and downloaded.read() == b"%PDF-1.4 bill"
+
+
+async def test_files_the_bot_sent_download(bot: Bot) -> None:
+    sent = await bot.send_document(GROUP, BufferedInputFile(b"statement", "statement.pdf"))
+
+    assert sent.document is not None
+    downloaded = await bot.download(sent.document)
+
+    assert downloaded is not None and downloaded.read() == b"statement"
+
+
+async def test_get_file_refusals(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    fake_telegram.user_sends_document(GROUP, b"x" * (20 * 1024 * 1024 + 1), "huge.mp4", "video/mp4")
+    fake_telegram.user_sends_document(GROUP, b"x" * (20 * 1024 * 1024), "limit.mp4", "video/mp4")
+    huge, limit = [u.message.document for u in await bot.get_updates() if u.message is not None]
+    assert huge is not None and limit is not None
+
+    assert await refusal(bot.get_file(huge.file_id)) == "Bad Request: file is too big"
+    assert await refusal(bot.get_file("SANDBOX-document-999")) == "Bad Request: invalid file_id"
+    assert (await bot.get_file(limit.file_id)).file_size == 20 * 1024 * 1024
+
+
+async def test_file_downloads_need_the_token_and_a_given_path(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    fake_telegram.user_sends_document(GROUP, b"data", "a.pdf", "application/pdf")
+    message = (await bot.get_updates())[-1].message
+    assert message is not None and message.document is not None
+    path = (await bot.get_file(message.document.file_id)).file_path
+
+    async with aiohttp.ClientSession(fake_telegram.url) as client:
+        statuses = [
+            (await client.get(url)).status
+            for url in (f"/file/bot{TOKEN}/{path}", f"/file/bot1:WRONG/{path}", f"/file/bot{TOKEN}/documents/nope.pdf")
+        ]
+
+    assert statuses == [200, 404, 404]
+
+
+async def test_kicked_bot_gets_no_file_updates(bot: Bot, fake_telegram: FakeTelegram) -> None:
+    fake_telegram.kick_bot(GROUP)
+    fake_telegram.user_sends_photo(GROUP, b"photo")
+    fake_telegram.user_sends_document(GROUP, b"doc", "a.pdf", "application/pdf")
+
+    assert [u.event_type for u in await bot.get_updates()] == ["my_chat_member"]
+    with pytest.raises(ValueError, match="no topic"):
+        fake_telegram.user_sends_photo(FORUM, b"photo", thread_id=404)

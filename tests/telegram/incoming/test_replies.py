@@ -136,3 +136,38 @@ async def test_replies_survive_a_restart_exactly_once(harness: Harness) -> None:
     await harness.telegram.wait_for(lambda: len(harness.telegram.reactions) == 1, timeout=20)
     assert len(on_bybit(harness, order, "before the restart")) == 1
     assert not forwarded(harness, "before the restart")
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
+PDF = b"%PDF-1.4\n" + b"0" * 300
+
+
+@pytest.mark.parametrize("api", ["order", "session"])
+async def test_a_receipt_photo_or_pdf_sent_as_a_reply_reaches_the_buyer_once(api: str, harness: Harness) -> None:
+    order, post = await watched(harness, api)
+    photo = harness.telegram.user_sends_photo(TEAM_CHAT, PNG, reply_to_message_id=post.message_id)
+    pdf = harness.telegram.user_sends_document(
+        TEAM_CHAT, PDF, "receipt.pdf", "application/pdf", reply_to_message_id=post.message_id
+    )
+    await harness.telegram.wait_for(lambda: len(harness.telegram.reactions) == 2, timeout=20)
+    assert harness.telegram.reactions[(TEAM_CHAT, photo)] == harness.telegram.reactions[(TEAM_CHAT, pdf)] == ["👍"]
+    files = [
+        media
+        for m in harness.bybit.messages(order.id)
+        if m.get("userId") == "10001" and (media := harness.bybit.media_of(m)) is not None
+    ]
+    assert [data for data, _ in files] == [PNG, PDF]  # each once, in order
+    harness.bybit.post_message(order.id, "b 02 got the receipt")
+    await harness.wait_text("b 02 got the receipt")
+    assert not [s for s in harness.telegram.sent_to(TEAM_CHAT) if s.media_kind]  # the echoes are not forwarded
+
+
+async def test_a_file_bybit_does_not_take_is_not_sent_and_says_why(harness: Harness) -> None:
+    order, post = await watched(harness, "order")
+    doc = harness.telegram.user_sends_document(
+        TEAM_CHAT, b"PK\x03\x04zip", "statement.zip", "application/zip", reply_to_message_id=post.message_id
+    )
+    await harness.telegram.wait_for(lambda: bool(answer_to(harness, doc)))
+    assert "jpg, png, pdf and mp4" in (answer_to(harness, doc)[0].plain or "")
+    assert harness.bybit.calls_to("/v5/p2p/oss/upload_file") == 0
+    assert not [m for m in harness.bybit.messages(order.id) if m.get("userId") == "10001"]
