@@ -6,10 +6,12 @@ its orders) on the session API. Each round reads every chat once.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -25,6 +27,7 @@ from bridge.tasks import wait_event
 
 log = logging.getLogger(__name__)
 
+MAX_CONCURRENT_READS = 8  # chats read at once: one slow answer no longer delays every other chat
 ANY_CHAT = "*"  # error-log key for failures that are not about one chat
 OPEN_ORDERS = "open orders"
 ORDER_STATUSES = "order statuses"
@@ -123,18 +126,31 @@ class Poller:
 
     async def _poll_orders(self, watches: Sequence[Watch]) -> bool:
         """Read each order's chat; True when Bybit retired that API and the round must go on by session."""
-        for watch in watches:
-            try:
-                await self._poll_order(watch)
-            except ChatApiRetired as exc:
-                if await self._source.order_chat_retired():
-                    return True
-                self._report(f"order {watch.order_id}", exc)
-            except Exception as exc:  # one chat's trouble must not stop the others
-                self._report(f"order {watch.order_id}", exc)
-            else:
-                self._recovered(f"order {watch.order_id}")
-        return False
+        reads = [(f"order {watch.order_id}", functools.partial(self._poll_order, watch)) for watch in watches]
+        failures = await self._read_all(reads)
+        if any(isinstance(exc, ChatApiRetired) for exc in failures):
+            await self._source.order_chat_retired()
+        switched = self._source.current == "session"
+        for (name, _), exc in zip(reads, failures, strict=True):
+            if exc is None:
+                self._recovered(name)
+            elif not (switched and isinstance(exc, ChatApiRetired)):
+                self._report(name, exc)
+        return switched
+
+    async def _read_all(self, reads: Sequence[tuple[str, Callable[[], Awaitable[None]]]]) -> list[Exception | None]:
+        """Read independent chats at once (the client's budget paces the requests); each one's failure, or None."""
+        gate = asyncio.Semaphore(MAX_CONCURRENT_READS)
+
+        async def read_one(read: Callable[[], Awaitable[None]]) -> Exception | None:
+            async with gate:
+                try:
+                    await read()
+                except Exception as exc:  # one chat's trouble must not stop the others
+                    return exc
+            return None
+
+        return list(await asyncio.gather(*(read_one(read) for _, read in reads)))
 
     async def _poll_order(self, watch: Watch) -> None:
         limit = None if watch.backfilled else self._backfill_limit
@@ -153,14 +169,18 @@ class Poller:
         groups: defaultdict[str, list[Watch]] = defaultdict(list)
         for watch in watches:
             groups[watch.info.target_user_mask_id or watch.info.target_user_id or watch.order_id].append(watch)
-        for group in groups.values():
-            name = f"counterparty {group[0].info.target_nick_name or group[0].order_id}"
-            try:
-                await self._poll_session(group, open_orders)
-            except Exception as exc:  # one chat's trouble must not stop the others
-                self._report(name, exc)
-            else:
+        reads = [
+            (
+                f"counterparty {group[0].info.target_nick_name or group[0].order_id}",
+                functools.partial(self._poll_session, group, open_orders),
+            )
+            for group in groups.values()
+        ]
+        for (name, _), exc in zip(reads, await self._read_all(reads), strict=True):
+            if exc is None:
                 self._recovered(name)
+            else:
+                self._report(name, exc)
 
     async def _open_orders(self) -> list[OrderSummary] | None:
         """Every open order (every page, once a round); None when Bybit would not say."""
