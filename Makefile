@@ -1,37 +1,54 @@
-# Every target creates .venv and installs the pinned dependencies on first use.
+# Every target creates .venv and installs the locked dependencies (requirements/dev.txt, hash-checked) on first use.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet --custom-compile-command 'make lock'
 
-.PHONY: run demo test test-slow lint bench lock
+.PHONY: install run demo test test-slow lint check bench lock lock-upgrade hooks
 
-$(STAMP): pyproject.toml requirements.lock
+install: $(STAMP)  ## the venv with runtime and dev dependencies, and the bridge itself (editable)
+
+$(STAMP): pyproject.toml requirements/dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit("p2p-bridge needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --constraint requirements.lock --editable '.[test]'
+	$(PY) -m pip install --quiet --require-hashes --requirement requirements/dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation --editable .
 	@touch $(STAMP)
 
 run: $(STAMP)  ## the bridge; with no credentials set, the built-in demo
-	$(VENV)/bin/p2p-bridge run
+	$(VENV)/bin/p2p-bridge run --or-demo
 
 demo: $(STAMP)  ## the demo against the sandbox
 	$(VENV)/bin/p2p-bridge demo
 
-test: $(STAMP)  ## the whole default test suite (a few minutes at most)
-	$(PY) -m pytest
+test: $(STAMP)  ## the default test suite (a few minutes), warnings as errors, with the coverage floor
+	$(PY) -m coverage erase
+	$(PY) -m coverage run -m pytest $(PYTEST_ARGS)
+	$(PY) -m coverage combine --quiet
+	$(PY) -m coverage report
 
 test-slow: $(STAMP)  ## long runs: chaos and soak
-	$(PY) -m pytest -m slow
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff (lint and format) and mypy --strict over bridge, tests and bench
+	$(PY) -m pip check  # a dependency added to pyproject.toml but not locked fails here: run `make lock`
 	$(VENV)/bin/ruff check bridge tests bench
 	$(VENV)/bin/ruff format --check bridge tests bench
 	$(VENV)/bin/mypy
 
+check: lint test  ## what CI runs
+
 bench: $(STAMP)  ## benchmarks; figures go to BENCHMARKS.md
 	$(PY) -m bench
 
-lock: $(STAMP)  ## refresh requirements.lock from the installed environment
-	$(PY) -m pip freeze --exclude-editable --exclude pip > requirements.lock
+hooks: $(STAMP)  ## run ruff and mypy before every git commit (pre-commit)
+	$(VENV)/bin/pre-commit install
+
+lock: $(STAMP)  ## recompile requirements/*.txt from pyproject.toml, keeping the current pins where they still fit
+	$(VENV)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) $(LOCK_ARGS) --output-file requirements/runtime.txt
+	$(VENV)/bin/uv pip compile pyproject.toml --all-extras --constraint requirements/runtime.txt \
+		$(LOCK_FLAGS) $(LOCK_ARGS) --output-file requirements/dev.txt
+
+lock-upgrade:  ## the same, every package at its newest release
+	$(MAKE) lock LOCK_ARGS=--upgrade

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import platform
@@ -68,7 +69,7 @@ async def latency(poll_interval: float) -> dict[str, Any]:
         for n in range(30):
             posted = time.monotonic()
             bybit.post_message(order.id, f"ping {n}")
-            await telegram.wait_for(lambda n=n: delivered(telegram, f"ping {n}"), timeout=30)
+            await telegram.wait_for(functools.partial(delivered, telegram, f"ping {n}"), timeout=30)
             samples.append(time.monotonic() - posted)
             await asyncio.sleep(rng.uniform(0, poll_interval))  # arrivals at random points of the poll cycle
         samples.sort()

@@ -14,11 +14,16 @@ _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost", b"127.0.0.1", b"::
 
 
 def _refuse_remote(sock: socket.socket, address: Any) -> None:
-    """Raise unless ``address`` is a unix socket or loopback."""
+    """Raise unless ``address`` is a unix socket or loopback.
+
+    A refused socket is closed first: callers such as :func:`socket.create_connection` close it only on
+    ``OSError``, so without this it would leak (a ``ResourceWarning``, an error under ``-W error``).
+    """
     if sock.family == getattr(socket, "AF_UNIX", None):
         return
     host = address[0] if isinstance(address, tuple) else address
     if host not in _LOOPBACK_HOSTS:
+        sock.close()
         raise RuntimeError("network access outside loopback is refused in tests")
 
 

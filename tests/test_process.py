@@ -23,6 +23,8 @@ from bridge.sandbox.fake_bybit import FakeBybit, FakeOrder
 from bridge.sandbox.fake_telegram import FakeTelegram
 from tests.harness import TEAM_CHAT
 
+pytestmark = pytest.mark.timeout(150)  # each test starts real processes; coverage slows their start-up
+
 _SETTING_PREFIXES = ("TELEGRAM_", "BYBIT_", "BRIDGE_", "POLL_", "BACKFILL_", "LOG_LEVEL")
 BOT_TOKEN = "987654321:AAH-very-secret-token-Zq9xW2vK7pL4mN8"
 API_KEY = "bybit-key-Hs83kd02LqPz"
@@ -136,7 +138,7 @@ class Bridge:
         """Start a process and wait until it long-polls Telegram."""
         polls = self._polls()
         process = await self.launch(**overrides)
-        await self.telegram.wait_for(lambda: self._polls() > polls or not process.running, timeout=20)
+        await self.telegram.wait_for(lambda: self._polls() > polls or not process.running, timeout=45)
         assert process.running, process.output
         return process
 
@@ -238,7 +240,7 @@ async def test_sigkill_with_posts_pending_delivers_them_after_restart(fault: str
 
     bybit.post_message(order.id, "p 03")
     await bridge.start()
-    await bridge.wait_line("p 03", timeout=20)
+    await bridge.wait_line("p 03", timeout=45)
     expect_once(bridge, "p ", 3)
     await telegram.wait_for(lambda: bridge.pending() == 0)
 
@@ -336,7 +338,7 @@ async def test_configuration_errors_stop_start_up_naming_the_variable(
     processes.extend(started.values())
     for process in started.values():  # concurrently: each one spends seconds importing
         await process.start()
-    codes = dict(zip(started, await asyncio.gather(*(p.wait(30) for p in started.values())), strict=True))
+    codes = dict(zip(started, await asyncio.gather(*(p.wait(60) for p in started.values())), strict=True))
 
     for name, (_, variable, hidden) in cases.items():
         stderr, output = started[name].stderr, started[name].output
@@ -356,7 +358,7 @@ async def test_run_without_credentials_stops_naming_them(tmp_path: Path, process
     process = BridgeProcess(tmp_path, base_env(), "no-credentials")
     processes.append(process)
     await process.start()
-    assert await process.wait(30) == 2, process.output  # a container started without its env file is not healthy
+    assert await process.wait(60) == 2, process.output  # a container started without its env file is not healthy
     assert "TELEGRAM_BOT_TOKEN" in process.stderr and "BYBIT_API_SECRET" in process.stderr
     assert "demo" not in process.output
 

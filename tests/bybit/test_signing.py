@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from pybit._http_manager import generate_signature
+from pybit._http_manager import generate_signature  # type: ignore[import-untyped]
 
 from bridge.bybit._signing import auth_headers, sign
 
