@@ -94,24 +94,17 @@ class Attachment:
     content_type: ContentType
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    """A teammate's reply in the outbox."""
+@dataclass(frozen=True, kw_only=True)
+class Outgoing(NewReply):
+    """A teammate's reply in the outbox, with where it is on its way to Bybit."""
 
     id: int
-    chat_id: int
-    tg_message_id: int
-    order_id: str
-    user_id: int | None
-    user_name: str
-    text: str
     msg_uuid: str
     state: OutState
     attempts: int
     last_error: str
     created_at: float
     bybit_msg_id: str | None
-    file: Attachment | None = None
     file_url: str | None = None
     """Where Bybit keeps the file once uploaded (uploaded once, whatever the retries)."""
 
