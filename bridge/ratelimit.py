@@ -31,11 +31,14 @@ class SlidingWindow:
         self._urgent = 0
 
     @classmethod
-    def per_second(cls, rate: float) -> SlidingWindow:
-        """A window for a rate that may be fractional (0.5/s becomes 1 per 2 s)."""
+    def per_second(cls, rate: float, *, margin: float = 0.0) -> SlidingWindow:
+        """A window for a rate that may be fractional (0.5/s becomes 1 per 2 s), ``margin`` seconds longer.
+
+        The margin keeps a budget that the server counts on arrival when the network bunches requests up.
+        """
         if rate >= 1:
-            return cls(int(rate), 1.0)
-        return cls(1, 1.0 / rate)
+            return cls(int(rate), 1.0 + margin)
+        return cls(1, 1.0 / rate + margin)
 
     def delay(self, *, urgent: bool = True) -> float:
         """Seconds until one more event fits (0 when it fits now); not urgent, the reserve stays free."""

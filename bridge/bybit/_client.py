@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 RATE_LIMIT_RESET_HEADER = "X-Bapi-Limit-Reset-Timestamp"
 IP_BAN_SECONDS = 600.0
 MAX_RATE_LIMIT_WAIT = 30.0
+BUDGET_MARGIN = 0.1  # seconds added to Bybit's 1 s window: it counts requests as they arrive, after the network
 MESSAGE_PAGE_SIZE = 30  # Bybit's maximum for both chat list endpoints
 ORDER_PAGE_SIZE = 30  # Bybit's maximum for the order lists
 MAX_ORDER_PAGES = 50  # a safety stop: 1,500 open orders is far past any merchant's desk
@@ -91,8 +92,8 @@ class BybitClient:
         self._wall_clock = wall_clock
         self._offset_ms = 0
         self._paused_until = 0.0
-        self._budget = SlidingWindow.per_second(requests_per_second)
-        self._write_budget = SlidingWindow.per_second(writes_per_second)
+        self._budget = SlidingWindow.per_second(requests_per_second, margin=BUDGET_MARGIN)
+        self._write_budget = SlidingWindow.per_second(writes_per_second, margin=BUDGET_MARGIN)
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout),
