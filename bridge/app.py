@@ -102,7 +102,7 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
         dependencies = Dependencies(
             store=store,
             watchlist=watchlist,
-            health=Health(poll=poller.stats, telegram=call.stats),
+            health=Health(poll=poller.stats, telegram=call.stats, bybit=client.stats),
             chat_source=source,
             backfill_limit=settings.backfill_limit,
             bot_username=me.username or "",

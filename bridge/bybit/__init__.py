@@ -1,6 +1,7 @@
 """Bybit P2P: the signed HTTP client, its tolerant models, Bybit's constants, the chat APIs and media downloads."""
 
 from bridge.bybit._client import MESSAGE_PAGE_SIZE, BybitClient
+from bridge.bybit.budget import BudgetStats
 from bridge.bybit.chat import ApiName, ChatSource, KnownIds, collect_new, find
 from bridge.bybit.constants import ContentType, MsgType, OrderStatus, RetCode, RoleType
 from bridge.bybit.media import MediaFetcher
@@ -9,6 +10,7 @@ from bridge.bybit.models import ChatItem, ChatMessage, MessageKind, OrderInfo, O
 __all__ = [
     "MESSAGE_PAGE_SIZE",
     "ApiName",
+    "BudgetStats",
     "BybitClient",
     "ChatItem",
     "ChatMessage",

@@ -15,6 +15,7 @@ from typing import Any, Self
 import httpx
 
 from bridge.bybit._signing import auth_headers
+from bridge.bybit.budget import BudgetStats
 from bridge.bybit.constants import ContentType, RetCode
 from bridge.bybit.models import ChatMessage, OrderInfo, OrderSummary, SessionMessage, parse_items
 from bridge.errors import BybitAuthError, BybitError, BybitUnavailable, ChatApiRetired
@@ -93,6 +94,7 @@ class BybitClient:
         self._offset_ms = 0
         self._paused_until = 0.0
         self._budget = SlidingWindow.per_second(requests_per_second, margin=BUDGET_MARGIN)
+        self.stats = BudgetStats(reads_per_second=requests_per_second)
         self._write_budget = SlidingWindow.per_second(writes_per_second, margin=BUDGET_MARGIN)
         self._http = httpx.AsyncClient(
             base_url=base_url,
@@ -207,6 +209,7 @@ class BybitClient:
             await self._wait_turn(path, write)
             try:
                 headers = self._headers(raw) | {"Content-Type": content_type}
+                self.stats.record(path)
                 response = await self._http.post(path, content=raw, headers=headers)
             except httpx.TransportError as exc:  # timeouts, refused and reset connections
                 failure = f"{type(exc).__name__}"
@@ -234,6 +237,7 @@ class BybitClient:
                 return payload.get("result")
             if code == RetCode.RATE_LIMIT:
                 failure = f"{code} {message}"
+                self.stats.rate_limited += 1
                 await self._wait_rate_limit(path, response, self._write_budget if write else self._budget)
                 continue
             if code == RetCode.TIMESTAMP and attempt < self._max_attempts:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from bridge.bybit import BudgetStats
 from bridge.core.poller import PollStats
 from bridge.store import OutState, Store
 from bridge.telegram.outgoing.calls import CallStats
@@ -16,6 +17,7 @@ class Health:
 
     poll: PollStats
     telegram: CallStats
+    bybit: BudgetStats
     started_at: float = field(default_factory=time.time)
 
 
@@ -46,6 +48,7 @@ async def status_report(health: Health, store: Store, chat_id: int, chat_api: st
         f"Up for {ago(health.started_at, now).removesuffix(' ago')}",
         f"Watched orders: {len(watches)} ({here} in this chat)",
         f"Last Bybit poll: {ago(health.poll.last_success, now)} (chat API: {chat_api})",
+        f"Bybit budget: {health.bybit.summary()}",
         f"Last Telegram send: {ago(health.telegram.last_success, now)}",
         f"Delivery queue: {queue.pending} pending, {queue.held} held, {queue.dead} dead-lettered"
         f"{' (/retry sends them again)' if queue.dead else ''}, {queue.delivered} delivered",

@@ -36,7 +36,7 @@ async def dispatcher(tmp_path: Path) -> AsyncIterator[Dispatcher]:
         dependencies = Dependencies(
             store=store,
             watchlist=Watchlist(store, client),
-            health=Health(poll=PollStats(), telegram=CallStats()),
+            health=Health(poll=PollStats(), telegram=CallStats(), bybit=client.stats),
             chat_source=ChatSource(client, mode="auto", current="order", on_switch=_remember),
             backfill_limit=20,
             bot_username="p2p_bridge_bot",
