@@ -261,7 +261,6 @@ class OrderSummary(_BybitModel):
     target_user_id: Text = Field("", alias="targetUserId")
     status: LooseInt = 0
     create_date: MaybeMoment = Field(None, alias="createDate")
-    unread: MaybeInt = Field(None, alias="selfUnreadMsgCount")
 
 
 Item = TypeVar("Item", bound=ChatItem)

@@ -111,7 +111,7 @@ class Outgoing(NewReply):
     @property
     def payload(self) -> str:
         """What goes into Bybit's chat: the text, or the uploaded file's path."""
-        return self.file_url or "" if self.file else self.text
+        return (self.file_url or "") if self.file else self.text
 
     @property
     def key(self) -> str:
