@@ -2,14 +2,16 @@
 
 from bridge.core.attribution import Counterparty, attribute, to_chat_message
 from bridge.core.autowatch import AutoWatch
-from bridge.core.poller import Poller, PollStats, plan_records
+from bridge.core.poller import Poller, plan_records
 from bridge.core.replies import ReplySender
+from bridge.core.stats import LagHistogram, PollStats
 from bridge.core.statuses import StatusTracker
 from bridge.core.watchlist import Outcome, Result, Watchlist
 
 __all__ = [
     "AutoWatch",
     "Counterparty",
+    "LagHistogram",
     "Outcome",
     "PollStats",
     "Poller",

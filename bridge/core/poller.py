@@ -10,9 +10,8 @@ import asyncio
 import functools
 import logging
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 from bridge.bybit import BybitClient, ChatMessage, MessageKind
@@ -20,6 +19,7 @@ from bridge.bybit.chat import ChatSource, collect_new, find
 from bridge.bybit.models import ChatItem, OrderSummary
 from bridge.core.attribution import Counterparty, to_chat_message
 from bridge.core.autowatch import AutoWatch
+from bridge.core.stats import PollStats
 from bridge.core.statuses import StatusTracker
 from bridge.errors import BybitAuthError, BybitError, ChatApiRetired
 from bridge.store import State, Store, Watch
@@ -31,14 +31,6 @@ MAX_CONCURRENT_READS = 8  # chats read at once: one slow answer no longer delays
 ANY_CHAT = "*"  # error-log key for failures that are not about one chat
 OPEN_ORDERS = "open orders"
 ORDER_STATUSES = "order statuses"
-
-
-@dataclass
-class PollStats:
-    """What ``/status`` reports about polling."""
-
-    last_success: float | None = None
-    errors: Counter[str] = field(default_factory=Counter)
 
 
 def plan_records(

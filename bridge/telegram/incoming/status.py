@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from bridge.bybit import BudgetStats
-from bridge.core.poller import PollStats
+from bridge.core.stats import PollStats
 from bridge.store import OutState, Store
 from bridge.telegram.outgoing.calls import CallStats
 
