@@ -13,7 +13,7 @@ from aiogram.types import User
 
 from bridge.bybit import ApiName, BybitClient, ChatSource, MediaFetcher
 from bridge.config import Settings
-from bridge.core import AutoWatch, Poller, ReplySender, StatusTracker, Watchlist
+from bridge.core import AutoWatch, Poller, ReplySender, Schedule, StatusTracker, Watchlist
 from bridge.errors import ConfigError
 from bridge.store import Store
 from bridge.tasks import Supervisor, wait_event
@@ -79,7 +79,11 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             store,
             source,
             client,
-            interval=settings.poll_interval,
+            schedule=Schedule(
+                floor=settings.poll_interval,
+                ceiling=settings.poll_interval_max,
+                reads_per_second=settings.bybit_requests_per_second,
+            ),
             backfill_limit=settings.backfill_limit,
             statuses=StatusTracker(store, client, grace=settings.unwatch_grace),
             autowatch=AutoWatch(store, watchlist, settings.telegram_chat_id) if settings.auto_watch else None,

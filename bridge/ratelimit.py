@@ -29,6 +29,7 @@ class SlidingWindow:
         self._clock = clock
         self._events: deque[float] = deque()
         self._urgent = 0
+        self._cut: tuple[int, float] | None = None  # (events allowed, until when) after a server said: too many
 
     @classmethod
     def per_second(cls, rate: float, *, margin: float = 0.0) -> SlidingWindow:
@@ -45,7 +46,13 @@ class SlidingWindow:
         now = self._clock()
         while self._events and now - self._events[0] >= self.period:
             self._events.popleft()
-        room = self.limit if urgent else self.limit - self.reserve
+        limit = self.limit
+        if self._cut is not None:
+            if now < self._cut[1]:
+                limit = self._cut[0]
+            else:
+                self._cut = None
+        room = max(1, limit if urgent else limit - self.reserve)
         if len(self._events) < room:
             return 0.0
         return self._events[len(self._events) - room] + self.period - now
@@ -57,6 +64,17 @@ class SlidingWindow:
     def take(self) -> None:
         """Count one event now (the caller checked :meth:`delay`)."""
         self._events.append(self._clock())
+
+    def shrink(self, fraction: float, seconds: float) -> int:
+        """Allow only ``fraction`` of the limit (at least 1) for the next ``seconds``; returns the limit in force.
+
+        Cuts stack while in force (each one from the limit then in force), so repeated refusals go lower.
+        """
+        now = self._clock()
+        current = self._cut[0] if self._cut is not None and now < self._cut[1] else self.limit
+        reduced = max(1, int(current * fraction))
+        self._cut = (reduced, now + seconds)
+        return reduced
 
     def push_back(self, seconds: float) -> None:
         """Treat the window as full for ``seconds`` (after a server said: slow down)."""

@@ -22,6 +22,7 @@ OTHER_CHAT = -1001000000999
 FAST = {
     "bybit_timeout": 2.0,
     "poll_interval": 0.2,
+    "poll_interval_max": 1.0,
     "telegram_group_messages_per_minute": 6000,
     "telegram_chat_messages_per_second": 100,
     "telegram_global_messages_per_second": 300,

@@ -52,6 +52,7 @@ def bridge_env(bybit: FakeBybit, telegram: FakeTelegram, db_path: Path, **overri
         BYBIT_TIMEOUT="2",
         BRIDGE_DB_PATH=str(db_path),
         POLL_INTERVAL="0.2",
+        POLL_INTERVAL_MAX="1",
         PYTHONUNBUFFERED="1",
     )
     env.update(overrides)

@@ -5,7 +5,16 @@ from bridge.bybit.budget import BudgetStats
 from bridge.bybit.chat import ApiName, ChatSource, KnownIds, collect_new, find
 from bridge.bybit.constants import ContentType, MsgType, OrderStatus, RetCode, RoleType
 from bridge.bybit.media import MediaFetcher
-from bridge.bybit.models import ChatItem, ChatMessage, MessageKind, OrderInfo, OrderSummary, SessionMessage, parse_items
+from bridge.bybit.models import (
+    ChatItem,
+    ChatMessage,
+    MessageKind,
+    OrderInfo,
+    OrderSummary,
+    SessionMessage,
+    SessionSummary,
+    parse_items,
+)
 
 __all__ = [
     "MESSAGE_PAGE_SIZE",
@@ -26,6 +35,7 @@ __all__ = [
     "RetCode",
     "RoleType",
     "SessionMessage",
+    "SessionSummary",
     "collect_new",
     "find",
     "parse_items",

@@ -17,7 +17,7 @@ import httpx
 from bridge.bybit._signing import auth_headers
 from bridge.bybit.budget import BudgetStats
 from bridge.bybit.constants import ContentType, RetCode
-from bridge.bybit.models import ChatMessage, OrderInfo, OrderSummary, SessionMessage, parse_items
+from bridge.bybit.models import ChatMessage, OrderInfo, OrderSummary, SessionMessage, SessionSummary, parse_items
 from bridge.errors import BybitAuthError, BybitError, BybitUnavailable, ChatApiRetired
 from bridge.ratelimit import SlidingWindow
 
@@ -32,6 +32,10 @@ BUDGET_MARGIN = 0.1  # seconds added to Bybit's 1 s window: it counts requests a
 MESSAGE_PAGE_SIZE = 30  # Bybit's maximum for both chat list endpoints
 ORDER_PAGE_SIZE = 30  # Bybit's maximum for the order lists
 MAX_ORDER_PAGES = 50  # a safety stop: 1,500 open orders is far past any merchant's desk
+SESSION_PAGE_SIZE = 20  # list_v1: 20 is known to work on mainnet, 50 was refused
+UNREAD_ONLY = 0  # list_v1 readStatus: 0 unread, 1 read, 2 all
+SHRINK_FRACTION = 0.8  # after a 10006 or 403 the budget is cut to this share of itself…
+SHRINK_SECONDS = 60.0  # …for this long
 
 PATH_SERVER_TIME = "/v5/market/time"
 PATH_ORDER_INFO = "/v5/p2p/order/info"
@@ -39,6 +43,7 @@ PATH_ORDER_MESSAGES = "/v5/p2p/order/message/listpage"
 PATH_PENDING_ORDERS = "/v5/p2p/order/pending/simplifyList"
 PATH_SESSION_ID = "/v5/p2p/chat/session/getSessionId"
 PATH_SESSION_MESSAGES = "/v5/p2p/chat/message/listpage_v1"
+PATH_SESSIONS = "/v5/p2p/chat/session/list_v1"
 PATH_ORDER_SEND = "/v5/p2p/order/message/send"
 PATH_UPLOAD = "/v5/p2p/oss/upload_file"
 JSON = "application/json"
@@ -94,6 +99,7 @@ class BybitClient:
         self._offset_ms = 0
         self._paused_until = 0.0
         self._budget = SlidingWindow.per_second(requests_per_second, margin=BUDGET_MARGIN)
+        self._reads_per_second = requests_per_second
         self.stats = BudgetStats(reads_per_second=requests_per_second)
         self._write_budget = SlidingWindow.per_second(writes_per_second, margin=BUDGET_MARGIN)
         self._http = httpx.AsyncClient(
@@ -114,6 +120,15 @@ class BybitClient:
         """Close the connection pool."""
         await self._http.aclose()
 
+    @property
+    def reads_per_second(self) -> float:
+        """The read budget (requests a second) this client keeps to."""
+        return self._reads_per_second
+
+    def read_delay(self) -> float:
+        """Seconds until one more read fits the budget (0: now); a caller may wait instead of queueing."""
+        return max(self._budget.delay(urgent=False), self._paused_until - time.monotonic(), 0.0)
+
     # -- endpoints ---------------------------------------------------------------------------
 
     async def order_info(self, order_id: str) -> OrderInfo:
@@ -129,10 +144,10 @@ class BybitClient:
         items = result.get("result") if isinstance(result, dict) else result
         return parse_items(ChatMessage, _listed(items, PATH_ORDER_MESSAGES), f"order {order_id}")
 
-    async def pending_orders(self) -> list[OrderSummary]:
-        """All your open orders: every page of ``pending/simplifyList``, newest first."""
+    async def pending_orders(self, *, pages: int = MAX_ORDER_PAGES) -> list[OrderSummary]:
+        """Your open orders, newest first: every page of ``pending/simplifyList`` (or the first ``pages``)."""
         orders: list[OrderSummary] = []
-        for page in range(1, MAX_ORDER_PAGES + 1):
+        for page in range(1, min(pages, MAX_ORDER_PAGES) + 1):
             result = await self.call(PATH_PENDING_ORDERS, {"page": page, "size": ORDER_PAGE_SIZE})
             items = _listed(result.get("items") if isinstance(result, dict) else None, PATH_PENDING_ORDERS)
             orders.extend(OrderSummary.model_validate(item) for item in items if isinstance(item, dict))
@@ -140,6 +155,22 @@ class BybitClient:
             if len(items) < ORDER_PAGE_SIZE or (str(total).isdigit() and len(orders) >= int(str(total))):
                 break
         return orders
+
+    async def unread_sessions(self) -> list[SessionSummary]:
+        """Every chat session with unread messages (``chat/session/list_v1``, all pages): one call for many chats."""
+        sessions: list[SessionSummary] = []
+        last_id = 0
+        for _ in range(MAX_ORDER_PAGES):
+            body = {"lastId": last_id, "size": SESSION_PAGE_SIZE, "readStatus": UNREAD_ONLY}
+            result = await self.call(PATH_SESSIONS, body)
+            items = _listed(result.get("chatSession") if isinstance(result, dict) else None, PATH_SESSIONS)
+            page = [SessionSummary.model_validate(item) for item in items if isinstance(item, dict)]
+            sessions.extend(page)
+            cursors = [int(item.id) for item in page if item.id.isdigit()]
+            if len(items) < SESSION_PAGE_SIZE or not cursors:
+                break
+            last_id = min(cursors)
+        return sessions
 
     async def session_id(self, user_mask_id: str) -> str:
         """The chat session with one counterparty (``getSessionId``)."""
@@ -219,6 +250,7 @@ class BybitClient:
                 continue
             if response.status_code == 403:
                 self._paused_until = time.monotonic() + IP_BAN_SECONDS
+                self._shrink(self._write_budget if write else self._budget, "an IP ban (403)")
                 raise BybitUnavailable(403, "access too frequent: IP banned, pausing calls", endpoint=path)
             if response.status_code >= 500:
                 failure = f"HTTP {response.status_code}"
@@ -284,6 +316,12 @@ class BybitClient:
         wait = min(max(wait, 0.05), MAX_RATE_LIMIT_WAIT)
         log.info("bybit rate limit on %s: waiting %.2f s", path, wait)
         budget.push_back(wait)
+        self._shrink(budget, "a rate-limit answer (10006)")
+
+    def _shrink(self, budget: SlidingWindow, cause: str) -> None:
+        """Spend less for a while after Bybit said we spent too much (other clients may share the key)."""
+        limit = budget.shrink(SHRINK_FRACTION, SHRINK_SECONDS)
+        log.warning("bybit budget cut to %d requests a second for %.0f s after %s", limit, SHRINK_SECONDS, cause)
 
     async def _backoff(self, path: str, attempt: int, failure: str) -> None:
         if attempt >= self._max_attempts:

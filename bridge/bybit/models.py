@@ -261,6 +261,17 @@ class OrderSummary(_BybitModel):
     target_user_id: Text = Field("", alias="targetUserId")
     status: LooseInt = 0
     create_date: MaybeMoment = Field(None, alias="createDate")
+    unread: MaybeInt = Field(None, alias="selfUnreadMsgCount")
+    """Messages you have not read (a hint only: reading in the Bybit app clears it); None when absent."""
+
+
+class SessionSummary(_BybitModel):
+    """One item of ``/v5/p2p/chat/session/list_v1``: a chat session and how many of its messages are unread."""
+
+    id: Text
+    session_id: Text = Field("", alias="sessionId")
+    session_name: Text = Field("", alias="sessionName")
+    unread: LooseInt = Field(0, alias="unreadCount")
 
 
 Item = TypeVar("Item", bound=ChatItem)

@@ -4,6 +4,7 @@ from bridge.core.attribution import Counterparty, attribute, to_chat_message
 from bridge.core.autowatch import AutoWatch
 from bridge.core.poller import Poller, plan_records
 from bridge.core.replies import ReplySender
+from bridge.core.schedule import Due, Schedule
 from bridge.core.stats import LagHistogram, PollStats
 from bridge.core.statuses import StatusTracker
 from bridge.core.watchlist import Outcome, Result, Watchlist
@@ -11,12 +12,14 @@ from bridge.core.watchlist import Outcome, Result, Watchlist
 __all__ = [
     "AutoWatch",
     "Counterparty",
+    "Due",
     "LagHistogram",
     "Outcome",
     "PollStats",
     "Poller",
     "ReplySender",
     "Result",
+    "Schedule",
     "StatusTracker",
     "Watchlist",
     "attribute",

@@ -1,35 +1,47 @@
-"""Fetch what is new in every watched chat and record it in the store (knows nothing of Telegram).
+"""Fetch what is new in the watched chats and record it in the store (knows nothing of Telegram).
 
 A *chat* is what Bybit lists in one read: one order on the order-scoped API, one counterparty (all
-its orders) on the session API. Each round reads every chat once.
+its orders) on the session API. A :class:`~bridge.core.schedule.Schedule` decides which chat to read
+next; Bybit's unread counts (the open-order list, and the session list on the session API) hint which
+chats have news. Reads of different chats run at once, as fast as the client's budget allows.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
+import math
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
-from bridge.bybit import BybitClient, ChatMessage, MessageKind
+from bridge.bybit import ApiName, BybitClient, ChatMessage, MessageKind
+from bridge.bybit._client import MAX_ORDER_PAGES, ORDER_PAGE_SIZE, SESSION_PAGE_SIZE
 from bridge.bybit.chat import ChatSource, collect_new, find
 from bridge.bybit.models import ChatItem, OrderSummary
 from bridge.core.attribution import Counterparty, to_chat_message
 from bridge.core.autowatch import AutoWatch
+from bridge.core.schedule import Schedule
 from bridge.core.stats import PollStats
 from bridge.core.statuses import StatusTracker
 from bridge.errors import BybitAuthError, BybitError, ChatApiRetired
+from bridge.ratelimit import YIELD_SECONDS
 from bridge.store import State, Store, Watch
 from bridge.tasks import wait_event
 
 log = logging.getLogger(__name__)
 
-MAX_CONCURRENT_READS = 8  # chats read at once: one slow answer no longer delays every other chat
+MAX_CONCURRENT_READS = 8  # chats read at once: one slow answer never delays every other chat
+LIST_SHARE = 0.15  # at most this share of the read budget goes to reading the whole open-order list
+HINT_SHARE = 0.2  # …and this share to the session list's unread counts
+HINT_PERIOD = 1.0  # seconds: the session list is read at most this often
+WATCH_RESYNC = 30.0  # seconds: watches are read anew at least this often (at once when they change)
+IDLE_WAKE = 5.0  # seconds the reader sleeps at most when nothing is due
 ANY_CHAT = "*"  # error-log key for failures that are not about one chat
 OPEN_ORDERS = "open orders"
+UNREAD_SESSIONS = "unread sessions"
 ORDER_STATUSES = "order statuses"
 
 
@@ -62,8 +74,34 @@ def oldest_first(messages: Sequence[Item]) -> list[Item]:
     return sorted(messages, key=lambda m: (m.create_date, len(m.id), m.id))
 
 
+@dataclass(frozen=True)
+class Chat:
+    """One chat the poller reads: its watched orders, and names for the logs and for hints."""
+
+    name: str
+    watches: tuple[Watch, ...]
+    nick: str  # the counterparty's nickname: Bybit's session list names sessions by it
+
+
+def chats_of(watches: Sequence[Watch], api: ApiName) -> dict[str, Chat]:
+    """The chats to read on ``api``, by key: an order each, or a counterparty each with all its orders."""
+    if api == "order":
+        return {f"order {w.order_id}": Chat(f"order {w.order_id}", (w,), w.info.target_nick_name) for w in watches}
+    groups: defaultdict[str, list[Watch]] = defaultdict(list)
+    for watch in watches:
+        groups[watch.info.target_user_mask_id or watch.info.target_user_id or watch.order_id].append(watch)
+    return {
+        f"counterparty {key}": Chat(
+            f"counterparty {group[0].info.target_nick_name or group[0].order_id}",
+            tuple(group),
+            group[0].info.target_nick_name,
+        )
+        for key, group in groups.items()
+    }
+
+
 class Poller:
-    """Polls every watched chat each ``interval`` seconds; wakes early when watches change."""
+    """Reads each watched chat when the schedule says, wakes early on hints and when watches change."""
 
     def __init__(
         self,
@@ -71,7 +109,7 @@ class Poller:
         source: ChatSource,
         client: BybitClient,
         *,
-        interval: float,
+        schedule: Schedule,
         backfill_limit: int,
         statuses: StatusTracker | None = None,
         autowatch: AutoWatch | None = None,
@@ -79,72 +117,198 @@ class Poller:
         self._store = store
         self._source = source
         self._client = client
-        self._interval = interval
+        self._schedule = schedule
         self._backfill_limit = backfill_limit
         self._statuses = statuses
         self._autowatch = autowatch
         self._last_error: dict[str, str] = {}
-        self._hinted: set[str] = set()
+        self._chats: dict[str, Chat] = {}
+        self._open: list[OrderSummary] | None = None
+        self._hinted: set[str] = set()  # orders with a new system message: their status is read next
+        self._unread: dict[tuple[str, str], int] = {}  # (hint source, order or nickname) → unread count last seen
+        self._kick = asyncio.Event()  # the reader looks again: a read ended, a hint came, watches changed
+        self._status_due = asyncio.Event()
         self.stats = PollStats()
 
     async def run(self) -> None:
         """Poll forever; one chat's failure is logged once and never stops the others."""
+        await self._sync()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._follow_watches())
+            group.create_task(self._follow_open_orders())
+            group.create_task(self._follow_unread_sessions())
+            group.create_task(self._read_chats())
+
+    # -- what to read -----------------------------------------------------------------------------
+
+    async def _sync(self) -> None:
+        """Read the watches anew: chats to read by the API in use, media links wanted first."""
+        watches = await self._store.orders.active()
+        self._chats = chats_of(watches, self._source.current)
+        self._schedule.track(self._chats)
+        self.stats.chats = len(self._chats)
+        self.stats.ceiling = self._schedule.ceiling
+        refresh = await self._store.messages.orders_awaiting_refresh()
+        for key, chat in self._chats.items():
+            if any(w.order_id in refresh for w in chat.watches):
+                self._schedule.hint(key)
+        self._kick.set()
+
+    async def _follow_watches(self) -> None:
         while True:
             self._store.wakeups.poller.clear()
-            await self.poll_all()
-            await wait_event(self._store.wakeups.poller, self._interval)
+            await self._sync()
+            await wait_event(self._store.wakeups.poller, WATCH_RESYNC)
 
-    async def poll_all(self) -> None:
-        """One round: new open orders watched (with AUTO_WATCH), every watched chat read once, statuses checked."""
-        watches = await self._store.orders.active()
-        wants_list = self._autowatch is not None or (bool(watches) and self._source.current == "session")
-        open_orders = await self._open_orders() if wants_list else None
-        if self._autowatch is not None and open_orders and await self._autowatch.round(open_orders):
-            watches = await self._store.orders.active()
-        if not watches:
+    async def _follow_open_orders(self) -> None:
+        """Read the open-order list: its first page every floor, all of it as the budget allows.
+
+        The list brings new orders (``AUTO_WATCH``), statuses, the orders a session message may be
+        about, and unread counts per order. New orders come first on it.
+        """
+        last_full = -math.inf
+        while True:
+            pages = 1 + len(self._open or ()) // ORDER_PAGE_SIZE
+            full_period = max(self._schedule.floor, pages / (LIST_SHARE * self._client.reads_per_second))
+            if self._autowatch is not None or self._chats:
+                full = time.monotonic() - last_full >= full_period
+                if await self._read_open_orders(full=full) and full:
+                    last_full = time.monotonic()
+            await self._check_statuses()
+            await wait_event(self._status_due, self._schedule.floor)
+            self._status_due.clear()
+
+    async def _read_open_orders(self, *, full: bool) -> bool:
+        """Refresh the open orders (all, or the first page merged in); False when Bybit would not say."""
+        try:
+            orders = await self._client.pending_orders(pages=MAX_ORDER_PAGES if full else 1)
+        except Exception as exc:
+            self._report(OPEN_ORDERS, exc)
+            return False
+        self._recovered(OPEN_ORDERS)
+        if not full and self._open is not None:
+            fresh = {order.id for order in orders}
+            orders = orders + [order for order in self._open if order.id not in fresh]
+        self._open = orders
+        if self._autowatch is not None and await self._autowatch.round(orders):
+            await self._sync()
+        by_order = {w.order_id: key for key, chat in self._chats.items() for w in chat.watches}
+        for order in orders:
+            if order.unread is not None:
+                self._notice("order", order.id, order.unread, by_order.get(order.id))
+        return True
+
+    async def _check_statuses(self) -> None:
+        if self._statuses is None:
             return
-        self._hinted = set()
-        if self._source.current == "session" or await self._poll_orders(watches):
-            if open_orders is None:
-                open_orders = await self._open_orders()
-            await self._poll_sessions(watches, open_orders or [])
-        if self._statuses is not None:
-            try:
-                await self._statuses.round(watches, open_orders, self._hinted)
-            except Exception as exc:  # a status read that fails is tried again next round
-                self._report(ORDER_STATUSES, exc)
-            else:
-                self._recovered(ORDER_STATUSES, called_bybit=False)
+        hinted, self._hinted = self._hinted, set()
+        try:
+            await self._statuses.round(await self._store.orders.active(), self._open, hinted)
+        except Exception as exc:  # a status read that fails is tried again next time
+            self._hinted |= hinted
+            self._report(ORDER_STATUSES, exc)
+        else:
+            self._recovered(ORDER_STATUSES, called_bybit=False)
 
-    async def _poll_orders(self, watches: Sequence[Watch]) -> bool:
-        """Read each order's chat; True when Bybit retired that API and the round must go on by session."""
-        reads = [(f"order {watch.order_id}", functools.partial(self._poll_order, watch)) for watch in watches]
-        failures = await self._read_all(reads)
-        if any(isinstance(exc, ChatApiRetired) for exc in failures):
-            await self._source.order_chat_retired()
-        switched = self._source.current == "session"
-        for (name, _), exc in zip(reads, failures, strict=True):
-            if exc is None:
-                self._recovered(name)
-            elif not (switched and isinstance(exc, ChatApiRetired)):
-                self._report(name, exc)
-        return switched
-
-    async def _read_all(self, reads: Sequence[tuple[str, Callable[[], Awaitable[None]]]]) -> list[Exception | None]:
-        """Read independent chats at once (the client's budget paces the requests); each one's failure, or None."""
-        gate = asyncio.Semaphore(MAX_CONCURRENT_READS)
-
-        async def read_one(read: Callable[[], Awaitable[None]]) -> Exception | None:
-            async with gate:
+    async def _follow_unread_sessions(self) -> None:
+        """On the session API, Bybit's session list tells which chats have unread messages: one call for many."""
+        while True:
+            pages = 1
+            if self._source.current == "session" and self._chats:
                 try:
-                    await read()
-                except Exception as exc:  # one chat's trouble must not stop the others
-                    return exc
-            return None
+                    sessions = await self._client.unread_sessions()
+                except Exception as exc:
+                    self._report(UNREAD_SESSIONS, exc)
+                else:
+                    self._recovered(UNREAD_SESSIONS)
+                    pages += len(sessions) // SESSION_PAGE_SIZE
+                    self._hint_sessions({s.session_name: s.unread for s in sessions})
+            await asyncio.sleep(max(HINT_PERIOD, pages / (HINT_SHARE * self._client.reads_per_second)))
 
-        return list(await asyncio.gather(*(read_one(read) for _, read in reads)))
+    def _hint_sessions(self, unread: dict[str, int]) -> None:
+        for key, chat in self._chats.items():
+            if chat.nick:
+                self._notice("session", chat.nick, unread.get(chat.nick, 0), key)
 
-    async def _poll_order(self, watch: Watch) -> None:
+    def _notice(self, source: str, name: str, unread: int, key: str | None) -> None:
+        """An unread count that changed to more than none is a hint that the chat has news."""
+        before = self._unread.get((source, name))
+        self._unread[(source, name)] = unread
+        if key is not None and unread > 0 and unread != before:
+            self.stats.hints += 1
+            self._schedule.hint(key)
+            self._kick.set()
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    async def _read_chats(self) -> None:
+        """Start due reads while the budget has room, up to ``MAX_CONCURRENT_READS`` at once."""
+        reads: set[asyncio.Task[None]] = set()
+
+        def finished(task: asyncio.Task[None]) -> None:
+            reads.discard(task)
+            self._kick.set()
+
+        try:
+            while True:
+                self._kick.clear()
+                self.stats.ceiling = self._schedule.ceiling
+                room = self._client.read_delay()
+                due = self._schedule.take(1) if len(reads) < MAX_CONCURRENT_READS and room <= 0 else []
+                for chat in due:
+                    self.stats.lag.observe(chat.lag)
+                    task = asyncio.create_task(self._read(chat.key))
+                    reads.add(task)
+                    task.add_done_callback(finished)
+                    await asyncio.sleep(0)  # the read takes its budget slot before the next one looks
+                if due:
+                    continue
+                await wait_event(self._kick, self._pause(room, len(reads)))
+        finally:
+            for task in reads:
+                task.cancel()
+            await asyncio.gather(*reads, return_exceptions=True)
+
+    def _pause(self, budget_wait: float, reading: int) -> float:
+        """How long the reader may sleep when it cannot start a read now (a kick wakes it sooner)."""
+        if reading >= MAX_CONCURRENT_READS:
+            return IDLE_WAKE
+        next_due = self._schedule.next_due()
+        if next_due is None:
+            return IDLE_WAKE
+        return min(IDLE_WAKE, max(next_due, budget_wait, YIELD_SECONDS))
+
+    async def _read(self, key: str) -> None:
+        """Read one chat; tell the schedule whether it had news (or failed)."""
+        chat = self._chats.get(key)
+        if chat is None:
+            return
+        try:
+            if self._source.current == "order":
+                news = await self._poll_order(chat.watches[0])
+            else:
+                if self._open is None:  # which orders a message may be about: the list is needed first
+                    await self._read_open_orders(full=True)
+                news = await self._poll_session(chat.watches, self._open or [])
+        except ChatApiRetired as exc:
+            if await self._source.order_chat_retired() or self._source.current == "session":
+                await self._sync()  # the same orders, now read by counterparty
+                return
+            self._failed(key, chat.name, exc)
+        except Exception as exc:  # one chat's trouble must not stop the others
+            self._failed(key, chat.name, exc)
+        else:
+            self._recovered(chat.name)
+            self._schedule.done(key, news=news)
+            if any(not w.backfilled for w in chat.watches):
+                await self._sync()  # their backfill is done: the next read takes everything new
+
+    def _failed(self, key: str, name: str, exc: Exception) -> None:
+        self._report(name, exc)
+        self._schedule.failed(key)
+
+    async def _poll_order(self, watch: Watch) -> bool:
+        """Record the order's new messages; True if there were any."""
         limit = None if watch.backfilled else self._backfill_limit
         found = await collect_new(
             self._source.order_pages(watch.order_id), self._store.messages.known_ids, _read_cap(limit)
@@ -155,36 +319,10 @@ class Poller:
         if wanted:
             fresh = await find(self._source.order_pages(watch.order_id), wanted)
             await self._refreshed(watch.order_id, wanted, {msg_id: item.message for msg_id, item in fresh.items()})
+        return bool(owned)
 
-    async def _poll_sessions(self, watches: Sequence[Watch], open_orders: Sequence[OrderSummary]) -> None:
-        """Read each counterparty's session once."""
-        groups: defaultdict[str, list[Watch]] = defaultdict(list)
-        for watch in watches:
-            groups[watch.info.target_user_mask_id or watch.info.target_user_id or watch.order_id].append(watch)
-        reads = [
-            (
-                f"counterparty {group[0].info.target_nick_name or group[0].order_id}",
-                functools.partial(self._poll_session, group, open_orders),
-            )
-            for group in groups.values()
-        ]
-        for (name, _), exc in zip(reads, await self._read_all(reads), strict=True):
-            if exc is None:
-                self._recovered(name)
-            else:
-                self._report(name, exc)
-
-    async def _open_orders(self) -> list[OrderSummary] | None:
-        """Every open order (every page, once a round); None when Bybit would not say."""
-        try:
-            orders = await self._client.pending_orders()
-        except Exception as exc:
-            self._report(OPEN_ORDERS, exc)
-            return None
-        self._recovered(OPEN_ORDERS)
-        return orders
-
-    async def _poll_session(self, group: Sequence[Watch], open_orders: Sequence[OrderSummary]) -> None:
+    async def _poll_session(self, group: Sequence[Watch], open_orders: Sequence[OrderSummary]) -> bool:
+        """Record the counterparty's new messages, each with the order it is likely about; True if any."""
         info = group[0].info
         counterparty = Counterparty(
             watched={w.order_id: w.info.create_date for w in group},
@@ -202,10 +340,14 @@ class Poller:
             fresh = await find(self._source.session_pages(info.target_user_mask_id), wanted)
             links = {msg_id: item.content for msg_id, item in fresh.items()}
             await self._refreshed(info.target_nick_name, wanted, links)
+        return bool(owned)
 
     async def _record(self, group: Sequence[Watch], owned: list[tuple[str, ChatMessage]], limit: int | None) -> None:
         """Record a chat's new messages, then finish the backfill of its newly watched orders."""
-        self._hinted.update(owner for owner, message in owned if message.is_system)
+        system = {owner for owner, message in owned if message.is_system}
+        if system:
+            self._hinted |= system
+            self._status_due.set()
         echoes = await self._echoes(group, owned)
         added = await self._store.messages.record(plan_records(owned, limit, echoes))
         newly_watched = [w.order_id for w in group if not w.backfilled]

@@ -55,3 +55,15 @@ class PollStats:
     last_success: float | None = None
     errors: Counter[str] = field(default_factory=Counter)
     lag: LagHistogram = field(default_factory=LagHistogram)
+    chats: int = 0
+    """Chats being read (orders, or counterparties on the session API)."""
+    ceiling: float = 0.0
+    """The longest interval between two reads of a chat now in force (seconds)."""
+    hints: int = 0
+    """Reads brought forward by Bybit's unread counts."""
+
+    def summary(self) -> str:
+        """One line: how many chats, how often at most, how late reads start."""
+        late = self.lag.quantile(0.95)
+        lateness = "no reads yet" if late is None else f"95 % of reads start within {late:g} s of due"
+        return f"{self.chats} chat(s), each read at least every {self.ceiling:.0f} s; {lateness}; {self.hints} hint(s)"

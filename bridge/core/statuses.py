@@ -1,9 +1,9 @@
 """Each watched order's status: noticed when it changes, told in its chat, and the order retired once finished.
 
 Status reads share Bybit's budget with chat reads, so they are spent where a change is likely: the
-open-order list (read once a round anyway in session mode) carries every open order's status; an order
-that leaves that list, or whose chat shows a Bybit system message, is read at once; any other is read
-every ``recheck`` seconds.
+open-order list (read by the poller anyway) carries every open order's status; an order that leaves
+that list, or whose chat shows a Bybit system message, is read at once; any other is read every
+``recheck`` seconds.
 """
 
 from __future__ import annotations
@@ -56,12 +56,13 @@ class StatusTracker:
             if watch.finished_at is not None:
                 continue
             summary = listed.get(watch.order_id) if listed is not None else None
-            if summary is not None:
+            if summary is not None and watch.order_id not in hinted:
                 if summary.status != watch.info.status:
                     await self._changed(watch, watch.info.model_copy(update={"status": summary.status}))
                 continue
             left_list = listed is not None and watch.order_id in self._listed
-            due = now - self._checked.setdefault(watch.order_id, now) >= self._recheck
+            checked = self._checked.get(watch.order_id)
+            due = checked is None or now - checked >= self._recheck  # never seen listed: it may have just left
             if left_list or watch.order_id in hinted or due:
                 self._checked[watch.order_id] = now
                 info = await self._client.order_info(watch.order_id)

@@ -103,6 +103,13 @@ class Messages(Table):
         ) as cursor:
             return {str(row[0]) for row in await cursor.fetchall()}
 
+    async def orders_awaiting_refresh(self) -> set[str]:
+        """Orders with a message waiting for a fresh media link."""
+        async with self._db.execute(
+            "SELECT DISTINCT order_id FROM messages WHERE state = ?", (State.REFRESH,)
+        ) as cursor:
+            return {str(row[0]) for row in await cursor.fetchall()}
+
     async def refreshed(self, wanted: Collection[str], links: Mapping[str, str]) -> None:
         """Back to pending with the fresh links Bybit gave (a message not found keeps its old link)."""
         for msg_id in wanted:

@@ -49,6 +49,7 @@ async def status_report(health: Health, store: Store, chat_id: int, chat_api: st
         f"Watched orders: {len(watches)} ({here} in this chat)",
         f"Last Bybit poll: {ago(health.poll.last_success, now)} (chat API: {chat_api})",
         f"Bybit budget: {health.bybit.summary()}",
+        f"Polling: {health.poll.summary()}",
         f"Last Telegram send: {ago(health.telegram.last_success, now)}",
         f"Delivery queue: {queue.pending} pending, {queue.held} held, {queue.dead} dead-lettered"
         f"{' (/retry sends them again)' if queue.dead else ''}, {queue.delivered} delivered",

@@ -1,0 +1,127 @@
+"""When each chat is read next: Bybit's read budget spent where the talk is (knows nothing of Bybit's API).
+
+A chat that just had news is read again after ``floor`` seconds; each read that finds nothing doubles
+its interval, up to ``ceiling``. A hint (Bybit's unread counts) makes a chat due at once. Hinted chats
+go first, oldest hint first; then every other due chat, longest overdue first. A chat overdue by a
+whole ``ceiling`` counts as hinted, so a stream of hints never starves the quiet ones. With more chats
+than the budget can read once per ``ceiling``, the ceiling stretches to what the budget allows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+BACKOFF = 2.0  # an idle chat's interval grows by this factor after each read that found nothing
+PERIODIC_SHARE = 0.4  # at most this share of the read budget goes to reading every chat once per ceiling
+
+
+@dataclass
+class _Chat:
+    due: float
+    interval: float
+    hinted_at: float | None = None
+    reading: bool = False
+
+
+@dataclass(frozen=True)
+class Due:
+    """A chat whose read starts now, and how late (seconds past due) it starts."""
+
+    key: str
+    lag: float
+
+
+class Schedule:
+    """Per-chat adaptive read times between ``floor`` and ``ceiling`` seconds."""
+
+    def __init__(
+        self, *, floor: float, ceiling: float, reads_per_second: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.floor = floor
+        self._ceiling = max(ceiling, floor)
+        self._reads_per_second = reads_per_second
+        self._clock = clock
+        self._chats: dict[str, _Chat] = {}
+
+    @property
+    def ceiling(self) -> float:
+        """The longest interval in force: the configured ceiling, stretched if the budget cannot keep it."""
+        return max(self._ceiling, len(self._chats) / (PERIODIC_SHARE * self._reads_per_second))
+
+    def __len__(self) -> int:
+        return len(self._chats)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._chats
+
+    def track(self, keys: Iterable[str]) -> None:
+        """The chats there are now: new ones are due at once, gone ones forgotten."""
+        now = self._clock()
+        wanted = set(keys)
+        for key in self._chats.keys() - wanted:
+            del self._chats[key]
+        for key in wanted - self._chats.keys():
+            self._chats[key] = _Chat(due=now, interval=self.floor)
+
+    def hint(self, key: str) -> None:
+        """Bybit says the chat has news: read it as soon as the budget allows."""
+        chat = self._chats.get(key)
+        if chat is not None and chat.hinted_at is None:
+            chat.hinted_at = self._clock()
+
+    def take(self, at_most: int) -> list[Due]:
+        """Up to ``at_most`` due chats, first things first; they count as being read until :meth:`done`."""
+        now = self._clock()
+        ceiling = self.ceiling
+        ready = [(self._rank(chat, now, ceiling), key) for key, chat in self._chats.items() if self._ready(chat, now)]
+        ready.sort()
+        taken = []
+        for (_, since), key in ready[:at_most]:
+            self._chats[key].reading = True
+            taken.append(Due(key, max(0.0, now - since)))
+        return taken
+
+    def done(self, key: str, *, news: bool) -> None:
+        """A read ended: with news the chat goes back to the floor, without it backs off one step."""
+        chat = self._chats.get(key)
+        if chat is None:
+            return
+        chat.interval = self.floor if news else min(chat.interval * BACKOFF, self.ceiling)
+        chat.due = self._clock() + chat.interval
+        chat.hinted_at = None
+        chat.reading = False
+
+    def failed(self, key: str) -> None:
+        """A read failed: try again after the floor, keeping its hint and its interval."""
+        chat = self._chats.get(key)
+        if chat is None:
+            return
+        chat.due = self._clock() + self.floor
+        chat.reading = False
+
+    def next_due(self) -> float | None:
+        """Seconds until the next chat falls due (0 if one is due now), None with nothing to read."""
+        now = self._clock()
+        waiting = [chat for chat in self._chats.values() if not chat.reading]
+        if not waiting:
+            return None
+        return max(0.0, min(self._since(chat) for chat in waiting) - now)
+
+    def intervals(self) -> list[float]:
+        """Every chat's current interval (for /status)."""
+        return [chat.interval for chat in self._chats.values()]
+
+    def _ready(self, chat: _Chat, now: float) -> bool:
+        return not chat.reading and self._since(chat) <= now
+
+    @staticmethod
+    def _since(chat: _Chat) -> float:
+        """When the chat fell (or falls) due: its hint, or its interval running out."""
+        return chat.due if chat.hinted_at is None else min(chat.hinted_at, chat.due)
+
+    def _rank(self, chat: _Chat, now: float, ceiling: float) -> tuple[tuple[int, float], float]:
+        since = self._since(chat)
+        urgent = chat.hinted_at is not None or now - since >= ceiling
+        return (0 if urgent else 1, since), since
