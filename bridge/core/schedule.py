@@ -50,12 +50,6 @@ class Schedule:
         """The longest interval in force: the configured ceiling, stretched if the budget cannot keep it."""
         return max(self._ceiling, len(self._chats) / (PERIODIC_SHARE * self._reads_per_second))
 
-    def __len__(self) -> int:
-        return len(self._chats)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._chats
-
     def track(self, keys: Iterable[str]) -> None:
         """The chats there are now: new ones are due at once, gone ones forgotten."""
         now = self._clock()
@@ -75,13 +69,16 @@ class Schedule:
         """Up to ``at_most`` due chats, first things first; they count as being read until :meth:`done`."""
         now = self._clock()
         ceiling = self.ceiling
-        ready = [(self._rank(chat, now, ceiling), key) for key, chat in self._chats.items() if self._ready(chat, now)]
+        ready = []
+        for key, chat in self._chats.items():
+            since = self._since(chat)
+            if not chat.reading and since <= now:
+                urgent = chat.hinted_at is not None or now - since >= ceiling
+                ready.append((not urgent, since, key))
         ready.sort()
-        taken = []
-        for (_, since), key in ready[:at_most]:
+        for _, _, key in ready[:at_most]:
             self._chats[key].reading = True
-            taken.append(Due(key, max(0.0, now - since)))
-        return taken
+        return [Due(key, now - since) for _, since, key in ready[:at_most]]
 
     def done(self, key: str, *, news: bool) -> None:
         """A read ended: with news the chat goes back to the floor, without it backs off one step."""
@@ -109,19 +106,7 @@ class Schedule:
             return None
         return max(0.0, min(self._since(chat) for chat in waiting) - now)
 
-    def intervals(self) -> list[float]:
-        """Every chat's current interval (for /status)."""
-        return [chat.interval for chat in self._chats.values()]
-
-    def _ready(self, chat: _Chat, now: float) -> bool:
-        return not chat.reading and self._since(chat) <= now
-
     @staticmethod
     def _since(chat: _Chat) -> float:
         """When the chat fell (or falls) due: its hint, or its interval running out."""
         return chat.due if chat.hinted_at is None else min(chat.hinted_at, chat.due)
-
-    def _rank(self, chat: _Chat, now: float, ceiling: float) -> tuple[tuple[int, float], float]:
-        since = self._since(chat)
-        urgent = chat.hinted_at is not None or now - since >= ceiling
-        return (0 if urgent else 1, since), since

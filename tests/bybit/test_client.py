@@ -265,3 +265,16 @@ async def test_the_secret_never_appears_in_exception_text(fake_bybit: FakeBybit)
         text = "".join(traceback.format_exception(exc)) + repr(exc) + repr(vars(exc))
         assert fake_bybit.api_secret not in text
         assert wrong not in text
+
+
+async def test_unread_sessions_reads_every_page_of_the_unread_ones_only(
+    fake_bybit: FakeBybit, client: BybitClient
+) -> None:
+    orders = [fake_bybit.add_order(counterparty_nick=f"Buyer{n:02d}") for n in range(27)]
+    for order in orders[:25]:
+        fake_bybit.post_message(order.id, "hello")
+    fake_bybit.post_message(orders[25].id, "a notice", sender="system")  # not unread
+    sessions = await client.unread_sessions()
+    assert sorted(s.session_name for s in sessions) == [f"Buyer{n:02d}" for n in range(25)]
+    assert all(s.unread == 1 and s.session_id for s in sessions)
+    assert len(sent_to(fake_bybit, "/v5/p2p/chat/session/list_v1")) == 2  # 20 a page

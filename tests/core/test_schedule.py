@@ -1,0 +1,127 @@
+"""The schedule alone, on a hand-turned clock: floor after news, backoff to the ceiling, hints, fairness."""
+
+from __future__ import annotations
+
+from bridge.core.schedule import PERIODIC_SHARE, Schedule
+
+
+class Clock:
+    """Time that moves only when the test says."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def schedule(clock: Clock, *, floor: float = 1.0, ceiling: float = 8.0, reads_per_second: float = 10.0) -> Schedule:
+    return Schedule(floor=floor, ceiling=ceiling, reads_per_second=reads_per_second, clock=clock)
+
+
+def read_all(plan: Schedule, *, news: bool = False) -> list[str]:
+    taken = [due.key for due in plan.take(100)]
+    for key in taken:
+        plan.done(key, news=news)
+    return taken
+
+
+def test_new_chats_are_due_at_once_and_gone_ones_forgotten() -> None:
+    clock = Clock()
+    plan = schedule(clock)
+    plan.track(["a", "b"])
+    assert sorted(read_all(plan)) == ["a", "b"]
+    plan.track(["b", "c"])
+    assert read_all(plan) == ["c"]
+    clock.now += 100
+    assert sorted(read_all(plan)) == ["b", "c"]
+
+
+def test_an_idle_chat_backs_off_step_by_step_to_the_ceiling_and_news_brings_it_back_to_the_floor() -> None:
+    clock = Clock()
+    plan = schedule(clock, floor=1.0, ceiling=8.0)
+    plan.track(["a"])
+    gaps = []
+    last = clock.now
+    while clock.now < last + 40 and len(gaps) < 6:
+        clock.now += 0.25
+        if plan.take(1):
+            plan.done("a", news=False)
+            gaps.append(clock.now - last)
+            last = clock.now
+    assert gaps[1:] == [2.0, 4.0, 8.0, 8.0, 8.0]  # the first read is at once, then each idle one doubles
+    plan.hint("a")
+    assert [due.key for due in plan.take(1)] == ["a"]
+    plan.done("a", news=True)
+    assert plan.next_due() == 1.0
+
+
+def test_a_hint_makes_a_chat_due_now_and_goes_before_chats_merely_due() -> None:
+    clock = Clock()
+    plan = schedule(clock, floor=1.0, ceiling=8.0)
+    plan.track(["quiet", "talking"])
+    read_all(plan)
+    clock.now += 2.5  # both due again (after an idle read each waits two floors)
+    plan.hint("talking")
+    [first] = plan.take(1)
+    assert first.key == "talking" and first.lag == 0.5  # late by how long it has been due (since its interval ran out)
+    assert [due.key for due in plan.take(1)] == ["quiet"]
+
+
+def test_lag_counts_from_the_hint() -> None:
+    clock = Clock()
+    plan = schedule(clock, floor=1.0, ceiling=8.0)
+    plan.track(["a"])
+    read_all(plan)
+    clock.now += 0.2
+    plan.hint("a")
+    clock.now += 0.3
+    [due] = plan.take(1)
+    assert abs(due.lag - 0.3) < 1e-9
+
+
+def test_hints_never_starve_a_chat_overdue_by_a_whole_ceiling() -> None:
+    clock = Clock()
+    plan = schedule(clock, floor=1.0, ceiling=8.0)
+    plan.track(["quiet", "busy"])
+    read_all(plan)
+    clock.now += 5
+    [busy] = plan.take(1)
+    plan.done(busy.key, news=True)
+    clock.now += 5.5  # "quiet" fell due 8.5 s ago, more than a ceiling
+    plan.hint("busy")
+    assert [due.key for due in plan.take(1)] == ["quiet"]  # it fell due first, and counts as urgent now
+
+
+def test_a_chat_being_read_is_not_handed_out_twice_and_a_failure_retries_after_the_floor_keeping_its_hint() -> None:
+    clock = Clock()
+    plan = schedule(clock, floor=1.0, ceiling=8.0)
+    plan.track(["a"])
+    assert [due.key for due in plan.take(5)] == ["a"]
+    assert plan.take(5) == [] and plan.next_due() is None
+    plan.hint("a")
+    plan.failed("a")
+    assert plan.next_due() == 0.0  # still hinted: due at once
+    [due] = plan.take(1)
+    plan.done(due.key, news=False)
+    assert plan.next_due() == 2.0  # the hint was spent; one step of backoff from the floor
+
+
+def test_the_ceiling_stretches_when_the_budget_cannot_read_every_chat_that_often() -> None:
+    clock = Clock()
+    plan = schedule(clock, ceiling=60.0, reads_per_second=10.0)
+    plan.track([f"c{n}" for n in range(100)])
+    assert plan.ceiling == 60.0
+    plan.track([f"c{n}" for n in range(1000)])
+    assert plan.ceiling == 1000 / (PERIODIC_SHARE * 10.0)
+
+
+def test_due_chats_go_longest_overdue_first() -> None:
+    clock = Clock()
+    plan = schedule(clock, floor=1.0, ceiling=8.0)
+    plan.track(["a"])
+    read_all(plan, news=True)  # due again after the floor
+    clock.now += 1.5
+    plan.track(["a", "b"])  # b is due now, a has been for half a second
+    clock.now += 2
+    assert [due.key for due in plan.take(2)] == ["a", "b"]

@@ -1,0 +1,73 @@
+"""The scheduler against the sandbox: idle chats back off, unread counts bring them forward, reads overlap."""
+
+from __future__ import annotations
+
+import time
+
+from tests.harness import Harness
+
+SESSION_LIST = "/v5/p2p/chat/message/listpage_v1"
+ORDER_LIST = "/v5/p2p/order/message/listpage"
+UNREAD_SESSIONS = "/v5/p2p/chat/session/list_v1"
+
+
+async def test_a_quiet_chat_is_read_less_and_less_but_at_least_once_per_ceiling(harness: Harness) -> None:
+    order = harness.bybit.add_order()
+    await harness.start(bybit_chat_api="session", poll_interval=0.2, poll_interval_max=1.6)
+    assert "Watching" in await harness.reply_to(f"/watch {order.id}")
+    await harness.telegram.wait_for(lambda: harness.bybit.calls_to(SESSION_LIST) >= 1)
+    start = time.monotonic()
+    before = harness.bybit.calls_to(SESSION_LIST)
+    await harness.telegram.wait_for(lambda: time.monotonic() - start > 6, timeout=8)
+    reads = harness.bybit.calls_to(SESSION_LIST) - before
+    assert 3 <= reads <= 8  # 0.2 s fixed polling would have read it 30 times
+    # A system notice is not unread, so nothing hints at it: the ceiling read still brings it.
+    harness.bybit.post_message(order.id, "Please confirm the payment.", sender="system")
+    await harness.wait_text("Please confirm the payment.", timeout=4)
+
+
+async def test_an_unread_message_in_a_backed_off_session_is_read_at_once(harness: Harness) -> None:
+    order = harness.bybit.add_order()
+    await harness.start(bybit_chat_api="session", poll_interval=0.2, poll_interval_max=60)
+    assert "Watching" in await harness.reply_to(f"/watch {order.id}")
+    harness.bybit.post_message(order.id, "u 01")
+    await harness.wait_text("u 01")
+    posted = time.monotonic()
+    await harness.telegram.wait_for(lambda: time.monotonic() - posted > 3, timeout=5)  # backed off past 3 s
+    posted = time.monotonic()
+    harness.bybit.post_message(order.id, "u 02 I paid")
+    await harness.wait_text("u 02 I paid", timeout=5)
+    assert time.monotonic() - posted < 2.5  # the session list (read every second) said it was unread
+    assert harness.bybit.calls_to(UNREAD_SESSIONS) >= 3
+
+
+async def test_the_open_order_lists_unread_counts_hint_in_order_mode(harness: Harness) -> None:
+    order = harness.bybit.add_order()
+    await harness.start(bybit_chat_api="order", poll_interval=0.3, poll_interval_max=60)
+    assert "Watching" in await harness.reply_to(f"/watch {order.id}")
+    harness.bybit.post_message(order.id, "o 01")
+    await harness.wait_text("o 01")
+    quiet = time.monotonic()
+    await harness.telegram.wait_for(lambda: time.monotonic() - quiet > 3, timeout=5)
+    reads = harness.bybit.calls_to(ORDER_LIST)
+    posted = time.monotonic()
+    harness.bybit.post_message(order.id, "o 02 receipt sent")
+    await harness.wait_text("o 02 receipt sent", timeout=5)
+    assert time.monotonic() - posted < 2.0
+    assert harness.bybit.calls_to(ORDER_LIST) - reads <= 2
+
+
+async def test_one_hung_read_does_not_hold_up_the_other_chats(harness: Harness) -> None:
+    first, second = harness.bybit.add_order(), harness.bybit.add_order(counterparty_nick="OtherBuyer")
+    await harness.start(bybit_timeout=5.0, poll_interval=0.2, poll_interval_max=0.4)
+    assert (await harness.reply_to(f"/watch {first.id} {second.id}")).count("Watching") == 2
+    harness.bybit.inject("hang", times=1, path=ORDER_LIST)
+    await harness.telegram.wait_for(lambda: any(r.status is None for r in harness.bybit.requests), timeout=5)
+    hung_at = time.monotonic()
+    [hung] = [r for r in harness.bybit.requests if r.status is None]
+    stuck, free = (first, second) if hung.body["orderId"] == first.id else (second, first)
+    harness.bybit.post_message(free.id, "free 01")
+    harness.bybit.post_message(stuck.id, "stuck 01")
+    await harness.wait_text("free 01", timeout=4)
+    assert time.monotonic() - hung_at < 4  # well before the hung read times out (5 s)
+    await harness.wait_text("stuck 01", timeout=10)
