@@ -41,7 +41,7 @@ def test_an_idle_chat_backs_off_step_by_step_to_the_ceiling_and_news_brings_it_b
     clock = Clock()
     plan = schedule(clock, floor=1.0, ceiling=8.0)
     plan.track(["a"])
-    gaps = []
+    gaps: list[float] = []
     last = clock.now
     while clock.now < last + 40 and len(gaps) < 6:
         clock.now += 0.25
