@@ -32,13 +32,14 @@ class SlidingWindow:
         self._cut: tuple[int, float] | None = None  # (events allowed, until when) after a server said: too many
 
     @classmethod
-    def per_second(cls, rate: float, *, margin: float = 0.0) -> SlidingWindow:
+    def per_second(cls, rate: float, *, margin: float = 0.0, reserve: float = 0.0) -> SlidingWindow:
         """A window for a rate that may be fractional (0.5/s becomes 1 per 2 s), ``margin`` seconds longer.
 
         The margin keeps a budget that the server counts on arrival when the network bunches requests up.
+        ``reserve`` is the share of the limit kept for urgent callers (none when the limit is too small).
         """
         if rate >= 1:
-            return cls(int(rate), 1.0 + margin)
+            return cls(int(rate), 1.0 + margin, reserve=int(int(rate) * reserve))
         return cls(1, 1.0 / rate + margin)
 
     def delay(self, *, urgent: bool = True) -> float:

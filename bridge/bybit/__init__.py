@@ -1,6 +1,13 @@
 """Bybit P2P: the signed HTTP client, its tolerant models, Bybit's constants, the chat APIs and media downloads."""
 
-from bridge.bybit._client import MESSAGE_PAGE_SIZE, BybitClient
+from bridge.bybit._client import (
+    MAX_ORDER_PAGES,
+    MESSAGE_PAGE_SIZE,
+    ORDER_PAGE_SIZE,
+    SESSION_PAGE_SIZE,
+    URGENT_READS,
+    BybitClient,
+)
 from bridge.bybit.budget import BudgetStats
 from bridge.bybit.chat import ApiName, ChatSource, KnownIds, collect_new, find
 from bridge.bybit.constants import ContentType, MsgType, OrderStatus, RetCode, RoleType
@@ -17,7 +24,11 @@ from bridge.bybit.models import (
 )
 
 __all__ = [
+    "MAX_ORDER_PAGES",
     "MESSAGE_PAGE_SIZE",
+    "ORDER_PAGE_SIZE",
+    "SESSION_PAGE_SIZE",
+    "URGENT_READS",
     "ApiName",
     "BudgetStats",
     "BybitClient",

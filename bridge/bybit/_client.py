@@ -9,6 +9,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self
 
@@ -36,6 +37,10 @@ SESSION_PAGE_SIZE = 20  # list_v1: 20 is known to work on mainnet, 50 was refuse
 UNREAD_ONLY = 0  # list_v1 readStatus: 0 unread, 1 read, 2 all
 SHRINK_FRACTION = 0.8  # after a 10006 or 403 the budget is cut to this share of itself…
 SHRINK_SECONDS = 60.0  # …for this long
+URGENT_RESERVE = 0.2  # share of the read budget only urgent reads may use
+
+URGENT_READS: ContextVar[bool] = ContextVar("urgent_reads", default=False)
+"""Set in a task whose reads matter most (a chat Bybit says has news): they go first and may use the reserve."""
 
 PATH_SERVER_TIME = "/v5/market/time"
 PATH_ORDER_INFO = "/v5/p2p/order/info"
@@ -98,7 +103,7 @@ class BybitClient:
         self._wall_clock = wall_clock
         self._offset_ms = 0
         self._paused_until = 0.0
-        self._budget = SlidingWindow.per_second(requests_per_second, margin=BUDGET_MARGIN)
+        self._budget = SlidingWindow.per_second(requests_per_second, margin=BUDGET_MARGIN, reserve=URGENT_RESERVE)
         self._reads_per_second = requests_per_second
         self.stats = BudgetStats(reads_per_second=requests_per_second)
         self._write_budget = SlidingWindow.per_second(writes_per_second, margin=BUDGET_MARGIN)
@@ -125,9 +130,9 @@ class BybitClient:
         """The read budget (requests a second) this client keeps to."""
         return self._reads_per_second
 
-    def read_delay(self) -> float:
+    def read_delay(self, *, urgent: bool = False) -> float:
         """Seconds until one more read fits the budget (0: now); a caller may wait instead of queueing."""
-        return max(self._budget.delay(urgent=False), self._paused_until - time.monotonic(), 0.0)
+        return max(self._budget.delay(urgent=urgent), self._paused_until - time.monotonic(), 0.0)
 
     # -- endpoints ---------------------------------------------------------------------------
 
@@ -306,7 +311,7 @@ class BybitClient:
         pause = self._paused_until - time.monotonic()
         if pause > 0:
             raise BybitUnavailable(403, f"calls paused for {pause:.0f} s after an IP ban", endpoint=path)
-        await (self._write_budget if write else self._budget).acquire()
+        await (self._write_budget if write else self._budget).acquire(urgent=URGENT_READS.get())
 
     async def _wait_rate_limit(self, path: str, response: httpx.Response, budget: SlidingWindow) -> None:
         reset = response.headers.get(RATE_LIMIT_RESET_HEADER, "")

@@ -17,13 +17,21 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from bridge.bybit import ApiName, BybitClient, ChatMessage, MessageKind
-from bridge.bybit._client import MAX_ORDER_PAGES, ORDER_PAGE_SIZE, SESSION_PAGE_SIZE
+from bridge.bybit import (
+    MAX_ORDER_PAGES,
+    ORDER_PAGE_SIZE,
+    SESSION_PAGE_SIZE,
+    URGENT_READS,
+    ApiName,
+    BybitClient,
+    ChatMessage,
+    MessageKind,
+)
 from bridge.bybit.chat import ChatSource, collect_new, find
 from bridge.bybit.models import ChatItem, OrderSummary
 from bridge.core.attribution import Counterparty, to_chat_message
 from bridge.core.autowatch import AutoWatch
-from bridge.core.schedule import Schedule
+from bridge.core.schedule import Due, Schedule
 from bridge.core.stats import PollStats
 from bridge.core.statuses import StatusTracker
 from bridge.errors import BybitAuthError, BybitError, ChatApiRetired
@@ -212,6 +220,7 @@ class Poller:
 
     async def _follow_unread_sessions(self) -> None:
         """On the session API, Bybit's session list tells which chats have unread messages: one call for many."""
+        URGENT_READS.set(True)  # the hints are how news is found quickly
         while True:
             pages = 1
             if self._source.current == "session" and self._chats:
@@ -242,7 +251,11 @@ class Poller:
     # -- reading ----------------------------------------------------------------------------------
 
     async def _read_chats(self) -> None:
-        """Start due reads while the budget has room, up to ``MAX_CONCURRENT_READS`` at once."""
+        """Start due reads while the budget has room, up to ``MAX_CONCURRENT_READS`` at once.
+
+        A read starts only when the budget can take its first request now, so the next chat is picked
+        when a slot frees, not queued early; hinted chats may use the budget's reserve.
+        """
         reads: set[asyncio.Task[None]] = set()
 
         def finished(task: asyncio.Task[None]) -> None:
@@ -253,33 +266,46 @@ class Poller:
             while True:
                 self._kick.clear()
                 self.stats.ceiling = self._schedule.ceiling
-                room = self._client.read_delay()
-                due = self._schedule.take(1) if len(reads) < MAX_CONCURRENT_READS and room <= 0 else []
-                for chat in due:
-                    self.stats.lag.observe(chat.lag)
-                    task = asyncio.create_task(self._read(chat.key))
+                due = self._take() if len(reads) < MAX_CONCURRENT_READS else None
+                if due is not None:
+                    self.stats.lag.observe(due.lag)
+                    task = asyncio.create_task(self._read(due.key, urgent=due.hinted))
                     reads.add(task)
                     task.add_done_callback(finished)
                     await asyncio.sleep(0)  # the read takes its budget slot before the next one looks
-                if due:
                     continue
-                await wait_event(self._kick, self._pause(room, len(reads)))
+                await wait_event(self._kick, self._pause(len(reads)))
         finally:
             for task in reads:
                 task.cancel()
             await asyncio.gather(*reads, return_exceptions=True)
 
-    def _pause(self, budget_wait: float, reading: int) -> float:
+    def _take(self) -> Due | None:
+        """The next chat to read, if the budget has room for it now."""
+        if self._client.read_delay() <= 0:
+            due = self._schedule.take(1)
+        elif self._client.read_delay(urgent=True) <= 0:
+            due = self._schedule.take(1, hinted_only=True)
+        else:
+            return None
+        return due[0] if due else None
+
+    def _pause(self, reading: int) -> float:
         """How long the reader may sleep when it cannot start a read now (a kick wakes it sooner)."""
         if reading >= MAX_CONCURRENT_READS:
             return IDLE_WAKE
-        next_due = self._schedule.next_due()
-        if next_due is None:
-            return IDLE_WAKE
-        return min(IDLE_WAKE, max(next_due, budget_wait, YIELD_SECONDS))
+        waits = [IDLE_WAKE]
+        hinted = self._schedule.next_due(hinted_only=True)
+        if hinted is not None:
+            waits.append(max(hinted, self._client.read_delay(urgent=True)))
+        other = self._schedule.next_due()
+        if other is not None:
+            waits.append(max(other, self._client.read_delay()))
+        return max(min(waits), YIELD_SECONDS)
 
-    async def _read(self, key: str) -> None:
+    async def _read(self, key: str, *, urgent: bool) -> None:
         """Read one chat; tell the schedule whether it had news (or failed)."""
+        URGENT_READS.set(urgent)  # this task's own context: its requests go first when Bybit hinted at news
         chat = self._chats.get(key)
         if chat is None:
             return

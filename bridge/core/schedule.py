@@ -31,6 +31,7 @@ class Due:
 
     key: str
     lag: float
+    hinted: bool
 
 
 class Schedule:
@@ -65,20 +66,27 @@ class Schedule:
         if chat is not None and chat.hinted_at is None:
             chat.hinted_at = self._clock()
 
-    def take(self, at_most: int) -> list[Due]:
-        """Up to ``at_most`` due chats, first things first; they count as being read until :meth:`done`."""
+    def take(self, at_most: int, *, hinted_only: bool = False) -> list[Due]:
+        """Up to ``at_most`` due chats (only hinted ones, if asked), first things first.
+
+        They count as being read until :meth:`done` or :meth:`failed`.
+        """
         now = self._clock()
         ceiling = self.ceiling
         ready = []
         for key, chat in self._chats.items():
             since = self._since(chat)
-            if not chat.reading and since <= now:
-                urgent = chat.hinted_at is not None or now - since >= ceiling
-                ready.append((not urgent, since, key))
+            if chat.reading or since > now or (hinted_only and chat.hinted_at is None):
+                continue
+            urgent = chat.hinted_at is not None or now - since >= ceiling
+            ready.append((not urgent, since, key))
         ready.sort()
-        for _, _, key in ready[:at_most]:
-            self._chats[key].reading = True
-        return [Due(key, now - since) for _, since, key in ready[:at_most]]
+        taken = []
+        for _, since, key in ready[:at_most]:
+            chat = self._chats[key]
+            chat.reading = True
+            taken.append(Due(key, now - since, chat.hinted_at is not None))
+        return taken
 
     def done(self, key: str, *, news: bool) -> None:
         """A read ended: with news the chat goes back to the floor, without it backs off one step."""
@@ -98,10 +106,14 @@ class Schedule:
         chat.due = self._clock() + self.floor
         chat.reading = False
 
-    def next_due(self) -> float | None:
-        """Seconds until the next chat falls due (0 if one is due now), None with nothing to read."""
+    def next_due(self, *, hinted_only: bool = False) -> float | None:
+        """Seconds until the next chat (hinted, if asked) falls due (0: one is due now); None: nothing to read."""
         now = self._clock()
-        waiting = [chat for chat in self._chats.values() if not chat.reading]
+        waiting = [
+            chat
+            for chat in self._chats.values()
+            if not chat.reading and (chat.hinted_at is not None or not hinted_only)
+        ]
         if not waiting:
             return None
         return max(0.0, min(self._since(chat) for chat in waiting) - now)
