@@ -1,7 +1,7 @@
 """Bybit P2P: the signed HTTP client, its tolerant models, Bybit's constants, the chat APIs and media downloads."""
 
 from bridge.bybit._client import MESSAGE_PAGE_SIZE, BybitClient
-from bridge.bybit.budget import BudgetStats
+from bridge.bybit.budget import BudgetStats, log_budget
 from bridge.bybit.chat import ApiName, ChatSource, KnownIds, collect_new, find
 from bridge.bybit.constants import ContentType, MsgType, OrderStatus, RetCode, RoleType
 from bridge.bybit.media import MediaFetcher
@@ -28,5 +28,6 @@ __all__ = [
     "SessionMessage",
     "collect_new",
     "find",
+    "log_budget",
     "parse_items",
 ]

@@ -59,7 +59,7 @@ class CallStats:
     calls: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
-def timed_out(exc: TelegramNetworkError) -> bool:
+def timed_out(exc: Exception) -> bool:
     """Whether Telegram did not answer in time (the call may have taken effect)."""
     return isinstance(exc.__cause__, TimeoutError)
 
