@@ -13,17 +13,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.errors import ConfigError
-from tests.harness import Harness
+from tests.harness import Harness, free_port
 
 LISTPAGE = "/v5/p2p/order/message/listpage"
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (the bridge binds it next)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
