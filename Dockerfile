@@ -16,11 +16,6 @@ RUN python -m compileall -q bridge \
 USER bridge
 VOLUME ["/data"]
 # With METRICS_PORT set, healthy means /healthz answers 200 (polling and delivery alive); without it, always.
-HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["python", "-c", "\
-import os, urllib.request\n\
-port = os.environ.get('METRICS_PORT')\n\
-host = os.environ.get('METRICS_HOST', '127.0.0.1').strip('[]')\n\
-host = '127.0.0.1' if host in ('', '0.0.0.0', '::') else host\n\
-port and urllib.request.urlopen(f'http://{host}:{port}/healthz', timeout=4)"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["python", "-m", "bridge.healthcheck"]
 ENTRYPOINT ["python", "-m", "bridge"]
 CMD ["run"]

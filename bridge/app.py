@@ -116,6 +116,9 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
 
         tasks = Supervisor()
         stack.push_async_callback(tasks.stop)
+        if settings.metrics_port is not None:
+            observed = Observed(store, dependencies["health"], tasks, settings.poll_interval)
+            await stack.enter_async_context(serve_metrics(settings.metrics_host, settings.metrics_port, observed))
         tasks.spawn("poller", poller.run)
         tasks.spawn("delivery", delivery.run)
         tasks.spawn("replies", ReplySender(store, source, client).run)
@@ -130,9 +133,6 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
                 allowed_updates=dispatcher.resolve_used_update_types(),
             ),
         )
-        if settings.metrics_port is not None:
-            observed = Observed(store, dependencies["health"], tasks, settings.poll_interval)
-            await stack.enter_async_context(serve_metrics(settings.metrics_host, settings.metrics_port, observed))
         log.info(
             "bridge running as @%s: chat API %s, serving chats %s, %d watched order(s)",
             me.username,

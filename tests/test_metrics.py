@@ -12,6 +12,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bridge import healthcheck
 from bridge.errors import ConfigError
 from tests.harness import Harness, free_port
 
@@ -41,6 +42,12 @@ async def health(port: int) -> tuple[int, str]:
     return response.status_code, response.text
 
 
+async def docker_healthcheck(port: int, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The image's HEALTHCHECK (``python -m bridge.healthcheck``) with ``METRICS_PORT=port``: its exit code."""
+    monkeypatch.setenv("METRICS_PORT", str(port))
+    return await asyncio.to_thread(healthcheck.main)  # it blocks; the bridge answers meanwhile
+
+
 def sample(samples: Samples, name: str, **labels: str) -> float:
     return samples[name, frozenset(labels.items())]
 
@@ -54,7 +61,9 @@ async def eventually(fetch: Callable[[], Awaitable[T]], ready: Callable[[T], boo
     return answer
 
 
-async def test_metrics_show_messages_calls_queue_and_poll_lag(harness: Harness) -> None:
+async def test_metrics_show_messages_calls_queue_and_poll_lag(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     port = free_port()
     order = harness.bybit.add_order()
     harness.bybit.post_message(order.id, "Hi, paying now")
@@ -87,9 +96,12 @@ async def test_metrics_show_messages_calls_queue_and_poll_lag(harness: Harness) 
     assert sample(samples, "p2p_bridge_poll_lag_seconds_bucket", le="+Inf") == lag_count >= 0
     assert abs(sample(samples, "p2p_bridge_last_poll_success_timestamp_seconds") - time.time()) < 10
     assert await health(port) == (200, "ok")
+    assert await docker_healthcheck(port, monkeypatch) == 0
 
 
-async def test_health_fails_while_bybit_rejects_the_key(harness: Harness) -> None:
+async def test_health_fails_while_bybit_rejects_the_key(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     port = free_port()
     order = harness.bybit.add_order()
     await harness.start(metrics_port=port, poll_interval=0.1)  # healthz allows 20 intervals: 2 s
@@ -100,6 +112,8 @@ async def test_health_fails_while_bybit_rejects_the_key(harness: Harness) -> Non
     await harness.telegram.wait_for(lambda: harness.bybit.calls_to(LISTPAGE) >= 1, timeout=5)
     status, reason = await eventually(lambda: health(port), lambda answer: answer[0] != 200)
     assert status == 503 and reason.startswith("no successful Bybit read for ")
+    assert await docker_healthcheck(port, monkeypatch) == 1
+    assert capsys.readouterr().out.startswith("unhealthy: 503 no successful Bybit read for ")
     samples = await scrape(port)
     assert sample(samples, "p2p_bridge_bybit_requests_total", endpoint="order/message/listpage", result="ret_10003")
 
@@ -111,4 +125,3 @@ async def test_a_metrics_port_in_use_stops_the_bridge_naming_the_setting(harness
         port = int(taken.getsockname()[1])
         with pytest.raises(ConfigError, match=f"METRICS_PORT {port} cannot be served"):
             await harness.start(metrics_port=port)
-            await harness.stop()
