@@ -53,7 +53,7 @@ class Observed:
         return None
 
 
-class Figures:
+class _Figures:
     """A Prometheus collector over one moment's figures: the store's counts and the live counters."""
 
     def __init__(self, health: Health, queue: Queue, watched: int) -> None:
@@ -111,7 +111,7 @@ async def serve_metrics(host: str, port: int, observed: Observed) -> AsyncIterat
     async def metrics(request: web.Request) -> web.Response:
         registry = CollectorRegistry()  # this scrape's figures only; never the process-wide default registry
         registry.register(
-            Figures(observed.health, await observed.store.messages.queue(), len(await observed.store.orders.active()))
+            _Figures(observed.health, await observed.store.messages.queue(), len(await observed.store.orders.active()))
         )
         encode, content_type = choose_encoder(request.headers.get("Accept", ""))
         return web.Response(body=encode(registry), headers={"Content-Type": content_type})
