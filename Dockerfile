@@ -15,5 +15,7 @@ RUN python -m compileall -q bridge \
 
 USER bridge
 VOLUME ["/data"]
+# With METRICS_PORT set, healthy means /healthz answers 200 (polling and delivery alive); without it, always.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["python", "-m", "bridge.healthcheck"]
 ENTRYPOINT ["python", "-m", "bridge"]
 CMD ["run"]

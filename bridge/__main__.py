@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
 
             if args.command == "run":
                 log.info("no credentials set: running the built-in demo (see README to connect real accounts)")
-            asyncio.run(_until_signalled(run_demo))
+            metrics = {"metrics_port": settings.metrics_port, "metrics_host": settings.metrics_host}
+            asyncio.run(_until_signalled(lambda stop: run_demo(stop, **metrics)))
         else:
             asyncio.run(_until_signalled(lambda stop: run_bridge(settings, stop)))
     except ConfigError as exc:

@@ -11,15 +11,17 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError, TelegramServerError, TelegramUnauthorizedError
 from aiogram.types import User
 
-from bridge.bybit import ApiName, BybitClient, ChatSource, MediaFetcher
+from bridge.bybit import ApiName, BybitClient, ChatSource, MediaFetcher, log_budget
 from bridge.config import Settings
 from bridge.core import AutoWatch, Poller, ReplySender, Schedule, StatusTracker, Watchlist
 from bridge.errors import ConfigError
+from bridge.metrics import Observed, serve_metrics
 from bridge.store import Store
 from bridge.tasks import Supervisor, wait_event
 from bridge.telegram import create_bot
 from bridge.telegram.incoming import HELP_TEXT, Dependencies, Health, ReplyPolicy, create_dispatcher, publish_commands
 from bridge.telegram.outgoing import (
+    CallCounter,
     CallStats,
     Delivery,
     Feedback,
@@ -95,6 +97,7 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
         )
         call = TelegramCaller(CallStats())
         bot.session.middleware(PacingMiddleware(pacer, call.stats))
+        bot.session.middleware(CallCounter(call.stats))  # inside the pacing: every attempt counts
         delivery = Delivery(
             store,
             TelegramSender(bot, media),
@@ -117,10 +120,14 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
 
         tasks = Supervisor()
         stack.push_async_callback(tasks.stop)
+        if settings.metrics_port is not None:
+            observed = Observed(store, dependencies["health"], tasks, settings.poll_interval)
+            await stack.enter_async_context(serve_metrics(settings.metrics_host, settings.metrics_port, observed))
         tasks.spawn("poller", poller.run)
         tasks.spawn("delivery", delivery.run)
         tasks.spawn("replies", ReplySender(store, source, client).run)
         tasks.spawn("feedback", Feedback(bot, store, call).run)
+        tasks.spawn("budget log", lambda: log_budget(client.stats))
         tasks.spawn(
             "telegram",
             lambda: dispatcher.start_polling(

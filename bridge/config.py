@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     auto_watch: bool = False
     unwatch_grace: float = Field(default=600.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     @field_validator("telegram_allowed_chat_ids", "telegram_reply_user_ids", mode="before")
     @classmethod

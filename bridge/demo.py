@@ -10,6 +10,7 @@ import tempfile
 import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from bridge.app import run_bridge
 from bridge.sandbox.fake_bybit import FakeBybit, FakeOrder
@@ -54,8 +55,11 @@ def narrate(text: str) -> None:
     print(f"\n── {text}", flush=True)
 
 
-async def run_demo(stop: asyncio.Event) -> None:
-    """Play a buyer's conversation through the real bridge; ends by itself or on Ctrl-C."""
+async def run_demo(stop: asyncio.Event, **overrides: Any) -> None:
+    """Play a buyer's conversation through the real bridge; ends by itself or on Ctrl-C.
+
+    ``overrides`` are bridge settings the user's own apply to (the metrics endpoint).
+    """
     terminal = Terminal()
     async with FakeBybit() as bybit, FakeTelegram(on_post=terminal) as telegram:
         terminal.telegram = telegram
@@ -66,7 +70,9 @@ async def run_demo(stop: asyncio.Event) -> None:
         bybit.post_message(order.id, "Order created. Buyer pays within 15 minutes.", sender="system")
         bybit.post_message(order.id, "Hi! Paying now via Sberbank.")
         with tempfile.TemporaryDirectory() as workdir:
-            settings = sandbox_settings(bybit, telegram, TEAM_CHAT, Path(workdir) / "demo.db", poll_interval=1.0)
+            settings = sandbox_settings(
+                bybit, telegram, TEAM_CHAT, Path(workdir) / "demo.db", **{"poll_interval": 1.0, **overrides}
+            )
             bridge_stop = asyncio.Event()
             bridge = asyncio.create_task(run_bridge(settings, bridge_stop))
             script: list[tuple[str, Callable[[], object]]] = [

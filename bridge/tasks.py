@@ -18,6 +18,7 @@ class Supervisor:
 
     def __init__(self) -> None:
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._restarting: set[str] = set()
         self._holding = False
 
     def spawn(self, name: str, factory: Callable[[], Awaitable[None]], *, keep_alive: bool = True) -> None:
@@ -32,6 +33,10 @@ class Supervisor:
         """Whether task ``name`` exists and has not finished."""
         task = self._tasks.get(name)
         return task is not None and not task.done()
+
+    def alive(self, name: str) -> bool:
+        """Whether task ``name`` is at work: running, and not waiting to restart after a crash or an end."""
+        return self.running(name) and name not in self._restarting
 
     async def wait(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for every task to finish by itself."""
@@ -62,7 +67,11 @@ class Supervisor:
                 log.exception("task %s crashed%s", name, f"; restarting in {delay:.0f} s" if keep_alive else "")
                 if not keep_alive or self._holding:
                     return
-            await asyncio.sleep(delay)
+            self._restarting.add(name)
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                self._restarting.discard(name)
             if self._holding:  # shutdown began while it waited to restart
                 return
             delay = min(delay * 2, RESTART_DELAY_CAP)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,13 @@ FAST = {
     "telegram_global_messages_per_second": 300,
 }
 """Fast polling and loose pacing, unless a test overrides them."""
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (for the bridge's metrics endpoint, or to find nobody there)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class Harness:

@@ -25,9 +25,11 @@ ROOMS: dict[str, int] = {
     "bridge.telegram.incoming": 4,
     # wiring
     "bridge.config": 5,
+    "bridge.metrics": 5,  # the metrics and health endpoint, wired by app
     "bridge.telegram": 5,  # the package face re-exports the bot
     "bridge.app": 6,
     "bridge.sandbox": 6,
+    "bridge.healthcheck": 6,  # the Docker HEALTHCHECK: reads the settings, asks /healthz
     "bridge.demo": 7,
     "bridge.__main__": 8,
     "bridge": 0,  # the package itself: its version

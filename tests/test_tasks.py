@@ -83,6 +83,20 @@ async def test_a_crashed_keep_alive_task_is_restarted_and_each_crash_logged_once
     assert first >= DELAY - TOLERANCE and second >= 2 * DELAY - TOLERANCE  # the delay doubles
 
 
+async def test_a_task_waiting_to_restart_is_running_but_not_alive(
+    supervisor: Supervisor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tasks, "RESTART_DELAY", 0.3)
+    job = Job(crash_on=frozenset({1}))
+    supervisor.spawn("flaky", job)
+    await until(lambda: job.runs == 1)
+    await asyncio.sleep(0.05)
+    assert supervisor.running("flaky") and not supervisor.alive("flaky")  # crashed, its restart pending
+    await until(lambda: job.runs == 2)
+    assert supervisor.alive("flaky")
+    assert not supervisor.alive("never spawned")
+
+
 async def test_a_keep_alive_task_that_returns_is_restarted(supervisor: Supervisor) -> None:
     job = Job()
     job.release.set()  # every run returns at once

@@ -8,7 +8,7 @@ from bridge.bybit._client import (
     URGENT_READS,
     BybitClient,
 )
-from bridge.bybit.budget import BudgetStats
+from bridge.bybit.budget import BudgetStats, log_budget
 from bridge.bybit.chat import ApiName, ChatSource, KnownIds, collect_new, find
 from bridge.bybit.constants import ContentType, MsgType, OrderStatus, RetCode, RoleType
 from bridge.bybit.media import MediaFetcher
@@ -49,5 +49,6 @@ __all__ = [
     "SessionSummary",
     "collect_new",
     "find",
+    "log_budget",
     "parse_items",
 ]

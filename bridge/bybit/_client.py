@@ -16,7 +16,7 @@ from typing import Any, Self
 import httpx
 
 from bridge.bybit._signing import auth_headers
-from bridge.bybit.budget import BudgetStats
+from bridge.bybit.budget import BudgetStats, Outcome
 from bridge.bybit.constants import ContentType, RetCode
 from bridge.bybit.models import ChatMessage, OrderInfo, OrderSummary, SessionMessage, SessionSummary, parse_items
 from bridge.errors import BybitAuthError, BybitError, BybitUnavailable, ChatApiRetired
@@ -248,16 +248,19 @@ class BybitClient:
                 self.stats.record(path)
                 response = await self._http.post(path, content=raw, headers=headers)
             except httpx.TransportError as exc:  # timeouts, refused and reset connections
+                self.stats.answered(path, Outcome.TRANSPORT_ERROR)
                 failure = f"{type(exc).__name__}"
                 if not idempotent and not isinstance(exc, httpx.ConnectError):
                     raise BybitUnavailable(0, f"no answer ({failure}): it may have arrived", endpoint=path) from None
                 await self._backoff(path, attempt, failure)
                 continue
             if response.status_code == 403:
+                self.stats.answered(path, Outcome.HTTP_403)
                 self._paused_until = time.monotonic() + IP_BAN_SECONDS
                 self._shrink(self._write_budget if write else self._budget, "an IP ban (403)")
                 raise BybitUnavailable(403, "access too frequent: IP banned, pausing calls", endpoint=path)
             if response.status_code >= 500:
+                self.stats.answered(path, Outcome.HTTP_5XX)
                 failure = f"HTTP {response.status_code}"
                 if not idempotent:
                     raise BybitUnavailable(0, f"{failure}: it may have arrived", endpoint=path)
@@ -267,14 +270,15 @@ class BybitClient:
                 payload = response.json()
                 code, message = _envelope_code(payload)
             except (ValueError, TypeError, AttributeError):
+                self.stats.answered(path, Outcome.BAD_ANSWER)
                 failure = f"HTTP {response.status_code} with a body that is not Bybit JSON"
                 await self._backoff(path, attempt, failure)
                 continue
+            self.stats.answered(path, code)
             if code == RetCode.OK:
                 return payload.get("result")
             if code == RetCode.RATE_LIMIT:
                 failure = f"{code} {message}"
-                self.stats.rate_limited += 1
                 await self._wait_rate_limit(path, response, self._write_budget if write else self._budget)
                 continue
             if code == RetCode.TIMESTAMP and attempt < self._max_attempts:

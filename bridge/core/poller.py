@@ -379,7 +379,6 @@ class Poller:
         newly_watched = [w.order_id for w in group if not w.backfilled]
         if newly_watched:
             added += await self._store.messages.finish_backfill(newly_watched, self._backfill_limit)
-        self.stats.last_success = time.time()
         if added:
             log.info("%s: %d new message(s) to forward", ", ".join(w.order_id for w in group), added)
 
@@ -420,6 +419,8 @@ class Poller:
 
     def _recovered(self, chat: str, *, called_bybit: bool = True) -> None:
         """``chat`` works again; a Bybit call that succeeded also shows the credentials work."""
+        if called_bybit:
+            self.stats.last_success = time.time()
         for key in (chat, ANY_CHAT) if called_bybit else (chat,):
             if self._last_error.pop(key, None) is not None:
                 log.info("%s: polling works again", chat)

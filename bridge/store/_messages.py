@@ -143,13 +143,14 @@ class Messages(Table):
             return {int(row[0]) for row in await cursor.fetchall()}
 
     async def queue(self) -> Queue:
-        """How many messages wait, are held, were dead-lettered and were delivered."""
+        """How many messages wait, are held, were dead-lettered, were delivered, and were seen at all."""
         async with self._db.execute(
             """SELECT
                  SUM(state = :pending AND COALESCE(hold_until, 0) <= :now),
                  SUM(state = :refresh OR (state = :pending AND hold_until > :now)),
                  SUM(state IN (:dead, :failed)),
-                 SUM(state = :delivered)
+                 SUM(state = :delivered),
+                 COUNT(*)
                FROM messages""",
             {
                 "pending": State.PENDING,
@@ -161,8 +162,8 @@ class Messages(Table):
             },
         ) as cursor:
             row = await cursor.fetchone()
-        pending, held, dead, delivered = (int(value or 0) for value in (row or (0, 0, 0, 0)))
-        return Queue(pending=pending, held=held, dead=dead, delivered=delivered)
+        pending, held, dead, delivered, seen = (int(value or 0) for value in (row or (0, 0, 0, 0, 0)))
+        return Queue(pending=pending, held=held, dead=dead, delivered=delivered, seen=seen)
 
     async def mark_delivered(self, seqs: Sequence[int], chat_id: int, telegram_ids: Sequence[int]) -> None:
         """Telegram confirmed: mark the messages delivered and remember which posts became of them."""

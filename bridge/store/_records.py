@@ -46,6 +46,7 @@ class Queue:
     held: int  # waiting for something to heal (a fresh media link, the media host); resume by themselves
     dead: int  # refused by Telegram for good; /retry sends them again
     delivered: int
+    seen: int  # every message recorded from Bybit, in any state
 
 
 @dataclass(frozen=True)

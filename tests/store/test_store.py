@@ -62,7 +62,7 @@ async def test_recording_twice_adds_nothing_and_delivery_marks_stick(tmp_path: P
         await store.messages.mark_delivered([pending[0].seq, pending[1].seq], -100, [55])
         assert [p.message.message for p in await store.messages.pending(-100)] == ["m2"]
         queue = await store.messages.queue()
-        assert (queue.delivered, queue.pending, queue.held, queue.dead) == (2, 1, 0, 0)
+        assert (queue.delivered, queue.pending, queue.held, queue.dead, queue.seen) == (2, 1, 0, 0, 3)
     async with await Store.open(tmp_path / "b.db") as reopened:  # survives a restart
         assert [p.message.message for p in await reopened.messages.pending(-100)] == ["m2"]
 

@@ -1,6 +1,6 @@
 """Telegram, outgoing: pending messages rendered, paced and posted into each order's home, and every refusal judged."""
 
-from bridge.telegram.outgoing.calls import CallStats, TelegramCaller
+from bridge.telegram.outgoing.calls import CallCounter, CallStats, TelegramCaller
 from bridge.telegram.outgoing.delivery import Delivery
 from bridge.telegram.outgoing.feedback import Feedback
 from bridge.telegram.outgoing.homes import Homes
@@ -9,6 +9,7 @@ from bridge.telegram.outgoing.render import short_id
 from bridge.telegram.outgoing.sender import TelegramSender
 
 __all__ = [
+    "CallCounter",
     "CallStats",
     "Delivery",
     "Feedback",

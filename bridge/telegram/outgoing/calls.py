@@ -1,4 +1,4 @@
-"""Every Telegram call the bridge makes on its own goes through here: retried and counted."""
+"""Every Telegram call the bridge makes on its own goes through here: retried and counted; every call is tallied."""
 
 from __future__ import annotations
 
@@ -10,14 +10,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import (
     TelegramBadRequest,
+    TelegramConflictError,
     TelegramEntityTooLarge,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
     TelegramServerError,
     TelegramUnauthorizedError,
 )
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import Response, TelegramType
 
 from bridge.errors import ChatUnavailable, TelegramTimedOut
 from bridge.telegram.outgoing.refusals import Refusal, refusal
@@ -28,13 +36,66 @@ T = TypeVar("T")
 
 NETWORK_RETRY_CAP = 60.0  # seconds between two tries while Telegram is unreachable
 
+_RESULTS: tuple[tuple[type[Exception], str], ...] = (
+    (TelegramRetryAfter, "429"),
+    (TelegramMigrateToChat, "400"),  # a 400 that names the supergroup the group became
+    (TelegramBadRequest, "400"),
+    (TelegramUnauthorizedError, "401"),
+    (TelegramForbiddenError, "403"),
+    (TelegramNotFound, "404"),
+    (TelegramConflictError, "409"),
+    (TelegramEntityTooLarge, "413"),  # before its base class, TelegramNetworkError
+    (TelegramServerError, "5xx"),
+)
+"""The result label of each refusal, checked in this order."""
+
 
 @dataclass
 class CallStats:
-    """What ``/status`` reports about Telegram."""
+    """What ``/status`` and the metrics report about Telegram: last success, errors by kind, every call's result."""
 
     last_success: float | None = None
     errors: Counter[str] = field(default_factory=Counter)
+    calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+def timed_out(exc: Exception) -> bool:
+    """Whether Telegram did not answer in time (the call may have taken effect)."""
+    return isinstance(exc.__cause__, TimeoutError)
+
+
+def _result_of(exc: Exception) -> str:
+    """A failed call's result label: ``429``, ``400``, ``403``, ``5xx``, ``timeout``, ``network``, …, ``other``."""
+    for kind, label in _RESULTS:
+        if isinstance(exc, kind):
+            return label
+    if isinstance(exc, TelegramNetworkError):
+        return "timeout" if timed_out(exc) else "network"
+    return "other"
+
+
+class CallCounter(BaseRequestMiddleware):
+    """aiogram request middleware: counts every Bot API call by method and result in ``stats.calls``.
+
+    Registered after the pacing middleware, it sees each attempt (a 429 waited out and sent again counts twice).
+    """
+
+    def __init__(self, stats: CallStats) -> None:
+        self._stats = stats
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        try:
+            response = await make_request(bot, method)
+        except Exception as exc:
+            self._stats.calls[method.__api_method__, _result_of(exc)] += 1
+            raise
+        self._stats.calls[method.__api_method__, "ok"] += 1
+        return response
 
 
 class TelegramCaller:
@@ -66,7 +127,7 @@ class TelegramCaller:
                 self.stats.errors["too_large"] += 1
                 raise
             except (TelegramNetworkError, TelegramServerError) as exc:
-                if isinstance(exc.__cause__, TimeoutError):
+                if timed_out(exc):
                     self.stats.errors["timeout"] += 1
                     raise TelegramTimedOut("Telegram did not answer in time") from None
                 failures += 1
