@@ -13,7 +13,7 @@ from aiogram.types import User
 
 from bridge.bybit import ApiName, BybitClient, ChatSource, MediaFetcher
 from bridge.config import Settings
-from bridge.core import AutoWatch, Poller, ReplySender, StatusTracker, Watchlist
+from bridge.core import AutoWatch, Poller, ReplySender, Retention, StatusTracker, Watchlist
 from bridge.errors import ConfigError
 from bridge.store import Store
 from bridge.tasks import Supervisor, wait_event
@@ -117,6 +117,8 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
         tasks.spawn("delivery", delivery.run)
         tasks.spawn("replies", ReplySender(store, source, client).run)
         tasks.spawn("feedback", Feedback(bot, store, call).run)
+        if settings.retention_days:
+            tasks.spawn("retention", Retention(store, settings.retention_days).run)
         tasks.spawn(
             "telegram",
             lambda: dispatcher.start_polling(

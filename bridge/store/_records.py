@@ -10,6 +10,9 @@ import aiosqlite
 
 from bridge.bybit import ChatMessage, ContentType, OrderInfo
 
+ALERT_ID_PREFIX = "status-"
+"""Ids of the messages the bridge writes itself (status alerts) start so; they are not in Bybit's chat."""
+
 
 class State(StrEnum):
     """Delivery state of a seen message."""
@@ -46,6 +49,16 @@ class Queue:
     held: int  # waiting for something to heal (a fresh media link, the media host); resume by themselves
     dead: int  # refused by Telegram for good; /retry sends them again
     delivered: int
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What one retention pass forgot."""
+
+    orders: int
+    messages: int
+    posts: int
+    replies: int
 
 
 @dataclass(frozen=True)
