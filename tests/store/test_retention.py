@@ -7,7 +7,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from bridge.store import ALERT_ID_PREFIX, NewReply, OutState, Pruned, State, Store
+from bridge.store import ALERT_ID_PREFIX, MIGRATIONS, SCHEMA_VERSION, NewReply, OutState, Pruned, State, Store
 from tests.factories import message, order
 
 CHAT = -100
@@ -86,4 +86,20 @@ async def test_a_rewatched_order_is_not_pruned_until_unwatched_again(tmp_path: P
         await store.orders.watch(order(id="1"), CHAT, None, 1)
         assert await store.orders.prune(time.time() + 1) == Pruned(0, 0, 0, 0)
         await store.orders.unwatch("1")
+        assert (await store.orders.prune(time.time() + 1)).orders == 1
+
+
+async def test_orders_unwatched_before_the_upgrade_count_from_the_upgrade(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript(
+            "".join(step.script + ";" for step in MIGRATIONS[:-1]) + f"PRAGMA user_version = {SCHEMA_VERSION - 1};"
+        )
+        db.execute(
+            "INSERT INTO orders (order_id, chat_id, info, watched_at, active) VALUES ('1', ?, ?, 0, 0)",
+            (CHAT, order(id="1").model_dump_json(by_alias=True)),
+        )
+        db.commit()
+    async with await Store.open(path) as store:
+        assert await store.orders.prune(time.time() - 60) == Pruned(0, 0, 0, 0)
         assert (await store.orders.prune(time.time() + 1)).orders == 1
