@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet --custom-compile-command 'make lock'
 
-.PHONY: install run demo test test-slow lint check bench lock lock-upgrade hooks
+.PHONY: install run demo test test-slow chaos lint check bench lock lock-upgrade hooks
 
 install: $(STAMP)  ## the venv with runtime and dev dependencies, and the bridge itself (editable)
 
@@ -30,6 +30,9 @@ test: $(STAMP)  ## the default test suite (a few minutes), warnings as errors, w
 
 test-slow: $(STAMP)  ## long runs: chaos and soak
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+chaos: $(STAMP)  ## the chaos run alone (faults on both sides, kills), with its summary; CHAOS_SEED replays one
+	$(PY) -m pytest -m chaos -s $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff (lint and format) and mypy --strict over bridge, tests and bench
 	$(PY) -m pip check  # a dependency added to pyproject.toml but not locked fails here: run `make lock`

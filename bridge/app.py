@@ -13,7 +13,7 @@ from aiogram.types import User
 
 from bridge.bybit import ApiName, BybitClient, ChatSource, MediaFetcher, log_budget
 from bridge.config import Settings
-from bridge.core import AutoWatch, Poller, ReplySender, Schedule, StatusTracker, Watchlist
+from bridge.core import AutoWatch, Poller, ReplySender, Retention, Schedule, StatusTracker, Watchlist
 from bridge.errors import ConfigError
 from bridge.metrics import Observed, serve_metrics
 from bridge.store import Store
@@ -128,6 +128,8 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
         tasks.spawn("replies", ReplySender(store, source, client).run)
         tasks.spawn("feedback", Feedback(bot, store, call).run)
         tasks.spawn("budget log", lambda: log_budget(client.stats))
+        if settings.retention_days:
+            tasks.spawn("retention", Retention(store, settings.retention_days).run)
         tasks.spawn(
             "telegram",
             lambda: dispatcher.start_polling(

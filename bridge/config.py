@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=3.0, gt=0)
     poll_interval_max: float = Field(default=60.0, gt=0)
     backfill_limit: int = Field(default=20, ge=0, le=500)
+    retention_days: float = Field(default=30.0, ge=0)  # 0: keep everything
     auto_watch: bool = False
     unwatch_grace: float = Field(default=600.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

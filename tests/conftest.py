@@ -59,4 +59,4 @@ async def fake_telegram() -> AsyncIterator[FakeTelegram]:
         yield fake
 
 
-pytest_plugins = ("tests.harness",)
+pytest_plugins = ("tests.harness", "tests.processes")

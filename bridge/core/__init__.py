@@ -4,6 +4,7 @@ from bridge.core.attribution import Counterparty, attribute, to_chat_message
 from bridge.core.autowatch import AutoWatch
 from bridge.core.poller import Poller, plan_records
 from bridge.core.replies import ReplySender
+from bridge.core.retention import Retention
 from bridge.core.schedule import Due, Schedule
 from bridge.core.stats import LagHistogram, PollStats
 from bridge.core.statuses import StatusTracker
@@ -19,6 +20,7 @@ __all__ = [
     "Poller",
     "ReplySender",
     "Result",
+    "Retention",
     "Schedule",
     "StatusTracker",
     "Watchlist",

@@ -25,7 +25,7 @@ class AutoWatch:
         """Watch the new ones among ``open_orders``; returns how many."""
         added = 0
         for summary in open_orders:
-            if summary.id in self._refused or await self._store.orders.get(summary.id) is not None:
+            if summary.id in self._refused or await self._store.orders.known(summary.id):
                 continue
             result = await self._watchlist.add(summary.id, self._chat_id, None, None)
             if result.outcome is Outcome.REFUSED_BY_BYBIT:

@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 from bridge.bybit import BybitClient, ChatMessage, MsgType, OrderInfo, OrderStatus, OrderSummary, RoleType
-from bridge.store import State, Store, Watch
+from bridge.store import ALERT_ID_PREFIX, State, Store, Watch
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def alert(info: OrderInfo) -> ChatMessage:
     now = datetime.now(tz=UTC)
     status = OrderStatus(info.status)
     return ChatMessage(
-        id=f"status-{info.id}-{info.status}-{int(now.timestamp() * 1000)}",
+        id=f"{ALERT_ID_PREFIX}{info.id}-{info.status}-{int(now.timestamp() * 1000)}",
         message=f"🔔 Order status: {status.description}",
         msg_type=MsgType.SYSTEM,
         role_type=RoleType.SYSTEM,

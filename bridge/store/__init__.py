@@ -4,12 +4,25 @@ from bridge.store._chats import Chats
 from bridge.store._messages import Messages
 from bridge.store._orders import Orders
 from bridge.store._outbox import Outbox
-from bridge.store._records import Attachment, NewReply, Outgoing, OutState, Pending, Queue, State, Wakeups, Watch
+from bridge.store._records import (
+    ALERT_ID_PREFIX,
+    Attachment,
+    NewReply,
+    Outgoing,
+    OutState,
+    Pending,
+    Pruned,
+    Queue,
+    State,
+    Wakeups,
+    Watch,
+)
 from bridge.store._schema import MIGRATIONS, SCHEMA_VERSION, Migration
 from bridge.store._store import Store
 from bridge.store._values import Values
 
 __all__ = [
+    "ALERT_ID_PREFIX",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "Attachment",
@@ -22,6 +35,7 @@ __all__ = [
     "Outbox",
     "Outgoing",
     "Pending",
+    "Pruned",
     "Queue",
     "State",
     "Store",

@@ -13,11 +13,15 @@ class Messages(Table):
     """Every message seen: its order, its delivery state, and the Telegram posts it became."""
 
     async def known_ids(self, msg_ids: Sequence[str]) -> set[str]:
-        """Which of ``msg_ids`` have been seen before (in any state)."""
+        """Which of ``msg_ids`` have been seen before (in any state, or as a pruned order's newest message)."""
         if not msg_ids:
             return set()
         marks = ",".join("?" * len(msg_ids))
-        async with self._db.execute(f"SELECT msg_id FROM messages WHERE msg_id IN ({marks})", tuple(msg_ids)) as cursor:
+        async with self._db.execute(
+            f"""SELECT msg_id FROM messages WHERE msg_id IN ({marks})
+                UNION SELECT last_msg_id FROM pruned WHERE last_msg_id IN ({marks})""",
+            (*msg_ids, *msg_ids),
+        ) as cursor:
             return {str(row[0]) for row in await cursor.fetchall()}
 
     async def record(self, entries: Iterable[tuple[str, ChatMessage, State]]) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from bridge.bybit import OrderInfo
-from bridge.store._records import State, Table, Watch, watch_from_row
+from bridge.store._records import ALERT_ID_PREFIX, OutState, Pruned, State, Table, Watch, watch_from_row
 
 
 class Orders(Table):
@@ -17,7 +17,7 @@ class Orders(Table):
             """INSERT INTO orders (order_id, chat_id, thread_id, info, watched_by, watched_at)
                VALUES (?, ?, ?, ?, ?, ?)
                ON CONFLICT(order_id) DO UPDATE SET active = 1, backfilled = 0, chat_id = excluded.chat_id,
-                   info = excluded.info,
+                   info = excluded.info, unwatched_at = NULL,
                    thread_id = CASE WHEN chat_id = excluded.chat_id THEN thread_id ELSE excluded.thread_id END,
                    home_ready = CASE WHEN chat_id = excluded.chat_id THEN home_ready ELSE 0 END,
                    watched_by = excluded.watched_by, watched_at = excluded.watched_at""",
@@ -29,10 +29,72 @@ class Orders(Table):
 
     async def unwatch(self, order_id: str) -> bool:
         """Stop forwarding an order; False if it was not watched."""
-        cursor = await self._db.execute("UPDATE orders SET active = 0 WHERE order_id = ? AND active = 1", (order_id,))
+        cursor = await self._db.execute(
+            "UPDATE orders SET active = 0, unwatched_at = ? WHERE order_id = ? AND active = 1", (time.time(), order_id)
+        )
         await self._db.commit()
         self._wakeups.poller.set()
         return cursor.rowcount > 0
+
+    async def known(self, order_id: str) -> bool:
+        """Whether the order was ever watched (its record may since have been pruned)."""
+        async with self._db.execute(
+            "SELECT 1 FROM orders WHERE order_id = ? UNION SELECT 1 FROM pruned WHERE order_id = ?",
+            (order_id, order_id),
+        ) as cursor:
+            return await cursor.fetchone() is not None
+
+    async def prune(self, unwatched_before: float) -> Pruned:
+        """Forget what is settled of orders unwatched before ``unwatched_before`` (epoch seconds).
+
+        Their delivered, skipped and echoed messages go, with the posts made of them and their settled
+        replies; the order itself goes once nothing of it is left. Pending, held and dead-lettered messages,
+        unsettled replies, watched orders and topics still to close stay. Each order's newest message id is
+        kept (``pruned``; Bybit's, not a status alert the bridge wrote), so a read of its chat after a new
+        /watch stops there as before: only what is new is forwarded, never a pruned message again.
+        """
+        params = {
+            "before": unwatched_before,
+            "now": time.time(),
+            "sent": OutState.SENT,
+            "own": ALERT_ID_PREFIX + "%",
+        }
+        eligible = "SELECT order_id FROM orders WHERE active = 0 AND close_topic = 0 AND unwatched_at < :before"
+        await self._db.execute(
+            f"""INSERT INTO pruned (order_id, last_msg_id, pruned_at)
+                SELECT o.order_id, (SELECT m.msg_id FROM messages m WHERE m.order_id = o.order_id
+                                      AND m.msg_id NOT LIKE :own
+                                    ORDER BY m.created_ms DESC, m.seq DESC LIMIT 1), :now
+                FROM orders o WHERE o.order_id IN ({eligible})
+                ON CONFLICT(order_id) DO UPDATE SET pruned_at = excluded.pruned_at,
+                    last_msg_id = COALESCE(excluded.last_msg_id, pruned.last_msg_id)""",
+            params,
+        )
+        messages = await self._db.execute(
+            f"DELETE FROM messages WHERE state IN (:delivered, :skipped, :echo) AND order_id IN ({eligible})",
+            params | {"delivered": State.DELIVERED, "skipped": State.SKIPPED, "echo": State.ECHO},
+        )
+        posts = await self._db.execute(
+            f"""DELETE FROM posts WHERE order_id IN ({eligible})
+                AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.msg_id = posts.msg_id)""",
+            params,
+        )
+        replies = await self._db.execute(
+            f"""DELETE FROM outbox WHERE order_id IN ({eligible}) AND feedback_done = 1
+                AND state IN (:sent, :refused, :disabled)""",
+            params | {"refused": OutState.REFUSED, "disabled": OutState.DISABLED},
+        )
+        orders = await self._db.execute(
+            f"""DELETE FROM orders WHERE order_id IN ({eligible})
+                AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.order_id = orders.order_id)
+                AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.order_id = orders.order_id)
+                AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.order_id = orders.order_id)""",
+            params,
+        )
+        await self._db.commit()
+        return Pruned(
+            orders=orders.rowcount, messages=messages.rowcount, posts=posts.rowcount, replies=replies.rowcount
+        )
 
     async def get(self, order_id: str) -> Watch | None:
         """The order's watch record, active or not."""
@@ -73,11 +135,12 @@ class Orders(Table):
     async def retire_finished(self, grace: float) -> list[str]:
         """Stop watching orders finished ``grace`` seconds ago whose messages are all delivered; their topics close."""
         async with self._db.execute(
-            """UPDATE orders SET active = 0, close_topic = (thread_id IS NOT NULL)
-               WHERE active = 1 AND finished_at < ?
-                 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.order_id = orders.order_id AND m.state IN (?, ?))
+            """UPDATE orders SET active = 0, close_topic = (thread_id IS NOT NULL), unwatched_at = :now
+               WHERE active = 1 AND finished_at < :now - :grace
+                 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.order_id = orders.order_id
+                                 AND m.state IN (:pending, :refresh))
                RETURNING order_id""",
-            (time.time() - grace, State.PENDING, State.REFRESH),
+            {"now": time.time(), "grace": grace, "pending": State.PENDING, "refresh": State.REFRESH},
         ) as cursor:
             retired = [str(row[0]) for row in await cursor.fetchall()]
         await self._db.commit()

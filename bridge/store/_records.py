@@ -10,6 +10,9 @@ import aiosqlite
 
 from bridge.bybit import ChatMessage, ContentType, OrderInfo
 
+ALERT_ID_PREFIX = "status-"
+"""Ids of the messages the bridge writes itself (status alerts) start so; they are not in Bybit's chat."""
+
 
 class State(StrEnum):
     """Delivery state of a seen message."""
@@ -47,6 +50,16 @@ class Queue:
     dead: int  # refused by Telegram for good; /retry sends them again
     delivered: int
     seen: int  # every message recorded from Bybit, in any state
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What one retention pass forgot."""
+
+    orders: int
+    messages: int
+    posts: int
+    replies: int
 
 
 @dataclass(frozen=True)

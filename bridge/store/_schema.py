@@ -120,6 +120,19 @@ MIGRATIONS: tuple[Migration, ...] = (
     ALTER TABLE orders ADD COLUMN close_topic INTEGER NOT NULL DEFAULT 0;
     """,
     ),
+    Migration(
+        "retention: when an order stopped being watched, and the newest message id of each pruned order",
+        """
+    ALTER TABLE orders ADD COLUMN unwatched_at REAL;
+    UPDATE orders SET unwatched_at = CAST(strftime('%s', 'now') AS REAL) WHERE active = 0;
+    CREATE TABLE pruned (
+        order_id    TEXT PRIMARY KEY,
+        last_msg_id TEXT,
+        pruned_at   REAL NOT NULL
+    );
+    CREATE INDEX pruned_by_msg ON pruned(last_msg_id);
+    """,
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

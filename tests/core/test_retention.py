@@ -1,0 +1,38 @@
+"""Retention end to end: an unwatched order is pruned by the running bridge, and a re-watch repeats nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+
+from tests.harness import Harness
+
+TINY_RETENTION_DAYS = 1e-5  # under a second: pruned about a second after /unwatch
+
+
+async def test_rewatched_pruned_order_forwards_only_what_is_new(harness: Harness) -> None:
+    bybit = harness.bybit
+    order = bybit.add_order()
+    for n in range(1, 4):
+        bybit.post_message(order.id, f"r {n:02d}")
+    await harness.start(retention_days=TINY_RETENTION_DAYS)
+    await harness.reply_to(f"/watch {order.id}")
+    await harness.wait_text("r 03")
+    await harness.telegram.wait_for(lambda: _count(harness, "messages", "state = 'pending'") == 0)
+    assert "Stopped" in await harness.reply_to(f"/unwatch {order.id}")
+
+    await harness.telegram.wait_for(lambda: _count(harness, "orders") == 0, timeout=10)
+    assert _count(harness, "messages") == 0
+    bybit.post_message(order.id, "r 04")
+    await harness.reply_to(f"/watch {order.id}")
+    await harness.wait_text("r 04")
+    bybit.post_message(order.id, "r 05")
+    await harness.wait_text("r 05")
+
+    lines = [line for text in harness.texts() for line in text.splitlines() if line.startswith("r ")]
+    assert lines == ["r 01", "r 02", "r 03", "r 04", "r 05"]  # the pruned ones were not forwarded again
+
+
+def _count(harness: Harness, table: str, where: str = "1") -> int:
+    with contextlib.closing(sqlite3.connect(harness.db_path)) as db:
+        return int(db.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}").fetchone()[0])
