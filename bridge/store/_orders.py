@@ -164,17 +164,24 @@ class Orders(Table):
             return [watch_from_row(row) for row in await cursor.fetchall()]
 
     async def set_home(self, order_id: str, thread_id: int | None, card_message_id: int | None) -> None:
-        """The order's Telegram home is ready: its topic (if any) and its card."""
+        """The order's Telegram home is ready: its topic (if any; else one made for it) and its card."""
         await self._db.execute(
-            "UPDATE orders SET thread_id = ?, card_message_id = ?, home_ready = 1 WHERE order_id = ?",
+            """UPDATE orders SET thread_id = COALESCE(?, made_topic), card_message_id = ?, home_ready = 1
+               WHERE order_id = ?""",
             (thread_id, card_message_id, order_id),
         )
+        await self._db.commit()
+
+    async def topic_made(self, order_id: str, thread_id: int) -> None:
+        """A forum topic was made for the order: the home, if it fails now, is finished in it later."""
+        await self._db.execute("UPDATE orders SET made_topic = ? WHERE order_id = ?", (thread_id, order_id))
         await self._db.commit()
 
     async def reset_home(self, order_id: str) -> None:
         """The order's topic is gone: build a new home before its next message."""
         await self._db.execute(
-            "UPDATE orders SET thread_id = NULL, card_message_id = NULL, home_ready = 0 WHERE order_id = ?",
+            """UPDATE orders SET thread_id = NULL, card_message_id = NULL, home_ready = 0, made_topic = NULL
+               WHERE order_id = ?""",
             (order_id,),
         )
         await self._db.commit()

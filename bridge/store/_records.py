@@ -39,6 +39,7 @@ class Watch:
     card_message_id: int | None = None
     home_ready: bool = False
     finished_at: float | None = None
+    made_topic: int | None = None  # the forum topic made for the order, before its home was ready
 
 
 @dataclass(frozen=True)
@@ -166,4 +167,5 @@ def watch_from_row(row: aiosqlite.Row) -> Watch:
         card_message_id=row["card_message_id"],
         home_ready=bool(row["home_ready"]),
         finished_at=row["finished_at"],
+        made_topic=row["made_topic"],
     )

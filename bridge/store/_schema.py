@@ -133,6 +133,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX pruned_by_msg ON pruned(last_msg_id);
     """,
     ),
+    Migration(
+        "the topic made for an order is kept before its card is posted: a failed card never makes a second topic",
+        """
+    ALTER TABLE orders ADD COLUMN made_topic INTEGER;
+    """,
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

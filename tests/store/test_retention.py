@@ -7,7 +7,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from bridge.store import ALERT_ID_PREFIX, MIGRATIONS, SCHEMA_VERSION, NewReply, OutState, Pruned, State, Store
+from bridge.store import ALERT_ID_PREFIX, MIGRATIONS, NewReply, OutState, Pruned, State, Store
 from tests.factories import message, order
 
 CHAT = -100
@@ -89,11 +89,15 @@ async def test_a_rewatched_order_is_not_pruned_until_unwatched_again(tmp_path: P
         assert (await store.orders.prune(time.time() + 1)).orders == 1
 
 
+BEFORE_RETENTION = next(n for n, step in enumerate(MIGRATIONS) if "retention" in step.description)
+
+
 async def test_orders_unwatched_before_the_upgrade_count_from_the_upgrade(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     with contextlib.closing(sqlite3.connect(path)) as db:
         db.executescript(
-            "".join(step.script + ";" for step in MIGRATIONS[:-1]) + f"PRAGMA user_version = {SCHEMA_VERSION - 1};"
+            "".join(step.script + ";" for step in MIGRATIONS[:BEFORE_RETENTION])
+            + f"PRAGMA user_version = {BEFORE_RETENTION};"
         )
         db.execute(
             "INSERT INTO orders (order_id, chat_id, info, watched_at, active) VALUES ('1', ?, ?, 0, 0)",

@@ -28,13 +28,17 @@ class Homes:
         self._forum: dict[int, bool] = {}
 
     async def ensure(self, watch: Watch) -> None:
-        """Create the order's topic (if possible), post and pin its card, and record both.
+        """Create the order's topic (if possible, and not made already), post and pin its card, and record both.
 
         A card Telegram refuses for good is left out; refusals that concern the chat or the topic
         pass through to the caller.
         """
         chat_id = watch.chat_id
-        thread_id = await self._create_topic(watch) if await self._is_forum(chat_id) else None
+        thread_id = watch.made_topic
+        if thread_id is None and await self._is_forum(chat_id):
+            thread_id = await self._create_topic(watch)
+            if thread_id is not None:  # kept at once: if the card fails now, the next try uses this topic
+                await self._store.orders.topic_made(watch.order_id, thread_id)
         try:
             card: int | None = (
                 await self._call(

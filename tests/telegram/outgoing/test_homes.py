@@ -110,6 +110,23 @@ async def test_deleted_topic_is_recreated_and_nothing_is_lost(harness: Harness) 
     assert "Order …" in (posts[0].plain or "") and lines_of(posts, "after") == ["after delete"]
 
 
+async def test_a_card_that_failed_after_its_topic_was_made_is_posted_in_that_topic_not_a_second_one(
+    harness: Harness,
+) -> None:
+    harness.telegram.chats[TEAM_CHAT].is_forum = True
+    order = harness.bybit.add_order()
+    harness.bybit.post_message(order.id, "c 01 hello")
+    harness.telegram.inject_slow_response(3.0, method="sendMessage")  # the card: no answer in time
+    await harness.start(auto_watch=True, telegram_timeout=0.5)  # no /watch: the card is the first post
+    await harness.telegram.wait_for(lambda: len(harness.telegram.chats[TEAM_CHAT].topics) == 1)
+    await asyncio.sleep(1.0)  # the card timed out; its retry waits 30 s, so restart instead
+    await harness.stop()
+    await harness.start(auto_watch=True)
+    await harness.wait_text("c 01 hello")
+    [topic] = harness.telegram.chats[TEAM_CHAT].topics.values()  # still one topic
+    assert lines_of(in_thread(harness.telegram, topic.thread_id), "c 01") == ["c 01 hello"]
+
+
 async def test_group_upgraded_to_supergroup_is_followed(harness: Harness) -> None:
     new_id = -1009999999999
     harness.telegram.chats[TEAM_CHAT].type = "group"
