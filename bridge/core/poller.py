@@ -156,6 +156,15 @@ class Poller:
         self._schedule.track(self._chats)
         self.stats.chats = len(self._chats)
         self.stats.ceiling = self._schedule.ceiling
+        if self._schedule.stretched != self.stats.stretched:
+            self.stats.stretched = self._schedule.stretched
+            if self.stats.stretched:
+                log.warning(
+                    "%d chats are more than Bybit's budget reads once per POLL_INTERVAL_MAX: each is read at"
+                    " least every %.0f s instead; Bybit's unread counts still bring news at once",
+                    len(self._chats),
+                    self._schedule.ceiling,
+                )
         refresh = await self._store.messages.orders_awaiting_refresh()
         for key, chat in self._chats.items():
             if any(w.order_id in refresh for w in chat.watches):

@@ -47,6 +47,11 @@ class Schedule:
         self._chats: dict[str, _Chat] = {}
 
     @property
+    def stretched(self) -> bool:
+        """Whether the budget cannot read every chat once per configured ceiling, so the ceiling is longer."""
+        return self.ceiling > self._ceiling
+
+    @property
     def ceiling(self) -> float:
         """The longest interval in force: the configured ceiling, stretched if the budget cannot keep it."""
         return max(self._ceiling, len(self._chats) / (PERIODIC_SHARE * self._reads_per_second))

@@ -61,9 +61,15 @@ class PollStats:
     """The longest interval between two reads of a chat now in force (seconds)."""
     hints: int = 0
     """Reads brought forward by Bybit's unread counts."""
+    stretched: bool = False
+    """Too many chats for Bybit's budget to read each once per POLL_INTERVAL_MAX: the ceiling is longer."""
 
     def summary(self) -> str:
         """One line: how many chats, how often at most, how late reads start."""
         late = self.lag.quantile(0.95)
         lateness = "no reads yet" if late is None else f"95 % of reads start within {late:g} s of due"
-        return f"{self.chats} chat(s), each read at least every {self.ceiling:.0f} s; {lateness}; {self.hints} hint(s)"
+        stretched = " (POLL_INTERVAL_MAX stretched: too many chats for Bybit's budget)" if self.stretched else ""
+        return (
+            f"{self.chats} chat(s), each read at least every {self.ceiling:.0f} s{stretched}; {lateness};"
+            f" {self.hints} hint(s)"
+        )

@@ -125,3 +125,11 @@ def test_due_chats_go_longest_overdue_first() -> None:
     plan.track(["a", "b"])  # b is due now, a has been for half a second
     clock.now += 2
     assert [due.key for due in plan.take(2)] == ["a", "b"]
+
+
+def test_stretched_says_when_the_budget_sets_the_ceiling() -> None:
+    plan = schedule(Clock(), ceiling=60.0, reads_per_second=10.0)
+    plan.track([f"c{n}" for n in range(240)])
+    assert not plan.stretched
+    plan.track([f"c{n}" for n in range(241)])
+    assert plan.stretched
