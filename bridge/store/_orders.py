@@ -164,10 +164,9 @@ class Orders(Table):
             return [watch_from_row(row) for row in await cursor.fetchall()]
 
     async def set_home(self, order_id: str, thread_id: int | None, card_message_id: int | None) -> None:
-        """The order's Telegram home is ready: its topic (if any; else one made for it) and its card."""
+        """The order's Telegram home is ready: its topic (if any) and its card."""
         await self._db.execute(
-            """UPDATE orders SET thread_id = COALESCE(?, made_topic), card_message_id = ?, home_ready = 1
-               WHERE order_id = ?""",
+            "UPDATE orders SET thread_id = ?, card_message_id = ?, home_ready = 1 WHERE order_id = ?",
             (thread_id, card_message_id, order_id),
         )
         await self._db.commit()

@@ -61,7 +61,9 @@ def next_post(batch: list[Pending], *, coalesce: bool) -> Post:
     """The next post of a chat: its oldest pending message, with ``coalesce`` joined by its order's later texts.
 
     Joining takes every pending text of the same order wherever it sits in the queue, stops at the
-    order's first media or long text (so the order's messages stay in order) and at Telegram's limit.
+    order's first media or long text (so the order's messages stay in order) and at Telegram's limit,
+    and at a text tried a different number of times: a post's tries are each of its messages' tries, so
+    a message never inherits another's (a text that timed out goes again with its like, not with new ones).
     """
     first = batch[0]
     block = text_block(first.message, first.watch.info) if coalesce and not first.parts_done else None
@@ -72,7 +74,7 @@ def next_post(batch: list[Pending], *, coalesce: bool) -> Post:
         if item.watch.order_id != first.watch.order_id:
             continue
         more = text_block(item.message, item.watch.info) if not item.parts_done else None
-        if more is None or post.size + len(more) > MessageLimit.TEXT:
+        if more is None or item.attempts != first.attempts or post.size + len(more) > MessageLimit.TEXT:
             break
         post.items.append(item)
         post.blocks.append(more)
@@ -185,7 +187,7 @@ class Delivery:
             log.error(
                 "order %s: no topic or card after %d tries (%s); posting without", watch.order_id, failures, reason
             )
-            await self._store.orders.set_home(watch.order_id, None, None)
+            await self._store.orders.set_home(watch.order_id, watch.made_topic, None)
             return
         delay = HOME_RETRY_BASE * 2 ** (failures - 1)
         self._home_failures[watch.order_id] = (failures, time.monotonic() + delay)

@@ -15,8 +15,8 @@ def watch(order_id: str = A) -> Watch:
     return Watch(order_id, -100, None, True, True, order(id=order_id))
 
 
-def pending(seq: int, text: str, order_id: str = A, **fields: object) -> Pending:
-    return Pending(seq, message(text, id=str(seq), **fields), watch(order_id), 0)
+def pending(seq: int, text: str, order_id: str = A, *, attempts: int = 0, **fields: object) -> Pending:
+    return Pending(seq, message(text, id=str(seq), **fields), watch(order_id), attempts)
 
 
 def seqs(batch: list[Pending], *, coalesce: bool = True) -> list[list[int]]:
@@ -33,6 +33,11 @@ def test_an_orders_texts_join_wherever_they_sit_in_the_queue() -> None:
     batch = [pending(1, "a"), pending(2, "x", B), pending(3, "b"), pending(4, "y", B), pending(5, "c")]
     assert seqs(batch) == [[1, 3, 5], [2, 4]]
     assert seqs(batch, coalesce=False) == [[1], [2], [3], [4], [5]]
+
+
+def test_a_text_tried_before_goes_with_texts_tried_as_often_never_with_new_ones() -> None:
+    batch = [pending(1, "a", attempts=2), pending(2, "b", attempts=2), pending(3, "c"), pending(4, "d")]
+    assert seqs(batch) == [[1, 2], [3, 4]]  # so a third timeout dead-letters only what timed out thrice
 
 
 def test_media_and_long_texts_keep_their_place_in_their_order() -> None:
