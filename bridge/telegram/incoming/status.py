@@ -58,6 +58,8 @@ async def status_report(health: Health, store: Store, chat_id: int, chat_api: st
         f"Errors since start: {error_text}",
     ]
     if paused:
-        held = ", ".join(f"{chat} ({reason}; next try {until - now:.0f} s)" for chat, (until, reason) in paused.items())
+        held = ", ".join(
+            f"{chat} ({reason}; next try {max(0.0, until - now):.0f} s)" for chat, (until, reason) in paused.items()
+        )
         lines.append("Held chats: " + held)
     return "\n".join(lines)

@@ -1,9 +1,10 @@
 """Pending messages → Telegram: one worker per chat, paced within Telegram's limits, never dropping.
 
 Every way a post can fail ends in one of three places: delivered, *held* (the chat is paused, or
-the message waits for a fresh media link or for the media host; both show in /status and resume by
-themselves) or *dead-lettered* (Telegram refused it for good; /status counts it and /retry sends it
-again). A held message holds its order's later messages, so each order's messages stay in order.
+the message waits for a fresh media link, for the media host or for Telegram to confirm in time; all
+show in /status and resume by themselves) or *dead-lettered* (Telegram refused it for good; /status
+counts it and /retry sends it again). A held message holds its order's later messages, so each
+order's messages stay in order.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500  # pending messages of a chat read at a time: enough to join a whole backlog per order
 COALESCE_BACKLOG = 3  # more waiting than this in a chat: join an order's pending texts into one post
-MAX_TIMEOUTS = 3  # a post Telegram never confirmed is tried this often, then dead-lettered (it may have arrived)
+MAX_TIMEOUTS = 3  # a post Telegram never confirmed is tried this often with the chat paused, then its order is held
+TIMEOUT_HOLD_CAP = 600.0  # seconds at most between two tries of a post Telegram keeps not confirming
 MEDIA_OUTAGE_PATIENCE = 15 * 60.0  # seconds a file is retried while the media host fails, before the link fallback
 MEDIA_RETRY_BASE = 5.0
 MEDIA_RETRY_CAP = 120.0
@@ -217,10 +219,12 @@ class Delivery:
         except _Requeue:
             return
         except TelegramTimedOut as exc:
-            attempts = max([await self._store.messages.note_failure(seq, str(exc)) for seq in seqs])
+            attempts = first.attempts + 1  # a post's messages were tried as often (see next_post)
             if attempts < MAX_TIMEOUTS:
+                for seq in seqs:
+                    await self._store.messages.note_failure(seq, str(exc))
                 raise ChatUnavailable(str(exc), retry_in=self._timeout_pause * attempts) from None
-            await self._dead_letter(watch, seqs, f"{exc} {attempts} times; it may have arrived")
+            await self._hold_unconfirmed(watch, seqs, f"{exc} {attempts} times; it may have arrived", attempts)
             return
         except TelegramBadRequest as exc:
             await self._dead_letter(watch, seqs, exc.message)
@@ -260,6 +264,17 @@ class Delivery:
         self._call.stats.errors["media_as_link"] += 1
         log.warning("order %s: sending %s as a link: %s", watch.order_id, part.file_name, reason)
         return await self._send(chat_id, watch, media_as_link(part, reason), item)
+
+    async def _hold_unconfirmed(self, watch: Watch, seqs: list[int], reason: str, attempts: int) -> None:
+        """Telegram keeps not confirming a post: hold its order (not the chat) and try again ever later.
+
+        Giving up would lose the message if it never arrived; each try may repeat it if it did, so the
+        tries thin out (up to ``TIMEOUT_HOLD_CAP`` apart) and /status shows the order as held.
+        """
+        delay = min(TIMEOUT_HOLD_CAP, self._timeout_pause * 2**attempts)
+        for seq in seqs:
+            await self._store.messages.hold(seq, time.time() + delay, reason)
+        log.error("order %s: %s; its messages are held, trying again in %.0f s", watch.order_id, reason, delay)
 
     async def _media_failed(self, item: Pending, exc: MediaUnavailable) -> None:
         """An expired link waits for a fresh one and a failing host for a while; else the caller sends a link."""

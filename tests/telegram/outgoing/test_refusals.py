@@ -130,17 +130,24 @@ async def test_a_permanent_refusal_is_dead_lettered_counted_and_retried(harness:
     assert "0 dead-lettered" in await harness.reply_to("/status")
 
 
-async def test_a_post_telegram_took_but_never_confirmed_is_tried_three_times_then_dead_lettered(
-    harness: Harness,
-) -> None:
+async def test_a_post_telegram_never_confirms_holds_its_order_and_is_tried_again_later(harness: Harness) -> None:
     order = await watched(harness, telegram_timeout=0.5)
+    other = harness.bybit.add_order(counterparty_nick="SellerEve")
     harness.telegram.inject_slow_response(2.0, times=3, method=SEND)
     harness.bybit.post_message(order.id, "x 01 slow")
-    await harness.telegram.wait_for(lambda: dead(harness) == 1, timeout=30)
-    assert len(posts_with(harness, "x 01")) == 3  # Telegram took it each time; the bridge never knew
-    assert "1 dead-lettered" in await harness.reply_to("/status")
+    await harness.telegram.wait_for(lambda: held(harness) == 1, timeout=30)
+    assert len(posts_with(harness, "x 01")) == 3
     harness.bybit.post_message(order.id, "x 02")
-    await harness.wait_text("x 02")
+    status = await harness.reply_to("/status")  # the chat is not paused: only the order waits
+    assert "1 held" in status and "0 dead-lettered" in status
+    assert "Watching" in await harness.reply_to(f"/watch {other.id}")
+    harness.bybit.post_message(other.id, "y 01 meanwhile")
+    await harness.wait_text("y 01 meanwhile")
+    assert not posts_with(harness, "x 02")
+    await harness.wait_text("x 02", timeout=20)  # the fourth try (4 s later) is confirmed, then the rest follows
+    assert len(posts_with(harness, "x 01")) == 4  # Telegram took it each time; the bridge never knew
+    assert body_lines(harness, "x ")[-2:] == ["x 01 slow", "x 02"]
+    assert "0 dead-lettered" in await harness.reply_to("/status")
 
 
 async def test_a_long_text_resumes_after_its_last_confirmed_part(harness: Harness) -> None:
