@@ -746,6 +746,11 @@ async def test_media_sends_need_a_url_of_the_right_kind(fake_bybit: FakeBybit, c
 # -- latency and the request budget ---------------------------------------------------------------------
 
 
+def ret_code(answer: dict[str, Any]) -> int:
+    """An answer's code in either envelope: the gateway's ``retCode`` or the P2P ``ret_code``."""
+    return int(answer["retCode"] if "retCode" in answer else answer["ret_code"])
+
+
 async def test_delay_holds_every_signed_answer() -> None:
     async with FakeBybit(delay=0.3) as fake, httpx.AsyncClient(base_url=fake.url) as client:
         order = fake.add_order()
@@ -768,7 +773,7 @@ async def test_reads_past_ten_a_second_are_refused_until_the_window_frees(fake_b
 
     burst = await asyncio.gather(*(call.raw(ORDER_INFO, body) for _ in range(12)))
     answered_ms = time.time() * 1000
-    codes = sorted(response.json().get("ret_code", response.json().get("retCode")) for response in burst)
+    codes = sorted(ret_code(response.json()) for response in burst)
     [limited, *_] = [response for response in burst if "retCode" in response.json()]
     reset_ms = int(limited.headers["X-Bapi-Limit-Reset-Timestamp"])
     await asyncio.sleep(max(0.0, reset_ms / 1000 - time.time()) + 0.02)
@@ -788,7 +793,7 @@ async def test_writes_have_their_own_budget_of_five(fake_bybit: FakeBybit, call:
     sends = await asyncio.gather(*(call(ORDER_SEND, body | {"msgUuid": f"u-{n}"}) for n in range(6)))
     read = await call(ORDER_INFO, {"orderId": order.id})
 
-    assert sorted(answer.get("ret_code", answer.get("retCode")) for answer in sends) == [0] * 5 + [10006]
+    assert sorted(ret_code(answer) for answer in sends) == [0] * 5 + [10006]
     assert read["ret_code"] == 0
     assert len(fake_bybit.messages(order.id)) == 5  # the refused send was not carried out
     assert fake_bybit.rate_limited_answers == 1
@@ -800,7 +805,7 @@ async def test_the_budget_can_be_changed_or_disabled(reads_per_second: int | Non
         order = fake.add_order()
         burst = await asyncio.gather(*(Caller(client)(ORDER_INFO, {"orderId": order.id}) for _ in range(15)))
 
-    assert sum(answer.get("retCode") == 10006 for answer in burst) == refused == fake.rate_limited_answers
+    assert sum(ret_code(answer) == 10006 for answer in burst) == refused == fake.rate_limited_answers
 
 
 # -- unread counts and the Bybit app ------------------------------------------------------------------------
