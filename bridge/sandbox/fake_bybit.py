@@ -635,7 +635,8 @@ class FakeBybit(LoopbackServer):
         writes_per_second: int | None = WRITES_PER_SECOND,
     ) -> None:
         super().__init__()
-        self._delay = delay
+        self.delay = delay
+        """Seconds every answer to a signed call is held; may change while the fake runs."""
         self._limits = {False: reads_per_second, True: writes_per_second}
         self._arrivals: dict[bool, deque[float]] = {False: deque(), True: deque()}
         """Arrival times (monotonic) of the admitted reads (False) and writes (True) in the last window."""
@@ -1025,7 +1026,7 @@ class FakeBybit(LoopbackServer):
             refusal = await self._faulted(injected, request.headers)
         else:  # checked on arrival, answered after the delay
             refusal = self._check_signature(request.headers, raw) or self._check_budget(path)
-        await self._wait_until(lambda: False, self._delay)
+        await self._wait_until(lambda: False, self.delay)
         if refusal is not None:
             return refusal
         reply = self._answer(path, body, raw, request.headers.get("Content-Type", ""))
