@@ -637,7 +637,10 @@ class FakeBybit(LoopbackServer):
         super().__init__()
         self.delay = delay
         """Seconds every answer to a signed call is held; may change while the fake runs."""
-        self._limits = {False: reads_per_second, True: writes_per_second}
+        self.reads_per_second = reads_per_second
+        """Reads admitted in any 1 s window (``None``: no limit); may change while the fake runs."""
+        self.writes_per_second = writes_per_second
+        """Writes admitted in any 1 s window (``None``: no limit); may change while the fake runs."""
         self._arrivals: dict[bool, deque[float]] = {False: deque(), True: deque()}
         """Arrival times (monotonic) of the admitted reads (False) and writes (True) in the last window."""
         self.rate_limited_answers = 0
@@ -1122,7 +1125,7 @@ class FakeBybit(LoopbackServer):
     def _check_budget(self, path: str) -> _Reply | None:
         """Count a signed request against its budget on arrival; ``None`` when it fits the 1 s window."""
         write = path in WRITE_PATHS
-        limit, arrivals = self._limits[write], self._arrivals[write]
+        limit, arrivals = self.writes_per_second if write else self.reads_per_second, self._arrivals[write]
         if limit is None:
             return None
         now = time.monotonic()
