@@ -827,6 +827,21 @@ async def unbudgeted() -> AsyncIterator[tuple[FakeBybit, Caller]]:
         yield fake, Caller(client)
 
 
+async def test_the_budget_and_the_delay_may_change_while_the_fake_runs(unbudgeted: tuple[FakeBybit, Caller]) -> None:
+    fake, call = unbudgeted
+    order = fake.add_order()
+    body = {"orderId": order.id}
+
+    unlimited = await asyncio.gather(*(call(ORDER_INFO, body) for _ in range(12)))
+    fake.reads_per_second, fake.delay = 10, 0.2
+    started = time.monotonic()
+    limited = await asyncio.gather(*(call(ORDER_INFO, body) for _ in range(12)))
+
+    assert [ret_code(answer) for answer in unlimited] == [0] * 12
+    assert sorted(ret_code(answer) for answer in limited) == [0] * 10 + [10006] * 2
+    assert time.monotonic() - started >= 0.2
+
+
 async def test_reading_in_the_app_marks_the_order_chat_read(unbudgeted: tuple[FakeBybit, Caller]) -> None:
     fake_bybit, call = unbudgeted
     order = fake_bybit.add_order()
