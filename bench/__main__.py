@@ -9,10 +9,10 @@ One part, printed and not written (quicker):
     python -m bench delivery                      # latency, burst, flood (about 2 minutes)
     python -m bench scale --orders 200            # one size (20 talking by default; about 4 minutes)
     python -m bench scale --orders 10 --orders 200 --talk-seconds 30
-    python -m bench scale --orders 1000 --quiet 150 --probes 10   # with the first-message probes
+    python -m bench scale --orders 1000 --quiet 120 --probes 10   # with the first-message probes
 
 Scale options: ``--talking N`` (talking orders; default 5, 20, 50 for 10, 200, 1,000, else a tenth),
-``--quiet SECONDS`` (quiet time before the first-message probes; default 150 at 1,000 orders or more, else
+``--quiet SECONDS`` (quiet time before the first-message probes; default 120 at 1,000 orders or more, else
 none), ``--talk-seconds``, ``--mean-gap`` (seconds between one talking order's messages), ``--delay``
 (Bybit's answer delay), ``--poll-interval``/``--poll-interval-max`` (the bridge's settings), ``--probes``,
 ``--seed``.
@@ -36,7 +36,7 @@ SLOW_SECTION = "## At Telegram's real limits"  # written by hand from `make test
 TALKING = {10: 5, 200: 20, 1000: 50}
 SIZES = (10, 200, 1000)
 QUIET_FROM = 1000  # sizes from this many orders get the quiet phase and the first-message probes by default
-QUIET_SECONDS = 150.0
+QUIET_SECONDS = 120.0
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
