@@ -88,9 +88,7 @@ class Sent:
 class Phase:
     """The figures of one measured phase."""
 
-    name: str
     messages: int
-    seconds: float
     detection: list[float]
     baseline: list[float]
     delivery: list[float]
@@ -258,17 +256,15 @@ class ScaleRun:
         """Messages from ``talking`` at random for ``talk_seconds``; measured until all arrived or timed out."""
         arrivals = schedule(self.rng, talking, self.params.talk_seconds, self.params.mean_gap)
         plan = [(f"{name}-{n:05d}", *arrival) for n, arrival in enumerate(arrivals)]
-        return await self.measure(name, bridge, plan, self.params.drain_timeout)
+        return await self.measure(bridge, plan, self.params.drain_timeout)
 
     async def probe(self, bridge: BridgeProcess, quiet: list[FakeOrder]) -> Phase:
         """One message on each of ``probes`` quiet orders, ``probe_gap`` seconds apart."""
         chosen = self.rng.sample(quiet, min(self.params.probes, len(quiet)))
         plan = [(f"first-{n:05d}", n * self.params.probe_gap, order) for n, order in enumerate(chosen)]
-        return await self.measure("first", bridge, plan, self.params.probe_timeout)
+        return await self.measure(bridge, plan, self.params.probe_timeout)
 
-    async def measure(
-        self, name: str, bridge: BridgeProcess, plan: list[tuple[str, float, FakeOrder]], timeout: float
-    ) -> Phase:
+    async def measure(self, bridge: BridgeProcess, plan: list[tuple[str, float, FakeOrder]], timeout: float) -> Phase:
         """Post ``plan`` ((token, offset, order) in time order), wait for it to arrive, and take the figures."""
         world = self.world
         started, cpu_before = time.monotonic(), bridge.usage().cpu_seconds
@@ -288,9 +284,7 @@ class ScaleRun:
         reads = [r for r in world.bybit.requests[calls_before:] if r.path not in WRITE_PATHS]
         twin_reads = len(world.twin.requests) - twin_calls_before  # the baseline only reads
         return Phase(
-            name=name,
             messages=len(sent),
-            seconds=seconds,
             detection=[seen.get(s.bridge_id, math.inf) - s.bridge_created for s in sent],
             baseline=[self.baseline.first_seen.get(s.twin_id, math.inf) - s.twin_created for s in sent],
             delivery=[delivered.get(token, math.inf) - world.sent[token].at for token in tokens],
