@@ -1,205 +1,118 @@
-"""Run every benchmark once and write the figures to BENCHMARKS.md (``make bench``)."""
+"""Run the benchmarks and write the figures to BENCHMARKS.md (``make bench``, about 25 minutes).
+
+``python -m bench`` runs everything: the delivery benchmarks (:mod:`bench.delivery`) and the scale runs
+(:mod:`bench.scale`) at 10, 200 and 1,000 watched orders, then writes BENCHMARKS.md (machine, date,
+parameters; the hand-written section from ``make test-slow`` is kept).
+
+One part, printed and not written (quicker):
+
+    python -m bench delivery                      # latency, burst, flood (about 2 minutes)
+    python -m bench scale --orders 200            # one size (20 talking by default; about 4 minutes)
+    python -m bench scale --orders 10 --orders 200 --talk-seconds 30
+    python -m bench scale --orders 1000 --quiet 120 --probes 10   # with the first-message probes
+
+Scale options: ``--talking N`` (talking orders; default 5, 20, 50 for 10, 200, 1,000, else a tenth),
+``--quiet SECONDS`` (quiet time before the first-message probes; default 120 at 1,000 orders or more, else
+none), ``--talk-seconds``, ``--mean-gap`` (seconds between one talking order's messages), ``--delay``
+(Bybit's answer delay), ``--poll-interval``/``--poll-interval-max`` (the bridge's settings), ``--probes``,
+``--seed``.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import functools
 import logging
 import os
 import platform
-import random
-import statistics
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from bridge.app import run_bridge
-from bridge.sandbox import FakeBybit, FakeTelegram
-from bridge.sandbox.settings import sandbox_settings
+from bench import delivery, scale
 
-CHAT = -1001000000001
 OUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
-LISTPAGE = "/v5/p2p/order/message/listpage"
 SLOW_SECTION = "## At Telegram's real limits"  # written by hand from `make test-slow`; kept across runs
+TALKING = {10: 5, 200: 20, 1000: 50}
+SIZES = (10, 200, 1000)
+QUIET_FROM = 1000  # sizes from this many orders get the quiet phase and the first-message probes by default
+QUIET_SECONDS = 120.0
 
 
-async def with_bridge(
-    body: Callable[[FakeBybit, FakeTelegram], Awaitable[dict[str, Any]]],
-    *,
-    forum: bool = False,
-    flood_scale: int = 0,
-    **overrides: Any,
-) -> dict[str, Any]:
-    """Run ``body`` with the real bridge started between fresh fakes."""
-    telegram_kwargs: dict[str, Any] = {"enforce_flood_limits": True, "flood_scale": flood_scale} if flood_scale else {}
-    async with FakeBybit() as bybit, FakeTelegram(**telegram_kwargs) as telegram:
-        telegram.add_chat(CHAT, type="supergroup", title="Bench", is_forum=forum)
-        with tempfile.TemporaryDirectory() as tmp:
-            stop = asyncio.Event()
-            settings = sandbox_settings(bybit, telegram, CHAT, Path(tmp) / "bench.db", **overrides)
-            task = asyncio.create_task(run_bridge(settings, stop))
-            await telegram.wait_for(lambda: any(r.method.lower() == "getupdates" for r in telegram.requests))
-            try:
-                return await body(bybit, telegram)
-            finally:
-                stop.set()
-                await task
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (see the module's docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("part", nargs="?", choices=("all", "delivery", "scale"), default="all")
+    parser.add_argument("--orders", type=int, action="append", help="watched orders (repeatable)")
+    parser.add_argument("--talking", type=int)
+    parser.add_argument("--quiet", type=float)
+    defaults = scale.Params()
+    for name in ("talk_seconds", "mean_gap", "delay", "poll_interval", "poll_interval_max", "probe_gap"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
+    parser.add_argument("--probes", type=int, default=defaults.probes)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    return parser.parse_args(argv)
 
 
-def delivered(telegram: FakeTelegram, needle: str) -> bool:
-    return any(needle in (s.plain or s.plain_caption or "") for s in telegram.sent)
+def sizes(args: argparse.Namespace) -> list[scale.Size]:
+    """The scale runs asked for."""
+    result = []
+    for orders in args.orders or SIZES:
+        talking = args.talking if args.talking is not None else TALKING.get(orders, max(1, orders // 10))
+        quiet = args.quiet if args.quiet is not None else (QUIET_SECONDS if orders >= QUIET_FROM else 0.0)
+        result.append(scale.Size(orders, min(talking, orders), quiet))
+    return result
 
 
-async def watch(bybit: FakeBybit, telegram: FakeTelegram, order_ids: list[str]) -> None:
-    telegram.user_says(CHAT, "/watch " + " ".join(order_ids))
-    await telegram.wait_for(lambda: any("Watching" in (s.plain or "") for s in telegram.sent), timeout=60)
-
-
-async def latency(poll_interval: float) -> dict[str, Any]:
-    """One message at a time: seconds from Bybit having it to Telegram getting it."""
-
-    async def body(bybit: FakeBybit, telegram: FakeTelegram) -> dict[str, Any]:
-        order = bybit.add_order()
-        await watch(bybit, telegram, [order.id])
-        samples = []
-        rng = random.Random(7)
-        for n in range(30):
-            posted = time.monotonic()
-            bybit.post_message(order.id, f"ping {n}")
-            await telegram.wait_for(functools.partial(delivered, telegram, f"ping {n}"), timeout=30)
-            samples.append(time.monotonic() - posted)
-            await asyncio.sleep(rng.uniform(0, poll_interval))  # arrivals at random points of the poll cycle
-        samples.sort()
-        return {
-            "p50": statistics.median(samples),
-            "p95": samples[int(len(samples) * 0.95) - 1],
-            "max": samples[-1],
-            "polls_per_s": bybit.calls_to(LISTPAGE) / max(1e-9, time.monotonic() - telegram.requests[0].time),
-        }
-
-    return await with_bridge(
-        body,
-        poll_interval=poll_interval,
-        telegram_group_messages_per_minute=6000,
-        telegram_chat_messages_per_second=100,
+async def run_scale(args: argparse.Namespace) -> tuple[list[scale.ScaleResult], scale.Params]:
+    """Every size asked for, after measuring the idle process once."""
+    params = scale.Params(
+        delay=args.delay,
+        talk_seconds=args.talk_seconds,
+        mean_gap=args.mean_gap,
+        probes=args.probes,
+        probe_gap=args.probe_gap,
+        poll_interval=args.poll_interval,
+        poll_interval_max=args.poll_interval_max,
+        seed=args.seed,
     )
+    with tempfile.TemporaryDirectory(prefix="bench-idle-") as tmp:
+        idle = await scale.idle_rss_mb(Path(tmp), params)
+    results = []
+    for size in sizes(args):
+        print(f"scale: {size.orders} watched, {size.talking} talking …", flush=True)
+        results.append(await scale.run_scale(size, params, idle))
+    return results, params
 
 
-async def burst(count: int) -> dict[str, Any]:
-    """``count`` messages land between two polls: time until all are in Telegram, and posts used."""
-
-    async def body(bybit: FakeBybit, telegram: FakeTelegram) -> dict[str, Any]:
-        order = bybit.add_order()
-        bybit.post_message(order.id, "start")
-        await watch(bybit, telegram, [order.id])
-        await telegram.wait_for(lambda: delivered(telegram, "start"), timeout=60)
-        before_posts, before_calls = len(telegram.sent), bybit.calls_to(LISTPAGE)
-        started = time.monotonic()
-        for n in range(count):
-            bybit.post_message(order.id, f"burst {n:04d}")
-        await telegram.wait_for(lambda: delivered(telegram, f"burst {count - 1:04d}"), timeout=600)
-        lines = [line for s in telegram.sent for line in (s.plain or "").splitlines() if line.startswith("burst ")]
-        return {
-            "seconds": time.monotonic() - started,
-            "posts": len(telegram.sent) - before_posts,
-            "complete_in_order": lines == [f"burst {n:04d}" for n in range(count)],
-            "bybit_calls": bybit.calls_to(LISTPAGE) - before_calls,
-        }
-
-    return await with_bridge(body, poll_interval=1.0)
-
-
-async def flood(scale: int) -> dict[str, Any]:
-    """10 orders x 20 messages (every fifth a photo) into one forum under enforced flood limits."""
-
-    async def body(bybit: FakeBybit, telegram: FakeTelegram) -> dict[str, Any]:
-        orders = [bybit.add_order(counterparty_nick=f"Buyer{n}") for n in range(10)]
-        await watch(bybit, telegram, [o.id for o in orders])
-        await telegram.wait_for(lambda: len(telegram.chats[CHAT].topics) == 10, timeout=600)
-        started, before = time.monotonic(), len(telegram.sent)
-        for n in range(20):
-            for order in orders:
-                if n % 5 == 4:
-                    bybit.post_media(order.id, "pic", b"\x89PNG" + bytes(n), f"r{n}.png")
-                else:
-                    bybit.post_message(order.id, f"{order.id[-2:]} msg {n:02d}")
-        await telegram.wait_for(lambda: sum(1 for s in telegram.sent if s.media_kind) == 40, timeout=1200)
-        await telegram.wait_for(lambda: all(delivered(telegram, f"{o.id[-2:]} msg 18") for o in orders), timeout=1200)
-        return {
-            "seconds": time.monotonic() - started,
-            "posts": len(telegram.sent) - before,
-            "flood_errors": telegram.flood_errors,
-        }
-
-    return await with_bridge(
-        body,
-        forum=True,
-        flood_scale=scale,
-        poll_interval=1.0,
-        telegram_group_messages_per_minute=20 * scale,
-        telegram_chat_messages_per_second=scale,
-        telegram_global_messages_per_second=30 * scale,
-    )
-
-
-async def main() -> None:
+async def main(argv: list[str] | None = None) -> None:
+    """Run what the command line asks for; everything also rewrites BENCHMARKS.md."""
     logging.basicConfig(level=logging.WARNING)
-    results = {
-        "latency_1s": await latency(1.0),
-        "latency_3s": await latency(3.0),
-        "burst_300": await burst(300),
-        "flood_x10": await flood(10),
-    }
-    write(results)
+    args = parse(argv)
+    sections = []
+    if args.part in ("all", "delivery"):
+        sections.append(delivery.render(await delivery.run_all()))
+    if args.part in ("all", "scale"):
+        results, params = await run_scale(args)
+        sections.insert(0, scale.render(results, params))
+    text = "\n".join(sections)
+    if args.part == "all":
+        write(text)
+    print(text)
 
 
-def write(r: dict[str, dict[str, Any]]) -> None:
+def write(sections: str) -> None:
+    """BENCHMARKS.md: a header (date, machine), ``sections``, then the kept hand-written section."""
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    lat1, lat3, burst_, flood_ = r["latency_1s"], r["latency_3s"], r["burst_300"], r["flood_x10"]
     previous = OUT.read_text() if OUT.exists() else ""
     kept = previous[previous.index(SLOW_SECTION) :] if SLOW_SECTION in previous else ""
-    OUT.write_text(
-        f"""# Benchmarks
-
-Made by `make bench` (`python -m bench`) on {when}, {machine}. The real bridge runs between the sandbox
-fakes on loopback; timings on shared machines vary, so compare figures of one run with each other.
-
-## Delivery latency (Bybit has it → Telegram got it), 30 single messages
-
-| POLL_INTERVAL | p50 | p95 | max | Bybit list calls/s |
-|---|---|---|---|---|
-| 1 s | {lat1["p50"]:.2f} s | {lat1["p95"]:.2f} s | {lat1["max"]:.2f} s | {lat1["polls_per_s"]:.2f} |
-| 3 s | {lat3["p50"]:.2f} s | {lat3["p95"]:.2f} s | {lat3["max"]:.2f} s | {lat3["polls_per_s"]:.2f} |
-
-Latency is bounded by the poll interval plus the post itself (messages arrive at random points of the poll
-cycle); the budget used is one list call per watched order per interval, far below Bybit's 10 reads/s.
-
-## Burst: 300 messages land in one order between two polls
-
-| seconds to deliver all | Telegram posts | complete and in order | Bybit list calls |
-|---|---|---|---|
-| {burst_["seconds"]:.2f} | {burst_["posts"]} | {burst_["complete_in_order"]} | {burst_["bybit_calls"]} |
-
-Paging goes back until a known message (300 messages = 10 pages of 30); a backed-up queue is coalesced into
-few posts instead of 300 paced ones (at Telegram's 20 posts/min per group, 300 posts would take 15 min).
-
-## Flood: 10 orders × 20 messages (40 photos) into one forum group, flood limits enforced ×10
-
-| seconds | Telegram posts | 429 answers |
-|---|---|---|
-| {flood_["seconds"]:.2f} | {flood_["posts"]} | {flood_["flood_errors"]} |
-
-The fake Telegram answers 429 whenever a bot exceeds its limits (here scaled ×10: 200 posts/min per group,
-10/s per chat, 300/s overall, with the bridge's pacing set to the same scale). `make test-slow` runs the same
-flood at Telegram's real limits.
-"""
-        + (f"\n{kept}" if kept else "")
+    header = (
+        f"# Benchmarks\n\nMade by `make bench` (`python -m bench`) on {when}, {machine}. The real bridge runs"
+        " between the sandbox\nfakes on loopback; timings on shared machines vary, so compare figures of one run"
+        " with each other.\n\n"
     )
-    print(OUT.read_text())
+    OUT.write_text(header + sections + (f"\n{kept}" if kept else ""))
 
 
 if __name__ == "__main__":

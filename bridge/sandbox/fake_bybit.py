@@ -4,6 +4,11 @@ Tests and the demo drive it through Python methods (:meth:`FakeBybit.add_order`,
 :meth:`FakeBybit.post_message`, :meth:`FakeBybit.inject`, …) while the bridge talks to it over HTTP exactly
 as it would to ``api.bybit.com``. Signatures are verified with the fake's own HMAC code, never the bridge's.
 
+Every signed call spends Bybit's request budget as Bybit counts it: on arrival, in a sliding 1 s window per
+account, 10 reads and 5 writes (the send and upload endpoints) a second by default; past it the answer is
+10006 "Too many visits!" with ``X-Bapi-Limit-Reset-Timestamp``, the moment the window frees. An optional
+``delay`` answers every signed call that many seconds late, as a distant server does.
+
 The chat file upload (``/v5/p2p/oss/upload_file``) takes a multipart body, signed over its exact bytes; what it
 returns is the only media URL a pic/pdf/video send accepts (besides those of media already in the fake's chats).
 
@@ -20,14 +25,16 @@ import copy
 import hashlib
 import hmac
 import json
+import math
 import mimetypes
 import time
 import uuid
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import PurePosixPath
-from typing import Any, Final, Literal, TypeGuard
+from typing import Any, Final, Literal, TypeGuard, TypeVar
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -60,6 +67,13 @@ PENDING_STATUSES: Final = frozenset({5, 10, 20, 30, 90, 100, 110})
 MEDIA_PATH: Final = "/fiat/p2p/oss/showObj/otc/9001/"
 MEDIA_TTL_SECONDS: Final = 3 * 3600
 UPLOAD_PATH: Final = "/v5/p2p/oss/upload_file"
+WRITE_PATHS: Final = frozenset({"/v5/p2p/order/message/send", "/v5/p2p/chat/message/send_v1", UPLOAD_PATH})
+"""The endpoints that spend the write budget; every other one is a read."""
+READS_PER_SECOND: Final = 10
+"""Bybit's P2P read budget per account (docs page p2p/rate-limit; the session message list states the same)."""
+WRITES_PER_SECOND: Final = 5
+"""Bybit's P2P write budget per account (docs page p2p/rate-limit; ``send_v1`` states the same)."""
+BUDGET_WINDOW_SECONDS: Final = 1.0
 UPLOAD_FIELD: Final = "upload_file"
 UPLOAD_TTL_SECONDS: Final = 72 * 3600
 """Validity of an upload's URL: the docs' example link expires 72 h after its request's timestamp."""
@@ -587,7 +601,10 @@ def _media_name(path: str) -> str:
     return path.removeprefix(MEDIA_PATH).split("?", 1)[0]
 
 
-def _page(rows: list[dict[str, Any]], page: int, size: int) -> list[dict[str, Any]]:
+Row = TypeVar("Row")
+
+
+def _page(rows: list[Row], page: int, size: int) -> list[Row]:
     return rows[(page - 1) * size : page * size]
 
 
@@ -598,6 +615,10 @@ class FakeBybit(LoopbackServer):
     ``result``: "nested" (``{"result": [...]}``, the docs since December 2025) or "bare" (the list, as before);
     ``page_size_cap`` is the largest page ``size``/``limit`` accepted (30 in Bybit's docs). ``self_user_id``
     must be numeric, as Bybit's are.
+
+    ``delay`` (seconds) holds every answer to a signed call that long (Bybit from afar: about 0.15 s).
+    ``reads_per_second``/``writes_per_second`` are the request budget, counted on arrival in a sliding 1 s
+    window (``None``: not enforced); a request refused for it does not count against the window.
     """
 
     def __init__(
@@ -609,8 +630,21 @@ class FakeBybit(LoopbackServer):
         page_size_cap: int = 30,
         self_user_id: str = "10001",
         self_nick: str = "TeamMerchant",
+        delay: float = 0.0,
+        reads_per_second: int | None = READS_PER_SECOND,
+        writes_per_second: int | None = WRITES_PER_SECOND,
     ) -> None:
         super().__init__()
+        self.delay = delay
+        """Seconds every answer to a signed call is held; may change while the fake runs."""
+        self.reads_per_second = reads_per_second
+        """Reads admitted in any 1 s window (``None``: no limit); may change while the fake runs."""
+        self.writes_per_second = writes_per_second
+        """Writes admitted in any 1 s window (``None``: no limit); may change while the fake runs."""
+        self._arrivals: dict[bool, deque[float]] = {False: deque(), True: deque()}
+        """Arrival times (monotonic) of the admitted reads (False) and writes (True) in the last window."""
+        self.rate_limited_answers = 0
+        """10006 answers given because a request exceeded the budget (injected ones are not counted)."""
         self._api_key = api_key
         self._api_secret = api_secret
         self._list_shape = list_shape
@@ -626,6 +660,8 @@ class FakeBybit(LoopbackServer):
         self._orders: dict[str, FakeOrder] = {}
         self._payment_types: dict[str, int] = {}
         self._log: list[_StoredMessage] = []
+        self._unread_by_order: Counter[str] = Counter()
+        self._unread_by_nick: Counter[str] = Counter()
         self._media: dict[str, _MediaObject] = {}
         self._faults: list[_Injected] = []
         self._retired = False
@@ -787,6 +823,35 @@ class FakeBybit(LoopbackServer):
         """Make the order-scoped chat endpoints answer 912200387, as Bybit does since their retirement."""
         self._retired = True
 
+    def read_in_app(self, *, order_id: str | None = None, counterparty_nick: str | None = None) -> int:
+        """The merchant opened a chat in the Bybit app: an order's, or a counterparty's whole session.
+
+        The counterparty's messages there become read (``isRead``/``read`` 1), so the unread counts
+        (``selfUnreadMsgCount``/``unreadMsgCount`` of the pending list and order detail, ``unreadCount`` of
+        ``chat/session/list_v1``) drop; messages posted later are unread again. Returns how many became read.
+        Reading a chat through the API marks nothing read: whether Bybit's does is unknown, and the fake
+        assumes it does not, so a client cannot rely on it.
+        """
+        if (order_id is None) == (counterparty_nick is None):
+            raise ValueError("name exactly one of order_id and counterparty_nick")
+        if order_id is not None:
+            self._known_order(order_id)
+        elif counterparty_nick not in self._counterparties:
+            raise KeyError(f"no counterparty {counterparty_nick!r}")
+        opened = [
+            stored
+            for stored in self._log
+            if not stored.raw
+            and stored.item["isRead"] == 0
+            and (order_id is None or stored.order_id == order_id)
+            and (counterparty_nick is None or stored.nick == counterparty_nick)
+        ]
+        for stored in opened:
+            stored.item["isRead"] = stored.item["read"] = 1
+            self._unread_by_order[str(stored.order_id)] -= 1
+            self._unread_by_nick[stored.nick] -= 1
+        return len(opened)
+
     def inject(self, fault: Fault, *, times: int = 1, path: str | None = None, reset_after_ms: int = 300) -> None:
         """Make the next ``times`` signed requests (to ``path`` only, if given) fail.
 
@@ -890,18 +955,16 @@ class FakeBybit(LoopbackServer):
             "onlyForCustomer": 0,
         }
         self._log.append(_StoredMessage(number, order.target_nick, order.id, record, size=size))
+        if not read:
+            self._unread_by_order[order.id] += 1
+            self._unread_by_nick[order.target_nick] += 1
         return dict(record)
 
     def _unread(self, *, order_id: str | None = None, nick: str | None = None) -> int:
         """Unread messages (made by the fake) of an order or of a counterparty's session."""
-        return sum(
-            1
-            for stored in self._log
-            if not stored.raw
-            and stored.item["isRead"] == 0
-            and (order_id is None or stored.order_id == order_id)
-            and (nick is None or stored.nick == nick)
-        )
+        if order_id is not None:
+            return self._unread_by_order[order_id]
+        return self._unread_by_nick[str(nick)]
 
     def _media_token(self, name: str, expiry: int) -> str:
         return hmac.new(_MEDIA_KEY, f"{name}:{expiry}".encode(), hashlib.sha256).hexdigest()
@@ -961,9 +1024,12 @@ class FakeBybit(LoopbackServer):
         if (path not in self._endpoints and path not in self._raw_endpoints) or request.method != "POST":
             return _Reply(status=404, body=b"Not Found")
         injected = self._take_fault(path)
+        refusal: _Reply | None
         if injected is not None and injected.fault != "late":
-            return await self._faulted(injected, request.headers)
-        refusal = self._check_signature(request.headers, raw)
+            refusal = await self._faulted(injected, request.headers)
+        else:  # checked on arrival, answered after the delay
+            refusal = self._check_signature(request.headers, raw) or self._check_budget(path)
+        await self._wait_until(lambda: False, self.delay)
         if refusal is not None:
             return refusal
         reply = self._answer(path, body, raw, request.headers.get("Content-Type", ""))
@@ -1039,8 +1105,7 @@ class FakeBybit(LoopbackServer):
     async def _faulted(self, injected: _Injected, headers: Mapping[str, str]) -> _Reply:
         match injected.fault:
             case "rate_limit":
-                reset = str(self.server_time_ms() + injected.reset_after_ms)
-                return self._gateway(CODE_RATE_LIMIT, "Too many visits!", {RATE_LIMIT_RESET_HEADER: reset})
+                return self._rate_limited(self.server_time_ms() + injected.reset_after_ms)
             case "server_error":
                 return _Reply(
                     status=502, body=b"<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html"
@@ -1052,6 +1117,26 @@ class FakeBybit(LoopbackServer):
                 return self._timestamp_error(headers.get("X-BAPI-TIMESTAMP", ""), DEFAULT_RECV_WINDOW)
             case "auth":
                 return self._gateway(CODE_API_KEY, "API key is invalid.")
+
+    def _rate_limited(self, reset_ms: int) -> _Reply:
+        """10006 in the gateway envelope; the header says when (ms, the fake's clock) to try again."""
+        return self._gateway(CODE_RATE_LIMIT, "Too many visits!", {RATE_LIMIT_RESET_HEADER: str(reset_ms)})
+
+    def _check_budget(self, path: str) -> _Reply | None:
+        """Count a signed request against its budget on arrival; ``None`` when it fits the 1 s window."""
+        write = path in WRITE_PATHS
+        limit, arrivals = self.writes_per_second if write else self.reads_per_second, self._arrivals[write]
+        if limit is None:
+            return None
+        now = time.monotonic()
+        while arrivals and now - arrivals[0] >= BUDGET_WINDOW_SECONDS:
+            arrivals.popleft()
+        if len(arrivals) < limit:
+            arrivals.append(now)
+            return None
+        self.rate_limited_answers += 1
+        frees_in_ms = math.ceil((arrivals[0] + BUDGET_WINDOW_SECONDS - now) * 1000)
+        return self._rate_limited(self.server_time_ms() + frees_in_ms)
 
     def _timestamp_error(self, timestamp: str, recv_window: int) -> _Reply:
         return self._gateway(
@@ -1184,8 +1269,7 @@ class FakeBybit(LoopbackServer):
             and (begin is None or order.create_ms >= begin)
             and (end is None or order.create_ms <= end)
         ]
-        items = [self._pending_item(order) for order in pending]
-        return {"count": len(items), "items": _page(items, page, size)}
+        return {"count": len(pending), "items": [self._pending_item(order) for order in _page(pending, page, size)]}
 
     def _pending_item(self, order: FakeOrder) -> dict[str, Any]:
         seller_name, buyer_name = self._real_names(order)

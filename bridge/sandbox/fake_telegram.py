@@ -679,7 +679,8 @@ class FakeTelegram(LoopbackServer):
             "username": bot_username,
         }
         self._on_post = on_post
-        self._enforce_flood_limits = enforce_flood_limits
+        self.enforce_flood_limits = enforce_flood_limits
+        """Whether sends beyond Telegram's pace get 429; may be switched while the fake runs."""
         self._flood_scale = flood_scale
         """Multiplies every enforced limit's count, so tests can prove pacing at a faster pace."""
         self.chats: dict[int, FakeChat] = {}
@@ -1106,7 +1107,7 @@ class FakeTelegram(LoopbackServer):
 
     def _check_flood(self, chat: FakeChat) -> None:
         """With ``enforce_flood_limits``, refuse a send that would exceed Telegram's pace with 429."""
-        if not self._enforce_flood_limits:
+        if not self.enforce_flood_limits:
             return
         now = time.monotonic()
         pace = _PRIVATE_PACE if chat.type == "private" else _GROUP_PACE

@@ -741,3 +741,148 @@ async def test_media_sends_need_a_url_of_the_right_kind(fake_bybit: FakeBybit, c
     assert [a["ret_code"] for a in (as_pdf, forged, foreign, text)] == [10001, 10001, 10001, 0]
     assert fake_bybit.media_of(fake_bybit.messages(order.id)[0]) == (PNG, "proof.png")  # a str record with a URL
     assert fake_bybit.media_of({"message": "hello"}) is None
+
+
+# -- latency and the request budget ---------------------------------------------------------------------
+
+
+def ret_code(answer: dict[str, Any]) -> int:
+    """An answer's code in either envelope: the gateway's ``retCode`` or the P2P ``ret_code``."""
+    return int(answer["retCode"] if "retCode" in answer else answer["ret_code"])
+
+
+async def test_delay_holds_every_signed_answer() -> None:
+    async with FakeBybit(delay=0.3) as fake, httpx.AsyncClient(base_url=fake.url) as client:
+        order = fake.add_order()
+        started = time.monotonic()
+        answer = await Caller(client)(ORDER_INFO, {"orderId": order.id})
+        took = time.monotonic() - started
+        refused = await Caller(client)(ORDER_INFO, {"orderId": order.id}, secret="wrong-secret")
+        clock_started = time.monotonic()
+        await client.get("/v5/market/time")
+        clock_took = time.monotonic() - clock_started
+
+    assert answer["ret_code"] == 0 and refused["retCode"] == 10004
+    assert 0.3 <= took < 1.0
+    assert clock_took < 0.3  # the public clock is not a signed call
+
+
+async def test_reads_past_ten_a_second_are_refused_until_the_window_frees(fake_bybit: FakeBybit, call: Caller) -> None:
+    order = fake_bybit.add_order()
+    body = {"orderId": order.id}
+
+    burst = await asyncio.gather(*(call.raw(ORDER_INFO, body) for _ in range(12)))
+    answered_ms = time.time() * 1000
+    codes = sorted(ret_code(response.json()) for response in burst)
+    [limited, *_] = [response for response in burst if "retCode" in response.json()]
+    reset_ms = int(limited.headers["X-Bapi-Limit-Reset-Timestamp"])
+    await asyncio.sleep(max(0.0, reset_ms / 1000 - time.time()) + 0.02)
+    after_reset = await call(ORDER_INFO, body)
+
+    assert codes == [0] * 10 + [10006] * 2
+    assert limited.json()["retMsg"] == "Too many visits!" and limited.json()["result"] == {}
+    assert 0 < reset_ms - answered_ms <= 1000
+    assert after_reset["ret_code"] == 0  # refused requests did not count: the window freed on time
+    assert fake_bybit.rate_limited_answers == 2
+
+
+async def test_writes_have_their_own_budget_of_five(fake_bybit: FakeBybit, call: Caller) -> None:
+    order = fake_bybit.add_order()
+    body = {"orderId": order.id, "message": "hi", "contentType": "str"}
+
+    sends = await asyncio.gather(*(call(ORDER_SEND, body | {"msgUuid": f"u-{n}"}) for n in range(6)))
+    read = await call(ORDER_INFO, {"orderId": order.id})
+
+    assert sorted(ret_code(answer) for answer in sends) == [0] * 5 + [10006]
+    assert read["ret_code"] == 0
+    assert len(fake_bybit.messages(order.id)) == 5  # the refused send was not carried out
+    assert fake_bybit.rate_limited_answers == 1
+
+
+@pytest.mark.parametrize(("reads_per_second", "refused"), [(None, 0), (3, 12)])
+async def test_the_budget_can_be_changed_or_disabled(reads_per_second: int | None, refused: int) -> None:
+    async with FakeBybit(reads_per_second=reads_per_second) as fake, httpx.AsyncClient(base_url=fake.url) as client:
+        order = fake.add_order()
+        burst = await asyncio.gather(*(Caller(client)(ORDER_INFO, {"orderId": order.id}) for _ in range(15)))
+
+    assert sum(ret_code(answer) == 10006 for answer in burst) == refused == fake.rate_limited_answers
+
+
+# -- unread counts and the Bybit app ------------------------------------------------------------------------
+
+
+async def unread_counts(call: Caller, order_id: str) -> tuple[str, str, str, str]:
+    """(pending list's selfUnreadMsgCount and unreadMsgCount, order detail's unreadMsgCount, session unreadCount)."""
+    [item] = [i for i in (await call(PENDING, {"page": 1, "size": 30}))["result"]["items"] if i["id"] == order_id]
+    detail = (await call(ORDER_INFO, {"orderId": order_id}))["result"]
+    sessions = (await call(SESSIONS, {"lastId": 0, "size": 20, "readStatus": 2}))["result"]["chatSession"]
+    [session] = [s for s in sessions if s["sessionName"] == detail["targetNickName"]]
+    return item["selfUnreadMsgCount"], item["unreadMsgCount"], detail["unreadMsgCount"], session["unreadCount"]
+
+
+@pytest.fixture
+async def unbudgeted() -> AsyncIterator[tuple[FakeBybit, Caller]]:
+    """A fake without the request budget, for tests that read more than 10 times a second, and a caller."""
+    async with FakeBybit(reads_per_second=None) as fake, httpx.AsyncClient(base_url=fake.url, timeout=5) as client:
+        yield fake, Caller(client)
+
+
+async def test_the_budget_and_the_delay_may_change_while_the_fake_runs(unbudgeted: tuple[FakeBybit, Caller]) -> None:
+    fake, call = unbudgeted
+    order = fake.add_order()
+    body = {"orderId": order.id}
+
+    unlimited = await asyncio.gather(*(call(ORDER_INFO, body) for _ in range(12)))
+    fake.reads_per_second, fake.delay = 10, 0.2
+    started = time.monotonic()
+    limited = await asyncio.gather(*(call(ORDER_INFO, body) for _ in range(12)))
+
+    assert [ret_code(answer) for answer in unlimited] == [0] * 12
+    assert sorted(ret_code(answer) for answer in limited) == [0] * 10 + [10006] * 2
+    assert time.monotonic() - started >= 0.2
+
+
+async def test_reading_in_the_app_marks_the_order_chat_read(unbudgeted: tuple[FakeBybit, Caller]) -> None:
+    fake_bybit, call = unbudgeted
+    order = fake_bybit.add_order()
+    fake_bybit.post_message(order.id, "paid")
+    fake_bybit.post_message(order.id, "see receipt")
+    fake_bybit.post_message(order.id, "ok", sender="self")
+    session = await session_of(call, order.target_mask_id)
+    await call(LISTPAGE, {"orderId": order.id, "size": "30"})
+    await call(SESSION_LIST, {"sessionId": session, "lastId": 0, "limit": 30})
+
+    before = await unread_counts(call, order.id)  # reading through the API marked nothing read
+    became_read = fake_bybit.read_in_app(order_id=order.id)
+    after = await unread_counts(call, order.id)
+    listed = (await call(LISTPAGE, {"orderId": order.id, "size": "30"}))["result"]["result"]
+    fake_bybit.post_message(order.id, "hello?")
+    later = await unread_counts(call, order.id)
+
+    assert before == ("2", "2", "2", "2")
+    assert became_read == 2
+    assert after == ("0", "0", "0", "0")
+    assert all(m["isRead"] == 1 and m["read"] == 1 for m in listed)
+    assert later == ("1", "1", "1", "1")
+
+
+async def test_reading_a_counterparty_in_the_app_marks_their_session_read(
+    unbudgeted: tuple[FakeBybit, Caller],
+) -> None:
+    fake_bybit, call = unbudgeted
+    first = fake_bybit.add_order(counterparty_nick="Bob")
+    second = fake_bybit.add_order(counterparty_nick="Bob")
+    carol = fake_bybit.add_order(counterparty_nick="Carol")
+    for order in (first, second, carol):
+        fake_bybit.post_message(order.id, "paid")
+
+    fake_bybit.read_in_app(counterparty_nick="Bob")
+    unread = await call(SESSIONS, {"lastId": 0, "size": 20, "readStatus": 0})
+    pending = (await call(PENDING, {"page": 1, "size": 30}))["result"]["items"]
+
+    assert [s["sessionName"] for s in unread["result"]["chatSession"]] == ["Carol"]
+    assert {i["id"]: i["selfUnreadMsgCount"] for i in pending} == {first.id: "0", second.id: "0", carol.id: "1"}
+    with pytest.raises(ValueError, match="exactly one"):
+        fake_bybit.read_in_app(order_id=first.id, counterparty_nick="Bob")
+    with pytest.raises(KeyError):
+        fake_bybit.read_in_app(counterparty_nick="Nobody")

@@ -1,0 +1,542 @@
+"""Scale: the real bridge (a subprocess) watching 10, 200 or 1,000 orders, a share of them talking.
+
+Bybit is a :class:`FakeBybit` answering every call after a realistic delay and enforcing Bybit's budget
+(10006 past 10 reads a second); the session chat API is used, as on Bybit today. A fixed-interval poller
+(:mod:`bench.baseline`) runs at the same time against a twin fake (its own account, same delay and budget)
+that receives exactly the same messages at the same moments, so every ratio comes from one run.
+
+Per size: a warm-up with Telegram pacing raised (``AUTO_WATCH`` watches every order, one history message
+each makes its home); *raised*: messages from the talking orders at random (Poisson) while Telegram pacing
+stays raised, which shows the Bybit side alone; *real*: the same load with the bridge restarted at its default
+pacing against a fake Telegram enforcing Telegram's limits; optionally *quiet*: minutes without a message
+(idle CPU), then one message on each of a few quiet orders, staggered (first-message latency).
+
+Detection latency = the store's ``seen_at`` minus Bybit's ``createDate`` (what the scheduler controls);
+delivery latency = the fake Telegram receiving the post minus the moment the message was posted on Bybit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import random
+import re
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.baseline import FixedIntervalPoller
+from bench.process import RAISED_PACING, BridgeProcess, bridge_env
+from bridge.sandbox import FakeBybit, FakeOrder, FakeTelegram
+from bridge.sandbox.fake_bybit import BUDGET_WINDOW_SECONDS, CODE_RATE_LIMIT, WRITE_PATHS
+
+CHAT = -1001000000002
+READS_PER_SECOND = 10
+WARM_UP_TIMEOUT = 900.0
+IDLE_SETTLE_SECONDS = 5.0
+POLL_SECONDS = 0.5
+LAG_STEP = 0.05
+TOKEN = re.compile(r"msg ([a-z]+-\d{5})")
+TELEGRAM_GROUP_LIMIT = 20  # posts a minute into one group
+BINDING_SHARE = 0.9  # a limit used to 90 % or more binds
+
+
+@dataclass(frozen=True)
+class Params:
+    """What one scale run does; the defaults are ``make bench``'s."""
+
+    delay: float = 0.15
+    talk_seconds: float = 45.0
+    mean_gap: float = 20.0
+    """Mean seconds between two messages of one talking order (Poisson arrivals)."""
+    drain_timeout: float = 150.0
+    """Seconds after a phase's last message to wait for the rest to arrive; later ones count as not arrived."""
+    probes: int = 10
+    probe_gap: float = 3.0
+    probe_timeout: float = 300.0
+    poll_interval: float = 1.0
+    poll_interval_max: float = 30.0
+    seed: int = 2026
+
+
+@dataclass(frozen=True)
+class Size:
+    """Watched orders, how many of them talk, and seconds of quiet before the first-message probes (0: none)."""
+
+    orders: int
+    talking: int
+    quiet_seconds: float = 0.0
+
+
+@dataclass
+class Sent:
+    """One message posted on both fakes: the bridge's copy, the baseline's copy, and when (monotonic)."""
+
+    order_id: str
+    bridge_id: str
+    bridge_created: float
+    twin_id: str
+    twin_created: float
+    at: float
+
+
+@dataclass
+class Phase:
+    """The figures of one measured phase."""
+
+    messages: int
+    detection: list[float]
+    baseline: list[float]
+    delivery: list[float]
+    reads_per_second: float
+    baseline_reads_per_second: float
+    posts_per_minute: int
+    cpu_per_1000: float
+
+
+@dataclass
+class ScaleResult:
+    """Every phase of one size, and the bridge process's memory and idle CPU."""
+
+    size: Size
+    phases: dict[str, Phase] = field(default_factory=dict)
+    idle_rss_mb: float = 0.0
+    peak_rss_mb: float = 0.0
+    idle_cpu_percent: float | None = None
+    baseline_interval: float = 0.0
+    rate_limited: tuple[int, int] = (0, 0)
+    """10006 answers to the bridge and to the baseline over the measured phases (the warm-up has no budget)."""
+    loop_lag: float = 0.0
+    """The bench process's worst event-loop lag (seconds)."""
+
+
+class LoopLag:
+    """How late this process's event loop wakes up (the fakes run here: a late loop stamps arrivals late)."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+
+    async def run(self) -> None:
+        """Sleep in short steps until cancelled, keeping the worst oversleep."""
+        while True:
+            started = time.monotonic()
+            await asyncio.sleep(LAG_STEP)
+            self.worst = max(self.worst, time.monotonic() - started - LAG_STEP)
+
+
+def percentile(samples: Iterable[float], share: float) -> float:
+    """Nearest-rank percentile; ``inf`` for a sample that never arrived, ``nan`` for no samples."""
+    ordered = sorted(samples)
+    if not ordered:
+        return math.nan
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+class World:
+    """The two fakes with the same orders and messages, the fake Telegram, and every message posted."""
+
+    def __init__(self, bybit: FakeBybit, twin: FakeBybit, telegram: FakeTelegram, size: Size) -> None:
+        self.bybit = bybit
+        self.twin = twin
+        self.telegram = telegram
+        self.orders = [self._add(n) for n in range(size.orders)]
+        self.sent: dict[str, Sent] = {}
+        self._delivered: dict[str, float] = {}
+        self._scanned = 0
+        for order in self.orders:  # history: delivered in the warm-up, so every order has its home
+            for fake in (bybit, twin):
+                fake.post_message(order.id, f"hello, order {order.id[-4:]}")
+
+    def _add(self, n: int) -> FakeOrder:
+        order = self.bybit.add_order(counterparty_nick=f"Buyer{n:04d}", quantity=str(10 + n % 90))
+        twin = self.twin.add_order(counterparty_nick=f"Buyer{n:04d}", quantity=str(10 + n % 90))
+        assert twin.id == order.id
+        return order
+
+    def delivered(self) -> dict[str, float]:
+        """Token → when the fake Telegram received the first post carrying it (monotonic); reads new posts only."""
+        for post in self.telegram.sent[self._scanned :]:
+            for token in TOKEN.findall(post.plain or ""):
+                self._delivered.setdefault(token, post.time)
+        self._scanned = len(self.telegram.sent)
+        return self._delivered
+
+    def post(self, order: FakeOrder, token: str) -> None:
+        """The counterparty writes ``msg <token>`` in the order's chat, on both fakes at once."""
+        text = f"msg {token}"
+        mine, theirs = self.bybit.post_message(order.id, text), self.twin.post_message(order.id, text)
+        self.sent[token] = Sent(
+            order.id,
+            mine["id"],
+            int(mine["createDate"]) / 1000,
+            theirs["id"],
+            int(theirs["createDate"]) / 1000,
+            time.monotonic(),
+        )
+
+
+def seen_at(db_path: Path) -> dict[str, float]:
+    """Message id → when the bridge stored it (unix seconds), read from its database."""
+    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)) as db:
+        return dict(db.execute("SELECT msg_id, seen_at FROM messages").fetchall())
+
+
+def watch_progress(db_path: Path) -> tuple[int, int, int]:
+    """(orders watched, of them backfilled, messages delivered) in the bridge's database."""
+    if not db_path.exists():
+        return 0, 0, 0
+    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)) as db:
+        watched, backfilled = db.execute("SELECT count(*), coalesce(sum(backfilled), 0) FROM orders").fetchone()
+        [delivered] = db.execute("SELECT count(*) FROM messages WHERE delivered_at IS NOT NULL").fetchone()
+    return int(watched), int(backfilled), int(delivered)
+
+
+def busiest_minute(moments: list[float]) -> int:
+    """The most events in any 60 s window."""
+    ordered = sorted(moments)
+    best, start = 0, 0
+    for end, moment in enumerate(ordered):
+        while moment - ordered[start] > 60:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def schedule(
+    rng: random.Random, orders: list[FakeOrder], seconds: float, mean_gap: float
+) -> list[tuple[float, FakeOrder]]:
+    """Poisson arrivals for each order over ``seconds``: (offset, order), in time order."""
+    arrivals = []
+    for order in orders:
+        at = rng.expovariate(1 / mean_gap)
+        while at < seconds:
+            arrivals.append((at, order))
+            at += rng.expovariate(1 / mean_gap)
+    return sorted(arrivals, key=lambda arrival: arrival[0])
+
+
+class ScaleRun:
+    """One size: the world, the baseline poller, the bridge processes, and the phases measured."""
+
+    def __init__(self, world: World, baseline: FixedIntervalPoller, workdir: Path, params: Params) -> None:
+        self.world = world
+        self.baseline = baseline
+        self.workdir = workdir
+        self.params = params
+        self.db_path = workdir / "bridge.db"
+        self.rng = random.Random(params.seed)
+
+    def env(self, **settings: str) -> dict[str, str]:
+        """The bridge's environment for this run: session API, auto-watch, the poll settings, ``settings``."""
+        return bridge_env(
+            self.world.bybit,
+            self.world.telegram,
+            CHAT,
+            self.db_path,
+            BYBIT_CHAT_API="session",
+            AUTO_WATCH="true",
+            POLL_INTERVAL=str(self.params.poll_interval),
+            POLL_INTERVAL_MAX=str(self.params.poll_interval_max),
+            **settings,
+        )
+
+    async def warm_up(self, orders: int) -> None:
+        """Wait until every order is watched, backfilled and its history delivered, and the baseline polls."""
+        deadline = time.monotonic() + WARM_UP_TIMEOUT
+        while min(await asyncio.to_thread(watch_progress, self.db_path)) < orders or self.baseline.rounds < 1:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"warm-up incomplete: {watch_progress(self.db_path)} of {orders}")
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def talk(self, name: str, bridge: BridgeProcess, talking: list[FakeOrder]) -> Phase:
+        """Messages from ``talking`` at random for ``talk_seconds``; measured until all arrived or timed out."""
+        arrivals = schedule(self.rng, talking, self.params.talk_seconds, self.params.mean_gap)
+        plan = [(f"{name}-{n:05d}", *arrival) for n, arrival in enumerate(arrivals)]
+        return await self.measure(bridge, plan, self.params.drain_timeout)
+
+    async def probe(self, bridge: BridgeProcess, quiet: list[FakeOrder]) -> Phase:
+        """One message on each of ``probes`` quiet orders, ``probe_gap`` seconds apart."""
+        chosen = self.rng.sample(quiet, min(self.params.probes, len(quiet)))
+        plan = [(f"first-{n:05d}", n * self.params.probe_gap, order) for n, order in enumerate(chosen)]
+        return await self.measure(bridge, plan, self.params.probe_timeout)
+
+    async def measure(self, bridge: BridgeProcess, plan: list[tuple[str, float, FakeOrder]], timeout: float) -> Phase:
+        """Post ``plan`` ((token, offset, order) in time order), wait for it to arrive, and take the figures."""
+        world = self.world
+        started, cpu_before = time.monotonic(), bridge.usage().cpu_seconds
+        calls_before, twin_calls_before = len(world.bybit.requests), len(world.twin.requests)
+        posts_before = len(world.telegram.sent)
+        for token, offset, order in plan:
+            await asyncio.sleep(max(0.0, started + offset - time.monotonic()))
+            world.post(order, token)
+        tokens = [token for token, _, _ in plan]
+        deadline = time.monotonic() + timeout
+        while not await self.arrived(tokens) and time.monotonic() < deadline:
+            await asyncio.sleep(POLL_SECONDS)
+        seconds = time.monotonic() - started
+        cpu = bridge.usage().cpu_seconds - cpu_before
+        seen, delivered = await asyncio.to_thread(seen_at, self.db_path), world.delivered()
+        sent = [world.sent[token] for token in tokens]
+        reads = [r for r in world.bybit.requests[calls_before:] if r.path not in WRITE_PATHS]
+        twin_reads = len(world.twin.requests) - twin_calls_before  # the baseline only reads
+        return Phase(
+            messages=len(sent),
+            detection=[seen.get(s.bridge_id, math.inf) - s.bridge_created for s in sent],
+            baseline=[self.baseline.first_seen.get(s.twin_id, math.inf) - s.twin_created for s in sent],
+            delivery=[delivered.get(token, math.inf) - world.sent[token].at for token in tokens],
+            reads_per_second=sum(1 for r in reads if r.ret_code != CODE_RATE_LIMIT) / seconds,
+            baseline_reads_per_second=twin_reads / seconds,
+            posts_per_minute=busiest_minute([p.time for p in world.telegram.sent[posts_before:] if p.chat_id == CHAT]),
+            cpu_per_1000=cpu / max(1, len(sent)) * 1000,
+        )
+
+    async def arrived(self, tokens: list[str]) -> bool:
+        """Whether every message is in the bridge's store, seen by the baseline and in Telegram."""
+        seen, delivered = await asyncio.to_thread(seen_at, self.db_path), self.world.delivered()
+        return all(
+            self.world.sent[token].bridge_id in seen
+            and self.world.sent[token].twin_id in self.baseline.first_seen
+            and token in delivered
+            for token in tokens
+        )
+
+
+async def idle_rss_mb(workdir: Path, params: Params) -> float:
+    """RSS of the bridge started with nothing to watch, once start-up settled (MB)."""
+    async with FakeBybit(delay=params.delay) as bybit, FakeTelegram() as telegram:
+        telegram.add_chat(CHAT, type="supergroup", title="Idle")
+        env = bridge_env(bybit, telegram, CHAT, workdir / "idle.db", BYBIT_CHAT_API="session")
+        async with BridgeProcess(telegram, workdir, env, "idle") as bridge:
+            await asyncio.sleep(IDLE_SETTLE_SECONDS)
+            return bridge.usage().rss_kb / 1024
+
+
+async def run_scale(size: Size, params: Params, idle_rss: float) -> ScaleResult:
+    """Warm up, then the raised, real and (optionally) quiet phases, for one size."""
+    result = ScaleResult(size, idle_rss_mb=idle_rss)
+    # The warm-up is not measured: no delay, no budget (a refused order_info would leave an order unwatched).
+    bybit, twin, telegram = FakeBybit(reads_per_second=None), FakeBybit(reads_per_second=None), FakeTelegram()
+    async with bybit, twin, telegram:
+        telegram.add_chat(CHAT, type="supergroup", title="Bench")
+        world = World(bybit, twin, telegram, size)
+        baseline = FixedIntervalPoller(twin, world.orders, reads_per_second=READS_PER_SECOND)
+        result.baseline_interval = baseline.interval
+        lag = LoopLag()
+        background = [asyncio.create_task(baseline.run()), asyncio.create_task(lag.run())]
+        talking = random.Random(params.seed).sample(world.orders, size.talking)
+        quiet = [order for order in world.orders if order not in talking]
+        with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+            run = ScaleRun(world, baseline, Path(tmp), params)
+            try:
+                async with BridgeProcess(telegram, run.workdir, run.env(**RAISED_PACING), "raised") as bridge:
+                    await run.warm_up(size.orders)
+                    for fake in (bybit, twin):  # from here on, measured
+                        fake.delay, fake.reads_per_second = params.delay, READS_PER_SECOND
+                    result.phases["raised"] = await run.talk("raised", bridge, talking)
+                    result.peak_rss_mb = bridge.usage().peak_rss_kb / 1024
+                telegram.enforce_flood_limits = True
+                await asyncio.sleep(BUDGET_WINDOW_SECONDS)  # the stopped process's last reads leave Bybit's window
+                async with BridgeProcess(telegram, run.workdir, run.env(), "real") as bridge:
+                    result.phases["real"] = await run.talk("real", bridge, talking)
+                    if size.quiet_seconds:
+                        before = bridge.usage().cpu_seconds
+                        await asyncio.sleep(size.quiet_seconds)
+                        result.idle_cpu_percent = (bridge.usage().cpu_seconds - before) / size.quiet_seconds * 100
+                        result.phases["first"] = await run.probe(bridge, quiet)
+                    result.peak_rss_mb = max(result.peak_rss_mb, bridge.usage().peak_rss_kb / 1024)
+            finally:
+                for task in background:
+                    task.cancel()
+                await asyncio.gather(*background, return_exceptions=True)
+        result.rate_limited = (bybit.rate_limited_answers, twin.rate_limited_answers)
+        result.loop_lag = lag.worst
+    return result
+
+
+# -- the report ---------------------------------------------------------------------------------------------
+
+DETECTION_TARGETS = {200: 3.0, 1000: 10.0}
+"""p95 detection latency on talking orders (seconds) by watched orders."""
+FIRST_MESSAGE_TARGET = (1000, 30.0)
+"""p95 detection of the first message on a quiet order (seconds) at this many watched orders."""
+RATIO_TARGET = 5.0
+RSS_TARGET_MB = 40.0
+IDLE_CPU_TARGET = (1000, 2.0)
+"""Idle CPU (% of a core) with this many quiet orders."""
+
+
+def seconds(samples: list[float], share: float) -> str:
+    """A percentile in seconds; "> X s" when it fell among messages that never arrived."""
+    value = percentile(samples, share)
+    if math.isnan(value):
+        return "—"
+    if math.isinf(value):
+        missing = sum(1 for sample in samples if math.isinf(sample))
+        return f"not arrived ({missing} of {len(samples)})"
+    return f"{value:.2f} s"
+
+
+def spread(samples: list[float]) -> str:
+    """p50 / p95 / max."""
+    return " / ".join(seconds(samples, share) for share in (0.5, 0.95, 1.0))
+
+
+def mark(met: bool) -> str:
+    """The met / not met column."""
+    return "met" if met else "**not met**"
+
+
+def rows(result: ScaleResult) -> list[tuple[str, str, str, str, str]]:
+    """(figure, bridge, baseline, target, met) for one size."""
+    size, raised, real = result.size, result.phases["raised"], result.phases["real"]
+    bridge_p95, baseline_p95 = percentile(raised.detection, 0.95), percentile(raised.baseline, 0.95)
+    ratio = baseline_p95 / bridge_p95 if bridge_p95 > 0 else math.inf
+    target = DETECTION_TARGETS.get(size.orders)
+    out = [
+        (
+            "detection p50 / p95 / max, talking orders",
+            spread(raised.detection),
+            spread(raised.baseline),
+            f"p95 ≤ {target:g} s" if target else "—",
+            mark(bridge_p95 <= target) if target else "",
+        ),
+        (
+            "baseline p95 ÷ bridge p95",
+            f"{ratio:.2f}×",
+            "1×",
+            f"≥ {RATIO_TARGET:g}×" if target else "—",
+            mark(ratio >= RATIO_TARGET) if target else "",
+        ),
+        ("detection p95, talking, second phase", seconds(real.detection, 0.95), seconds(real.baseline, 0.95), "—", ""),
+        ("delivery p50 / p95 / max, Telegram pacing raised", spread(raised.delivery), "—", "—", ""),
+        ("delivery p50 / p95 / max, Telegram's real limits", spread(real.delivery), "—", "—", ""),
+    ]
+    first = result.phases.get("first")
+    if first is not None:
+        at, limit = FIRST_MESSAGE_TARGET
+        p95 = percentile(first.detection, 0.95)
+        out += [
+            (
+                f"first message on a quiet order ({first.messages}): detection p50 / p95 / max",
+                spread(first.detection),
+                spread(first.baseline),
+                f"p95 ≤ {limit:g} s" if size.orders >= at else "—",
+                mark(p95 <= limit) if size.orders >= at else "",
+            ),
+            ("first message on a quiet order: delivery p95", seconds(first.delivery, 0.95), "—", "—", ""),
+        ]
+    limited, baseline_limited = result.rate_limited
+    out += [
+        (
+            f"Bybit reads/s answered (budget {READS_PER_SECOND}), raised / real phase",
+            f"{raised.reads_per_second:.2f} / {real.reads_per_second:.2f}",
+            f"{raised.baseline_reads_per_second:.2f} / {real.baseline_reads_per_second:.2f}",
+            f"≤ {READS_PER_SECOND}",
+            mark(max(raised.reads_per_second, real.reads_per_second) <= READS_PER_SECOND),
+        ),
+        (
+            "10006 answers (budget exceeded), all measured phases",
+            str(limited),
+            str(baseline_limited),
+            "0",
+            mark(limited == 0),
+        ),
+        (
+            "Telegram posts in the busiest minute, raised / real limits",
+            f"{raised.posts_per_minute} / {real.posts_per_minute}",
+            "—",
+            f"≤ {TELEGRAM_GROUP_LIMIT} at real limits",
+            mark(real.posts_per_minute <= TELEGRAM_GROUP_LIMIT),
+        ),
+        (
+            "CPU seconds per 1,000 messages, raised / real phase",
+            f"{raised.cpu_per_1000:.1f} / {real.cpu_per_1000:.1f}",
+            "—",
+            "—",
+            "",
+        ),
+        (
+            "peak RSS (above the idle process)",
+            f"{result.peak_rss_mb:.0f} MB (+{result.peak_rss_mb - result.idle_rss_mb:.0f} MB)",
+            "—",
+            f"≤ +{RSS_TARGET_MB:g} MB",
+            mark(result.peak_rss_mb - result.idle_rss_mb <= RSS_TARGET_MB),
+        ),
+    ]
+    if result.idle_cpu_percent is not None:
+        at, limit = IDLE_CPU_TARGET
+        out.append(
+            (
+                f"idle CPU, {size.orders:,} quiet orders ({size.quiet_seconds:g} s without a message)",
+                f"{result.idle_cpu_percent:.1f} % of a core",
+                "—",
+                f"≤ {limit:g} %" if size.orders >= at else "—",
+                mark(result.idle_cpu_percent <= limit) if size.orders >= at else "",
+            )
+        )
+    return out
+
+
+def binding(result: ScaleResult) -> str:
+    """Which limit binds: Bybit's budget (detection) and Telegram's group pacing (delivery)."""
+    raised, real = result.phases["raised"], result.phases["real"]
+    used = max(raised.reads_per_second, real.reads_per_second)
+    bybit = (
+        f"Bybit's budget binds detection ({used:.1f} of {READS_PER_SECOND} reads/s used)"
+        if used >= BINDING_SHARE * READS_PER_SECOND
+        else f"Bybit's budget does not bind ({used:.1f} of {READS_PER_SECOND} reads/s used): the poll round does"
+    )
+    raised_p95, real_p95 = percentile(raised.delivery, 0.95), percentile(real.delivery, 0.95)
+    if real.posts_per_minute >= BINDING_SHARE * TELEGRAM_GROUP_LIMIT and real_p95 > raised_p95:
+        telegram = (
+            f"Telegram's {TELEGRAM_GROUP_LIMIT} posts/min per group binds delivery ({real.posts_per_minute} posts"
+            " in the busiest minute; delivery p95 "
+            f"{seconds(real.delivery, 0.95)} at real limits against {seconds(raised.delivery, 0.95)} raised)"
+        )
+    else:
+        telegram = (
+            f"Telegram's group pacing does not bind ({real.posts_per_minute} posts in the busiest minute"
+            f" of {TELEGRAM_GROUP_LIMIT})"
+        )
+    return f"{bybit}; {telegram}."
+
+
+def render(results: list[ScaleResult], params: Params) -> str:
+    """The scale section of BENCHMARKS.md: one table per size with targets, and which limit binds."""
+    parts = [
+        "## Scale: watched orders, a share talking, Bybit at a realistic delay with its budget enforced\n",
+        f"The real bridge as a subprocess (`python -m bridge run`, session chat API, `AUTO_WATCH=true`,"
+        f" `POLL_INTERVAL={params.poll_interval:g}`, `POLL_INTERVAL_MAX={params.poll_interval_max:g}`) against a"
+        f" fake Bybit answering every call after {params.delay * 1000:.0f} ms and refusing (10006) past"
+        f" {READS_PER_SECOND} reads a second. Talking orders write at random (Poisson, one message per"
+        f" {params.mean_gap:g} s on average each) for {params.talk_seconds:g} s per phase: first with Telegram"
+        " pacing raised on a fake that allows it (the Bybit side alone), then with the bridge restarted at its"
+        " default pacing against a fake enforcing Telegram's limits (the second phase). The fixed-interval"
+        " baseline (`bench/baseline.py`: every watched session read in turn through the project's"
+        " `BybitClient`, rounds every watched ÷ 10 s) runs at the same time against a twin fake (its own account)"
+        " given the same messages at the same moments. Detection: message created on Bybit → in the store;"
+        " delivery: → the fake Telegram received the post. Messages still missing"
+        f" {params.drain_timeout:g} s after a phase's last one count as not arrived. CPU per 1,000 messages: all"
+        " the bridge's CPU during a phase (polling included) over its messages. Idle process: the bridge"
+        " with nothing to watch. The warm-up (every order watched, its history delivered; not measured) runs"
+        " without the delay and the budget.\n",
+    ]
+    for result in results:
+        size = result.size
+        parts.append(
+            f"### {size.orders:,} watched, {size.talking} talking"
+            f" ({result.phases['raised'].messages} + {result.phases['real'].messages} messages;"
+            f" baseline round every {result.baseline_interval:g} s; idle process {result.idle_rss_mb:.0f} MB)\n"
+        )
+        table = ["| figure | bridge | fixed-interval baseline | target | |", "|---|---|---|---|---|"]
+        table += [f"| {' | '.join(row)} |" for row in rows(result)]
+        parts.append("\n".join(table) + "\n")
+        parts.append(
+            f"Which limit binds: {binding(result)} (The bench process's event loop, which stamps arrivals at the"
+            f" fakes, lagged {result.loop_lag * 1000:.0f} ms at worst.)\n"
+        )
+    return "\n".join(parts)
