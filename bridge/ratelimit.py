@@ -78,10 +78,14 @@ class SlidingWindow:
         return reduced
 
     def push_back(self, seconds: float) -> None:
-        """Treat the window as full for ``seconds`` (after a server said: slow down)."""
-        until = self._clock() + seconds - self.period
+        """Treat the window as full for ``seconds`` (after a server said: slow down), then free it a slot at a time.
+
+        The server's window frees one request at a time too: freeing every slot at once would send a burst
+        it refuses again.
+        """
+        start = self._clock() + seconds - self.period
         self._events.clear()
-        self._events.extend([until] * self.limit)
+        self._events.extend(start + n * self.period / self.limit for n in range(self.limit))
 
 
 async def acquire_all(windows: Sequence[SlidingWindow], *, urgent: bool = False) -> None:

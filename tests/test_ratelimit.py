@@ -30,6 +30,9 @@ def test_sliding_window_delay() -> None:
     assert window.delay() == 0
     window.push_back(30.0)
     assert window.delay() == pytest.approx(30.0)
+    clock.now = 40.0
+    window.take()
+    assert window.delay() == pytest.approx(5.0)  # after the pause, slots free one at a time (2 per 10 s)
 
 
 def test_fractional_rate() -> None:

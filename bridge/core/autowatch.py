@@ -28,7 +28,7 @@ class AutoWatch:
             if summary.id in self._refused or await self._store.orders.known(summary.id):
                 continue
             result = await self._watchlist.add(summary.id, self._chat_id, None, None)
-            if result.outcome is Outcome.REFUSED_BY_BYBIT:
+            if result.outcome is Outcome.REFUSED_BY_BYBIT and not result.transient:
                 self._refused.add(summary.id)  # logged by the watchlist; not asked again until a restart
             elif result.outcome is Outcome.ADDED:
                 added += 1

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bridge.bybit import BybitClient, OrderInfo
-from bridge.errors import BybitAuthError, BybitError
+from bridge.errors import BybitAuthError, BybitError, BybitUnavailable
 from bridge.store import Store
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class Result:
     outcome: Outcome
     info: OrderInfo | None = None
     reason: str = ""
+    transient: bool = False  # Bybit could not answer (timeouts, 5xx, its budget): asking again later may work
 
 
 class Watchlist:
@@ -60,7 +61,12 @@ class Watchlist:
             log.warning("order %s: /watch refused by Bybit: %s", order_id, exc)
             # Bybit's auth errors quote the signed string (with the API key): chat members get the gist only.
             detail = "the bridge's API credentials were refused" if isinstance(exc, BybitAuthError) else exc.message
-            return Result(order_id, Outcome.REFUSED_BY_BYBIT, reason=f"{detail} (code {exc.code})")
+            return Result(
+                order_id,
+                Outcome.REFUSED_BY_BYBIT,
+                reason=f"{detail} (code {exc.code})",
+                transient=isinstance(exc, BybitUnavailable),
+            )
         await self._store.orders.watch(info, chat_id, thread_id, user_id)
         log.info("order %s: watched in chat %s", order_id, chat_id)
         return Result(order_id, Outcome.RESUMED if existing else Outcome.ADDED, info)

@@ -90,3 +90,13 @@ async def test_auto_watch_brings_new_orders_without_a_command(harness: Harness) 
     harness.bybit.post_message(second.id, "a 03 second order")
     await harness.wait_text("a 03 second order")
     assert "a 02 after unwatch" not in " ".join(harness.texts())  # an unwatched order stays unwatched
+
+
+async def test_auto_watch_asks_again_after_bybit_could_not_answer(harness: Harness) -> None:
+    harness.bybit.retire_order_chat()
+    order = harness.bybit.add_order(counterparty_nick="PatientBuyer")
+    harness.bybit.inject("server_error", times=5, path=ORDER_INFO)  # the client's five tries all fail
+    await harness.start(auto_watch=True)
+    harness.bybit.post_message(order.id, "w 01 still here")
+    await harness.wait_text("w 01 still here", timeout=30)
+    assert order.id in active_orders(harness)
