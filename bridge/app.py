@@ -35,6 +35,7 @@ from bridge.telegram.outgoing import (
 log = logging.getLogger(__name__)
 
 CHAT_API_KEY = "chat_api"  # store key remembering which chat API Bybit left us
+SESSION_KEY = "session:"  # store keys remembering each counterparty's chat session id
 SHUTDOWN_GRACE = 10.0  # seconds a post in flight may take to finish on shutdown
 STARTUP_RETRY = 5.0  # seconds between start-up attempts while Telegram is unreachable
 
@@ -66,16 +67,7 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
         if me is None:
             return
 
-        async def remember_api(name: ApiName) -> None:
-            await store.values.set(CHAT_API_KEY, name)
-
-        remembered = await store.values.get(CHAT_API_KEY)
-        source = ChatSource(
-            client,
-            mode=settings.bybit_chat_api,
-            current="session" if remembered == "session" else "order",
-            on_switch=remember_api,
-        )
+        source = await _chat_source(store, client, settings)
         watchlist = Watchlist(store, client)
         poller = Poller(
             store,
@@ -153,6 +145,25 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             await dispatcher.stop_polling()
         await delivery.stop(SHUTDOWN_GRACE)
     log.info("stopped")
+
+
+async def _chat_source(store: Store, client: BybitClient, settings: Settings) -> ChatSource:
+    """The chat reader, with which API Bybit left us and the session ids it gave, as remembered."""
+
+    async def remember_api(name: ApiName) -> None:
+        await store.values.set(CHAT_API_KEY, name)
+
+    async def remember_session(user_mask_id: str, session_id: str) -> None:
+        await store.values.set(SESSION_KEY + user_mask_id, session_id)
+
+    return ChatSource(
+        client,
+        mode=settings.bybit_chat_api,
+        current="session" if await store.values.get(CHAT_API_KEY) == "session" else "order",
+        on_switch=remember_api,
+        sessions=await store.values.with_prefix(SESSION_KEY),
+        on_session=remember_session,
+    )
 
 
 async def _introduce(bot: Bot, stop: asyncio.Event) -> User | None:

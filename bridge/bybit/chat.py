@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Literal, Protocol, TypeVar
 
@@ -36,7 +36,9 @@ class ChatSource:
     Order-scoped (``order/message/listpage``, one chat per order, paged by page number) until Bybit
     answers 912200387, then session-based (``chat/message/listpage_v1``, one chat per counterparty,
     paged by ``lastId``). ``mode`` "auto" switches by itself and reports it through ``on_switch`` so
-    it is remembered across restarts; "order" or "session" forces one API.
+    it is remembered across restarts; "order" or "session" forces one API. Session ids (one per
+    counterparty) start from ``sessions`` and each new one is reported through ``on_session``, so a
+    restart does not ask Bybit for every one again.
     """
 
     def __init__(
@@ -46,12 +48,15 @@ class ChatSource:
         mode: Literal["auto", "order", "session"],
         current: ApiName,
         on_switch: Callable[[ApiName], Awaitable[None]],
+        sessions: Mapping[str, str] | None = None,
+        on_session: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         self._client = client
         self._mode = mode
         self._current: ApiName = current if mode == "auto" else mode
         self._on_switch = on_switch
-        self._sessions: dict[str, str] = {}
+        self._sessions: dict[str, str] = dict(sessions or {})
+        self._on_session = on_session
 
     @property
     def current(self) -> ApiName:
@@ -133,6 +138,8 @@ class ChatSource:
         session = self._sessions.get(user_mask_id)
         if session is None:
             session = self._sessions[user_mask_id] = await self._client.session_id(user_mask_id)
+            if self._on_session is not None:
+                await self._on_session(user_mask_id, session)
         return session
 
 

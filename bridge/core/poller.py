@@ -42,8 +42,8 @@ from bridge.tasks import wait_event
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_READS = 8  # chats read at once: one slow answer never delays every other chat
-LIST_SHARE = 0.15  # at most this share of the read budget goes to reading the whole open-order list
-HINT_SHARE = 0.2  # …and this share to the session list's unread counts
+LIST_SHARE = 0.1  # at most this share of the read budget goes to reading the whole open-order list
+HINT_SHARE = 0.4  # …and this share to the session list's unread counts (how news is found first)
 HINT_PERIOD = 1.0  # seconds: the session list is read at most this often
 WATCH_RESYNC = 30.0  # seconds: watches are read anew at least this often (at once when they change)
 IDLE_WAKE = 5.0  # seconds the reader sleeps at most when nothing is due

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 BACKOFF = 2.0  # an idle chat's interval grows by this factor after each read that found nothing
-PERIODIC_SHARE = 0.4  # at most this share of the read budget goes to reading every chat once per ceiling
+PERIODIC_SHARE = 0.3  # at most this share of the read budget goes to reading every chat once per ceiling
 
 
 @dataclass

@@ -14,6 +14,13 @@ class Values(Table):
             row = await cursor.fetchone()
         return str(row[0]) if row else None
 
+    async def with_prefix(self, prefix: str) -> dict[str, str]:
+        """Every remembered value whose key starts with ``prefix``, by the rest of its key."""
+        async with self._db.execute(
+            "SELECT key, value FROM kv WHERE substr(key, 1, length(?)) = ?", (prefix, prefix)
+        ) as cursor:
+            return {str(key)[len(prefix) :]: str(value) for key, value in await cursor.fetchall()}
+
     async def set(self, key: str, value: str) -> None:
         """Remember a value across restarts."""
         await self._db.execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value))

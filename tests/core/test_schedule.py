@@ -129,7 +129,8 @@ def test_due_chats_go_longest_overdue_first() -> None:
 
 def test_stretched_says_when_the_budget_sets_the_ceiling() -> None:
     plan = schedule(Clock(), ceiling=60.0, reads_per_second=10.0)
-    plan.track([f"c{n}" for n in range(240)])
+    fits = int(60.0 * PERIODIC_SHARE * 10.0)
+    plan.track([f"c{n}" for n in range(fits)])
     assert not plan.stretched
-    plan.track([f"c{n}" for n in range(241)])
+    plan.track([f"c{n}" for n in range(fits + 1)])
     assert plan.stretched

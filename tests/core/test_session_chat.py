@@ -184,3 +184,19 @@ async def test_random_orders_and_watches_of_one_counterparty_lose_no_message(see
     for text in expected:
         await harness.wait_text(text)
     assert sorted(body_lines(harness, "p ")) == sorted(expected)
+
+
+async def test_session_ids_are_remembered_across_a_restart(harness: Harness) -> None:
+    bybit = harness.bybit
+    bybit.retire_order_chat()
+    order = bybit.add_order()
+    await harness.start()
+    await harness.reply_to(f"/watch {order.id}")
+    bybit.post_message(order.id, "k 01")
+    await harness.wait_text("k 01")
+    await harness.stop()
+    asked = bybit.calls_to(SESSION_ID)
+    await harness.start()
+    bybit.post_message(order.id, "k 02")
+    await harness.wait_text("k 02")
+    assert bybit.calls_to(SESSION_ID) == asked == 1
