@@ -77,15 +77,16 @@ class SlidingWindow:
         self._cut = (reduced, now + seconds)
         return reduced
 
-    def push_back(self, seconds: float) -> None:
-        """Treat the window as full for ``seconds`` (after a server said: slow down), then free it a slot at a time.
+    def push_back(self, seconds: float, *, gradually: bool = False) -> None:
+        """Treat the window as full for ``seconds`` (after a server said: slow down).
 
-        The server's window frees one request at a time too: freeing every slot at once would send a burst
-        it refuses again.
+        ``gradually``: then free it a slot at a time, for a server whose own window frees one request at a
+        time (Bybit): freeing every slot at once would send a burst it refuses again.
         """
         start = self._clock() + seconds - self.period
+        step = self.period / self.limit if gradually else 0.0
         self._events.clear()
-        self._events.extend(start + n * self.period / self.limit for n in range(self.limit))
+        self._events.extend(start + n * step for n in range(self.limit))
 
 
 async def acquire_all(windows: Sequence[SlidingWindow], *, urgent: bool = False) -> None:

@@ -32,7 +32,11 @@ def test_sliding_window_delay() -> None:
     assert window.delay() == pytest.approx(30.0)
     clock.now = 40.0
     window.take()
-    assert window.delay() == pytest.approx(5.0)  # after the pause, slots free one at a time (2 per 10 s)
+    assert window.delay() == 0  # after the pause the whole window is free
+    window.push_back(30.0, gradually=True)
+    clock.now = 70.0
+    window.take()
+    assert window.delay() == pytest.approx(5.0)  # gradually: after the pause, slots free one at a time
 
 
 def test_fractional_rate() -> None:

@@ -47,6 +47,7 @@ HINT_SHARE = 0.4  # …and this share to the session list's unread counts (how n
 HINT_PERIOD = 1.0  # seconds: the session list is read at most this often
 WATCH_RESYNC = 30.0  # seconds: watches are read anew at least this often (at once when they change)
 IDLE_WAKE = 5.0  # seconds the reader sleeps at most when nothing is due
+STATUS_PERIOD = 5.0  # seconds between two status checks, unless a system message asks for one sooner
 ANY_CHAT = "*"  # error-log key for failures that are not about one chat
 OPEN_ORDERS = "open orders"
 UNREAD_SESSIONS = "unread sessions"
@@ -136,6 +137,7 @@ class Poller:
         self._unread: dict[tuple[str, str], int] = {}  # (hint source, order or nickname) → unread count last seen
         self._kick = asyncio.Event()  # the reader looks again: a read ended, a hint came, watches changed
         self._status_due = asyncio.Event()
+        self._open_lock = asyncio.Lock()
         self.stats = PollStats()
 
     async def run(self) -> None:
@@ -183,17 +185,20 @@ class Poller:
         The list brings new orders (``AUTO_WATCH``), statuses, the orders a session message may be
         about, and unread counts per order. New orders come first on it.
         """
-        last_full = -math.inf
+        last_full = last_statuses = -math.inf
         while True:
             pages = 1 + len(self._open or ()) // ORDER_PAGE_SIZE
             full_period = max(self._schedule.floor, pages / (LIST_SHARE * self._client.reads_per_second))
             if self._autowatch is not None or self._chats:
                 full = time.monotonic() - last_full >= full_period
-                if await self._read_open_orders(full=full) and full:
-                    last_full = time.monotonic()
-            await self._check_statuses()
+                async with self._open_lock:
+                    if await self._read_open_orders(full=full) and full:
+                        last_full = time.monotonic()
+            if self._status_due.is_set() or time.monotonic() - last_statuses >= STATUS_PERIOD:
+                self._status_due.clear()
+                last_statuses = time.monotonic()
+                await self._check_statuses()  # reads every watch from the store: not on every page read
             await wait_event(self._status_due, self._schedule.floor)
-            self._status_due.clear()
 
     async def _read_open_orders(self, *, full: bool) -> bool:
         """Refresh the open orders (all, or the first page merged in); False when Bybit would not say."""
@@ -323,7 +328,9 @@ class Poller:
                 news = await self._poll_order(chat.watches[0])
             else:
                 if self._open is None:  # which orders a message may be about: the list is needed first
-                    await self._read_open_orders(full=True)
+                    async with self._open_lock:  # (one read of it, however many chats wait for it)
+                        if self._open is None:
+                            await self._read_open_orders(full=True)
                 news = await self._poll_session(chat.watches, self._open or [])
         except ChatApiRetired as exc:
             if await self._source.order_chat_retired() or self._source.current == "session":
