@@ -488,7 +488,7 @@ def binding(result: ScaleResult) -> str:
     bybit = (
         f"Bybit's budget binds detection ({used:.1f} of {READS_PER_SECOND} reads/s used)"
         if used >= BINDING_SHARE * READS_PER_SECOND
-        else f"Bybit's budget does not bind ({used:.1f} of {READS_PER_SECOND} reads/s used): the poll round does"
+        else f"Bybit's budget does not bind ({used:.1f} of {READS_PER_SECOND} reads/s used): the scheduler's shares do"
     )
     raised_p95, real_p95 = percentile(raised.delivery, 0.95), percentile(real.delivery, 0.95)
     if real.posts_per_minute >= BINDING_SHARE * TELEGRAM_GROUP_LIMIT and real_p95 > raised_p95:
