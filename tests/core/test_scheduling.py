@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from bridge.sandbox.fake_bybit import FakeOrder
 from tests.harness import Harness
 
 SESSION_LIST = "/v5/p2p/chat/message/listpage_v1"
@@ -26,14 +27,20 @@ async def test_a_quiet_chat_is_read_less_and_less_but_at_least_once_per_ceiling(
     await harness.wait_text("Please confirm the payment.", timeout=4)
 
 
-async def test_an_unread_message_in_a_backed_off_session_is_read_at_once(harness: Harness) -> None:
+async def backed_off(harness: Harness, api: str, floor: float) -> FakeOrder:
+    """A watched order that had one message, then stayed quiet for 3 s (its chat backed off; ceiling 60 s)."""
     order = harness.bybit.add_order()
-    await harness.start(bybit_chat_api="session", poll_interval=0.2, poll_interval_max=60)
+    await harness.start(bybit_chat_api=api, poll_interval=floor, poll_interval_max=60)
     assert "Watching" in await harness.reply_to(f"/watch {order.id}")
-    harness.bybit.post_message(order.id, "u 01")
-    await harness.wait_text("u 01")
-    posted = time.monotonic()
-    await harness.telegram.wait_for(lambda: time.monotonic() - posted > 3, timeout=5)  # backed off past 3 s
+    harness.bybit.post_message(order.id, "first 01")
+    await harness.wait_text("first 01")
+    quiet = time.monotonic()
+    await harness.telegram.wait_for(lambda: time.monotonic() - quiet > 3, timeout=5)
+    return order
+
+
+async def test_an_unread_message_in_a_backed_off_session_is_read_at_once(harness: Harness) -> None:
+    order = await backed_off(harness, "session", 0.2)
     posted = time.monotonic()
     harness.bybit.post_message(order.id, "u 02 I paid")
     await harness.wait_text("u 02 I paid", timeout=5)
@@ -42,13 +49,7 @@ async def test_an_unread_message_in_a_backed_off_session_is_read_at_once(harness
 
 
 async def test_the_open_order_lists_unread_counts_hint_in_order_mode(harness: Harness) -> None:
-    order = harness.bybit.add_order()
-    await harness.start(bybit_chat_api="order", poll_interval=0.3, poll_interval_max=60)
-    assert "Watching" in await harness.reply_to(f"/watch {order.id}")
-    harness.bybit.post_message(order.id, "o 01")
-    await harness.wait_text("o 01")
-    quiet = time.monotonic()
-    await harness.telegram.wait_for(lambda: time.monotonic() - quiet > 3, timeout=5)
+    order = await backed_off(harness, "order", 0.3)
     reads = harness.bybit.calls_to(ORDER_LIST)
     posted = time.monotonic()
     harness.bybit.post_message(order.id, "o 02 receipt sent")
