@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -30,6 +31,8 @@ class SlidingWindow:
         self._events: deque[float] = deque()
         self._urgent = 0
         self._cut: tuple[int, float] | None = None  # (events allowed, until when) after a server said: too many
+        self._resume_at = -math.inf  # after a pause (push_back): nothing before then…
+        self._paced_until = -math.inf  # …and one event a step until then
 
     @classmethod
     def per_second(cls, rate: float, *, margin: float = 0.0, reserve: float = 0.0) -> SlidingWindow:
@@ -54,9 +57,11 @@ class SlidingWindow:
             else:
                 self._cut = None
         room = max(1, limit if urgent else limit - self.reserve)
-        if len(self._events) < room:
-            return 0.0
-        return self._events[len(self._events) - room] + self.period - now
+        wait = 0.0 if len(self._events) < room else self._events[len(self._events) - room] + self.period - now
+        if now < self._paced_until:
+            last = self._events[-1] if self._events else -math.inf
+            wait = max(wait, self._resume_at - now, last + self.period / self.limit - now)
+        return max(wait, 0.0)
 
     async def acquire(self, *, urgent: bool = False) -> None:
         """Wait for a slot and take it; ``urgent`` callers go first."""
@@ -78,15 +83,19 @@ class SlidingWindow:
         return reduced
 
     def push_back(self, seconds: float, *, gradually: bool = False) -> None:
-        """Treat the window as full for ``seconds`` (after a server said: slow down).
+        """Take no event for ``seconds`` (after a server said: slow down).
 
-        ``gradually``: then free it a slot at a time, for a server whose own window frees one request at a
-        time (Bybit): freeing every slot at once would send a burst it refuses again.
+        ``gradually``: then one event a step (``period / limit``) for a whole period, whoever asks, for a
+        server whose own window frees one request at a time (Bybit): the whole window at once would send
+        a burst it refuses again. Otherwise the whole window is free again at once.
         """
-        start = self._clock() + seconds - self.period
-        step = self.period / self.limit if gradually else 0.0
+        now = self._clock()
         self._events.clear()
-        self._events.extend(start + n * step for n in range(self.limit))
+        if gradually:
+            self._resume_at = now + seconds
+            self._paced_until = self._resume_at + self.period
+        else:
+            self._events.extend([now + seconds - self.period] * self.limit)
 
 
 async def acquire_all(windows: Sequence[SlidingWindow], *, urgent: bool = False) -> None:

@@ -14,7 +14,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from bridge.bybit import (
@@ -43,7 +43,9 @@ log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_READS = 8  # chats read at once: one slow answer never delays every other chat
 LIST_SHARE = 0.1  # at most this share of the read budget goes to reading the whole open-order list
-HINT_SHARE = 0.4  # …and this share to the session list's unread counts (how news is found first)
+HINT_SHARE = 0.6  # …and this share to the session list's unread counts (how news is found first) while chats talk
+IDLE_HINT_SHARE = 0.3  # …or this share once no chat has had news for TALK_LINGER seconds
+TALK_LINGER = 30.0  # seconds
 HINT_PERIOD = 1.0  # seconds: the session list is read at most this often
 WATCH_RESYNC = 30.0  # seconds: watches are read anew at least this often (at once when they change)
 IDLE_WAKE = 5.0  # seconds the reader sleeps at most when nothing is due
@@ -131,7 +133,9 @@ class Poller:
         self._statuses = statuses
         self._autowatch = autowatch
         self._last_error: dict[str, str] = {}
+        self._refused = ""  # the read Bybit last refused the credentials on
         self._chats: dict[str, Chat] = {}
+        self._chat_of: dict[str, str] = {}  # order id → the key of the chat it is read in
         self._open: list[OrderSummary] | None = None
         self._hinted: set[str] = set()  # orders with a new system message: their status is read next
         self._unread: dict[tuple[str, str], int] = {}  # (hint source, order or nickname) → unread count last seen
@@ -155,6 +159,7 @@ class Poller:
         """Read the watches anew: chats to read by the API in use, media links wanted first."""
         watches = await self._store.orders.active()
         self._chats = chats_of(watches, self._source.current)
+        self._chat_of = {w.order_id: key for key, chat in self._chats.items() for w in chat.watches}
         self._schedule.track(self._chats)
         self.stats.chats = len(self._chats)
         self.stats.ceiling = self._schedule.ceiling
@@ -214,10 +219,9 @@ class Poller:
         self._open = orders
         if self._autowatch is not None and await self._autowatch.round(orders):
             await self._sync()
-        by_order = {w.order_id: key for key, chat in self._chats.items() for w in chat.watches}
         for order in orders:
             if order.unread is not None:
-                self._notice("order", order.id, order.unread, by_order.get(order.id))
+                self._notice("order", order.id, order.unread, self._chat_of.get(order.id))
         return True
 
     async def _check_statuses(self) -> None:
@@ -233,10 +237,16 @@ class Poller:
             self._recovered(ORDER_STATUSES, called_bybit=False)
 
     async def _follow_unread_sessions(self) -> None:
-        """On the session API, Bybit's session list tells which chats have unread messages: one call for many."""
+        """On the session API, Bybit's session list tells which chats have unread messages: one call for many.
+
+        Each sweep reads every page of it (a page's cursor comes from the one before), starting a share of
+        the read budget after the last one started: a larger share while chats talk, a smaller one when
+        all is quiet, so an idle desk of a thousand orders does not sweep flat out.
+        """
         URGENT_READS.set(True)  # the hints are how news is found quickly
+        talked = -math.inf
         while True:
-            pages = 1
+            started, pages = time.monotonic(), 1
             if self._source.current == "session" and self._chats:
                 try:
                     sessions = await self._client.unread_sessions()
@@ -245,22 +255,30 @@ class Poller:
                 else:
                     self._recovered(UNREAD_SESSIONS)
                     pages += len(sessions) // SESSION_PAGE_SIZE
-                    self._hint_sessions({s.session_name: s.unread for s in sessions})
-            await asyncio.sleep(max(HINT_PERIOD, pages / (HINT_SHARE * self._client.reads_per_second)))
+                    if self._hint_sessions({s.session_name: s.unread for s in sessions}):
+                        talked = time.monotonic()
+            share = HINT_SHARE if time.monotonic() - talked < TALK_LINGER else IDLE_HINT_SHARE
+            period = max(HINT_PERIOD, pages / (share * self._client.reads_per_second))
+            await asyncio.sleep(started + period - time.monotonic())
 
-    def _hint_sessions(self, unread: dict[str, int]) -> None:
+    def _hint_sessions(self, unread: dict[str, int]) -> bool:
+        """Hint the chats whose unread count changed; True if any."""
+        hinted = False
         for key, chat in self._chats.items():
             if chat.nick:
-                self._notice("session", chat.nick, unread.get(chat.nick, 0), key)
+                hinted |= self._notice("session", chat.nick, unread.get(chat.nick, 0), key)
+        return hinted
 
-    def _notice(self, source: str, name: str, unread: int, key: str | None) -> None:
-        """An unread count that changed to more than none is a hint that the chat has news."""
+    def _notice(self, source: str, name: str, unread: int, key: str | None) -> bool:
+        """An unread count that changed to more than none is a hint that the chat has news; True if it is one."""
         before = self._unread.get((source, name))
         self._unread[(source, name)] = unread
-        if key is not None and unread > 0 and unread != before:
-            self.stats.hints += 1
-            self._schedule.hint(key)
-            self._kick.set()
+        if key is None or unread in (0, before):
+            return False
+        self.stats.hints += 1
+        self._schedule.hint(key)
+        self._kick.set()
+        return True
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -342,8 +360,14 @@ class Poller:
         else:
             self._recovered(chat.name)
             self._schedule.done(key, news=news)
-            if any(not w.backfilled for w in chat.watches):
-                await self._sync()  # their backfill is done: the next read takes everything new
+            self._backfilled(key, {w.order_id for w in chat.watches if not w.backfilled})
+
+    def _backfilled(self, key: str, order_ids: set[str]) -> None:
+        """These orders of a chat are backfilled now: its next read takes everything new (no store read)."""
+        chat = self._chats.get(key)
+        if order_ids and chat is not None:
+            watches = tuple(replace(w, backfilled=True) if w.order_id in order_ids else w for w in chat.watches)
+            self._chats[key] = replace(chat, watches=watches)
 
     def _failed(self, key: str, name: str, exc: Exception) -> None:
         self._report(name, exc)
@@ -427,6 +451,7 @@ class Poller:
             return
         self._last_error[key] = signature
         if isinstance(exc, BybitAuthError):
+            self._refused = chat
             log.error("Bybit refused the API credentials: %s; check BYBIT_API_KEY and BYBIT_API_SECRET", exc)
         elif isinstance(exc, BybitError):
             log.error("%s: polling failed: %s", chat, exc)
@@ -434,10 +459,13 @@ class Poller:
             log.exception("%s: polling failed unexpectedly", chat)
 
     def _recovered(self, chat: str, *, called_bybit: bool = True) -> None:
-        """``chat`` works again; a Bybit call that succeeded also shows the credentials work."""
+        """``chat`` works again; the credentials too, if it is the read they were refused on.
+
+        (Only that read says so: a key may lack the permission for one endpoint and work for the others.)
+        """
         if called_bybit:
             self.stats.last_success = time.time()
-        for key in (chat, ANY_CHAT) if called_bybit else (chat,):
+        for key in (chat, ANY_CHAT) if chat == self._refused else (chat,):
             if self._last_error.pop(key, None) is not None:
                 log.info("%s: polling works again", chat)
 

@@ -9,9 +9,12 @@ than the budget can read once per ``ceiling``, the ceiling stretches to what the
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 BACKOFF = 2.0  # an idle chat's interval grows by this factor after each read that found nothing
 PERIODIC_SHARE = 0.3  # at most this share of the read budget goes to reading every chat once per ceiling
@@ -19,10 +22,29 @@ PERIODIC_SHARE = 0.3  # at most this share of the read budget goes to reading ev
 
 @dataclass
 class _Chat:
-    due: float
+    due: float  # when its interval runs out
     interval: float
     hinted_at: float | None = None
-    reading: bool = False
+    reading_since: float | None = None  # when the read in progress started
+    retry_at: float = -math.inf  # after a failed read: not before then, hint or not
+    stamp: int = 0  # which queue entry is this chat's current one (older entries are stale)
+
+    @property
+    def since(self) -> float:
+        """When the chat fell (or falls) due: its hint, or its interval running out."""
+        return self.due if self.hinted_at is None else min(self.hinted_at, self.due)
+
+    @property
+    def ready(self) -> float:
+        """When it may be read."""
+        return max(self.since, self.retry_at)
+
+
+@dataclass(order=True)
+class _Entry:
+    ready: float
+    key: str  # ties go by key, so the order never depends on the order chats were added in
+    stamp: int = field(compare=False)
 
 
 @dataclass(frozen=True)
@@ -35,7 +57,11 @@ class Due:
 
 
 class Schedule:
-    """Per-chat adaptive read times between ``floor`` and ``ceiling`` seconds."""
+    """Per-chat adaptive read times between ``floor`` and ``ceiling`` seconds.
+
+    Chats wait in two queues by when they may be read, hinted ones apart; handing out the next one
+    costs a logarithm of the number of chats, not a look at each.
+    """
 
     def __init__(
         self, *, floor: float, ceiling: float, reads_per_second: float, clock: Callable[[], float] = time.monotonic
@@ -45,6 +71,9 @@ class Schedule:
         self._reads_per_second = reads_per_second
         self._clock = clock
         self._chats: dict[str, _Chat] = {}
+        self._hinted: list[_Entry] = []
+        self._waiting: list[_Entry] = []
+        self._stamps = itertools.count(1)
 
     @property
     def stretched(self) -> bool:
@@ -64,12 +93,15 @@ class Schedule:
             del self._chats[key]
         for key in wanted - self._chats.keys():
             self._chats[key] = _Chat(due=now, interval=self.floor)
+            self._queue(key)
 
     def hint(self, key: str) -> None:
-        """Bybit says the chat has news: read it as soon as the budget allows."""
+        """Bybit says the chat has news: read it as soon as the budget allows (again, if a read is under way)."""
         chat = self._chats.get(key)
         if chat is not None and chat.hinted_at is None:
             chat.hinted_at = self._clock()
+            if chat.reading_since is None:
+                self._queue(key)
 
     def take(self, at_most: int, *, hinted_only: bool = False) -> list[Due]:
         """Up to ``at_most`` due chats (only hinted ones, if asked), first things first.
@@ -77,53 +109,66 @@ class Schedule:
         They count as being read until :meth:`done` or :meth:`failed`.
         """
         now = self._clock()
-        ceiling = self.ceiling
-        ready = []
-        for key, chat in self._chats.items():
-            since = self._since(chat)
-            if chat.reading or since > now or (hinted_only and chat.hinted_at is None):
-                continue
-            urgent = chat.hinted_at is not None or now - since >= ceiling
-            ready.append((not urgent, since, key))
-        ready.sort()
-        taken = []
-        for _, since, key in ready[:at_most]:
-            chat = self._chats[key]
-            chat.reading = True
-            taken.append(Due(key, now - since, chat.hinted_at is not None))
+        overdue = now - self.ceiling  # a chat due since before this counts as hinted: no chat starves
+        taken: list[Due] = []
+        while len(taken) < at_most:
+            hinted, waiting = self._top(self._hinted), None if hinted_only else self._top(self._waiting)
+            urgent = [e for e in (hinted, waiting if waiting and waiting.ready <= overdue else None) if e]
+            entry = min(urgent) if urgent else waiting
+            if entry is None or entry.ready > now:
+                break
+            heapq.heappop(self._hinted if entry is hinted else self._waiting)
+            chat = self._chats[entry.key]
+            chat.reading_since = now
+            taken.append(Due(entry.key, now - chat.since, chat.hinted_at is not None))
         return taken
 
     def done(self, key: str, *, news: bool) -> None:
-        """A read ended: with news the chat goes back to the floor, without it backs off one step."""
+        """A read ended: with news the chat goes back to the floor, without it backs off one step.
+
+        A hint that came while it was being read still stands (the read may have started before the news).
+        """
         chat = self._chats.get(key)
-        if chat is None:
+        if chat is None or chat.reading_since is None:
             return
+        now = self._clock()
         chat.interval = self.floor if news else min(chat.interval * BACKOFF, self.ceiling)
-        chat.due = self._clock() + chat.interval
-        chat.hinted_at = None
-        chat.reading = False
+        chat.due = now + chat.interval
+        if chat.hinted_at is not None and chat.hinted_at <= chat.reading_since:
+            chat.hinted_at = None
+        chat.retry_at = -math.inf
+        chat.reading_since = None
+        self._queue(key)
 
     def failed(self, key: str) -> None:
         """A read failed: try again after the floor, keeping its hint and its interval."""
         chat = self._chats.get(key)
-        if chat is None:
+        if chat is None or chat.reading_since is None:
             return
-        chat.due = self._clock() + self.floor
-        chat.reading = False
+        chat.due = chat.retry_at = self._clock() + self.floor
+        chat.reading_since = None
+        self._queue(key)
 
     def next_due(self, *, hinted_only: bool = False) -> float | None:
         """Seconds until the next chat (hinted, if asked) falls due (0: one is due now); None: nothing to read."""
-        now = self._clock()
-        waiting = [
-            chat
-            for chat in self._chats.values()
-            if not chat.reading and (chat.hinted_at is not None or not hinted_only)
-        ]
-        if not waiting:
-            return None
-        return max(0.0, min(self._since(chat) for chat in waiting) - now)
+        entries = [self._top(self._hinted)] + ([] if hinted_only else [self._top(self._waiting)])
+        ready = [entry.ready for entry in entries if entry is not None]
+        return max(0.0, min(ready) - self._clock()) if ready else None
 
-    @staticmethod
-    def _since(chat: _Chat) -> float:
-        """When the chat fell (or falls) due: its hint, or its interval running out."""
-        return chat.due if chat.hinted_at is None else min(chat.hinted_at, chat.due)
+    def _queue(self, key: str) -> None:
+        """(Re)place the chat in its queue; its earlier entry, wherever it is, goes stale."""
+        chat = self._chats[key]
+        chat.stamp = next(self._stamps)
+        heapq.heappush(
+            self._hinted if chat.hinted_at is not None else self._waiting, _Entry(chat.ready, key, chat.stamp)
+        )
+
+    def _top(self, queue: list[_Entry]) -> _Entry | None:
+        """The first entry of a queue that is still current (stale ones are dropped on the way)."""
+        while queue:
+            entry = queue[0]
+            chat = self._chats.get(entry.key)
+            if chat is not None and chat.stamp == entry.stamp and chat.reading_since is None:
+                return entry
+            heapq.heappop(queue)
+        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -10,6 +11,7 @@ import aiosqlite
 
 from bridge.bybit import ChatMessage, ContentType, OrderInfo
 
+PARSED_INFOS = 2048  # order details kept parsed: watches are read often (the poller, status checks), change rarely
 ALERT_ID_PREFIX = "status-"
 """Ids of the messages the bridge writes itself (status alerts) start so; they are not in Bybit's chat."""
 
@@ -156,14 +158,21 @@ class Table:
         self._wakeups = wakeups
 
 
+@functools.lru_cache(maxsize=PARSED_INFOS)
+def _stored_info(text: str) -> OrderInfo:
+    """A stored order detail, parsed once per text (the model is frozen, so it is safe to share)."""
+    return OrderInfo.model_validate_json(text)
+
+
 def watch_from_row(row: aiosqlite.Row) -> Watch:
+    """The watch a row of ``orders`` holds."""
     return Watch(
         order_id=row["order_id"],
         chat_id=row["chat_id"],
         thread_id=row["thread_id"],
         active=bool(row["active"]),
         backfilled=bool(row["backfilled"]),
-        info=OrderInfo.model_validate_json(row["info"]),
+        info=_stored_info(row["info"]),
         card_message_id=row["card_message_id"],
         home_ready=bool(row["home_ready"]),
         finished_at=row["finished_at"],

@@ -101,10 +101,23 @@ def test_a_chat_being_read_is_not_handed_out_twice_and_a_failure_retries_after_t
     assert plan.take(5) == [] and plan.next_due() is None
     plan.hint("a")
     plan.failed("a")
-    assert plan.next_due() == 0.0  # still hinted: due at once
+    assert plan.next_due() == 1.0  # not at once: a chat that fails fast would spend the budget on itself
+    clock.now += 1
     [due] = plan.take(1)
+    assert due.hinted and due.lag == 1.0  # still hinted, late by how long it waited since the hint
     plan.done(due.key, news=False)
     assert plan.next_due() == 2.0  # the hint was spent; one step of backoff from the floor
+
+
+def test_a_hint_that_comes_while_the_chat_is_read_stands_after_the_read() -> None:
+    clock = Clock()
+    plan = schedule(clock, floor=1.0, ceiling=8.0)
+    plan.track(["a"])
+    [due] = plan.take(1)
+    clock.now += 0.1
+    plan.hint("a")  # the news may have come after the read asked Bybit
+    plan.done(due.key, news=False)
+    assert plan.next_due(hinted_only=True) == 0.0
 
 
 def test_the_ceiling_stretches_when_the_budget_cannot_read_every_chat_that_often() -> None:
