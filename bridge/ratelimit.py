@@ -15,8 +15,9 @@ class SlidingWindow:
     """Await :meth:`acquire` before each event; it sleeps just long enough to stay within the window.
 
     One instance serves one budget (Bybit's reads per second, one Telegram chat, all of Telegram).
-    An *urgent* caller takes the next free slot before any other waiting caller, and may use the
-    ``reserve`` slots that others leave free. ``clock`` is injectable for tests.
+    An *urgent* caller takes the next free slot before any other waiting caller; the others together
+    take at most ``limit - reserve`` events a period, so urgent ones always find room however busy the
+    rest is. ``clock`` is injectable for tests.
     """
 
     def __init__(
@@ -29,6 +30,7 @@ class SlidingWindow:
         self.reserve = reserve
         self._clock = clock
         self._events: deque[float] = deque()
+        self._calm: deque[float] = deque()  # the events of callers that were not urgent
         self._urgent = 0
         self._cut: tuple[int, float] | None = None  # (events allowed, until when) after a server said: too many
         self._resume_at = -math.inf  # after a pause (push_back): nothing before then…
@@ -48,28 +50,37 @@ class SlidingWindow:
     def delay(self, *, urgent: bool = True) -> float:
         """Seconds until one more event fits (0 when it fits now); not urgent, the reserve stays free."""
         now = self._clock()
-        while self._events and now - self._events[0] >= self.period:
-            self._events.popleft()
+        for events in (self._events, self._calm):
+            while events and now - events[0] >= self.period:
+                events.popleft()
         limit = self.limit
         if self._cut is not None:
             if now < self._cut[1]:
                 limit = self._cut[0]
             else:
                 self._cut = None
-        room = max(1, limit if urgent else limit - self.reserve)
-        wait = 0.0 if len(self._events) < room else self._events[len(self._events) - room] + self.period - now
+        wait = self._wait(self._events, limit, now)
+        if not urgent:
+            wait = max(wait, self._wait(self._calm, max(1, limit - self.reserve), now))
         if now < self._paced_until:
             last = self._events[-1] if self._events else -math.inf
             wait = max(wait, self._resume_at - now, last + self.period / self.limit - now)
         return max(wait, 0.0)
 
+    def _wait(self, events: deque[float], room: int, now: float) -> float:
+        """Seconds until ``events`` hold fewer than ``room`` within the period."""
+        return 0.0 if len(events) < room else events[len(events) - room] + self.period - now
+
     async def acquire(self, *, urgent: bool = False) -> None:
         """Wait for a slot and take it; ``urgent`` callers go first."""
         await acquire_all((self,), urgent=urgent)
 
-    def take(self) -> None:
+    def take(self, *, urgent: bool = True) -> None:
         """Count one event now (the caller checked :meth:`delay`)."""
-        self._events.append(self._clock())
+        now = self._clock()
+        self._events.append(now)
+        if not urgent:
+            self._calm.append(now)
 
     def shrink(self, fraction: float, seconds: float) -> int:
         """Allow only ``fraction`` of the limit (at least 1) for the next ``seconds``; returns the limit in force.
@@ -91,6 +102,7 @@ class SlidingWindow:
         """
         now = self._clock()
         self._events.clear()
+        self._calm.clear()
         if gradually:
             self._resume_at = now + seconds
             self._paced_until = self._resume_at + self.period
@@ -112,7 +124,7 @@ async def acquire_all(windows: Sequence[SlidingWindow], *, urgent: bool = False)
             give_way = not urgent and any(window._urgent for window in windows)
             if wait <= 0 and not give_way:
                 for window in windows:
-                    window.take()
+                    window.take(urgent=urgent)
                 return
             await asyncio.sleep(max(wait, YIELD_SECONDS))
     finally:

@@ -74,3 +74,20 @@ def test_shrink_cuts_the_limit_for_a_while_and_cuts_stack() -> None:
         assert window.delay() == 0
         window.take()
     assert window.delay() > 0  # back to the full limit, and no further
+
+
+def test_callers_that_are_not_urgent_take_at_most_the_limit_less_the_reserve_however_busy_the_urgent_ones_are() -> None:
+    clock = FakeClock()
+    window = SlidingWindow(10, 1.0, reserve=5, clock=clock)
+    for _ in range(7):
+        window.take(urgent=True)
+    assert window.delay(urgent=False) == 0  # urgent ones used more than the reserve: the others still get room
+    for _ in range(3):
+        window.take(urgent=False)
+    assert window.delay(urgent=True) == pytest.approx(1.0)  # the whole limit is used
+    clock.now = 1.0
+    for _ in range(5):
+        assert window.delay(urgent=False) == 0
+        window.take(urgent=False)
+    assert window.delay(urgent=False) == pytest.approx(1.0)  # five of their own in the period: no more
+    assert window.delay(urgent=True) == 0

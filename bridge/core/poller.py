@@ -42,7 +42,8 @@ from bridge.tasks import wait_event
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_READS = 8  # chats read at once: one slow answer never delays every other chat
-LIST_SHARE = 0.1  # at most this share of the read budget goes to reading the whole open-order list
+LIST_SHARE = 0.1  # at most this share of the read budget goes to reading the whole open-order list…
+FIRST_PAGE_SHARE = 0.1  # …and this share to its first page (new orders come first on it)
 HINT_SHARE = 0.6  # …and this share to the session list's unread counts (how news is found first) while chats talk
 IDLE_HINT_SHARE = 0.3  # …or this share once no chat has had news for TALK_LINGER seconds
 TALK_LINGER = 30.0  # seconds
@@ -54,6 +55,7 @@ ANY_CHAT = "*"  # error-log key for failures that are not about one chat
 OPEN_ORDERS = "open orders"
 UNREAD_SESSIONS = "unread sessions"
 ORDER_STATUSES = "order statuses"
+UNREAD_KEY = "unread:"  # store keys remembering the unread counts last seen, so a restart hints only at news
 
 
 def plan_records(
@@ -139,6 +141,7 @@ class Poller:
         self._open: list[OrderSummary] | None = None
         self._hinted: set[str] = set()  # orders with a new system message: their status is read next
         self._unread: dict[tuple[str, str], int] = {}  # (hint source, order or nickname) → unread count last seen
+        self._unsaved: dict[str, int] = {}  # …the counts that changed since they were last stored
         self._kick = asyncio.Event()  # the reader looks again: a read ended, a hint came, watches changed
         self._status_due = asyncio.Event()
         self._open_lock = asyncio.Lock()
@@ -146,6 +149,9 @@ class Poller:
 
     async def run(self) -> None:
         """Poll forever; one chat's failure is logged once and never stops the others."""
+        for name, count in (await self._store.values.with_prefix(UNREAD_KEY)).items():
+            source, _, chat = name.partition(":")
+            self._unread[source, chat] = int(count)
         await self._sync()
         async with asyncio.TaskGroup() as group:
             group.create_task(self._follow_watches())
@@ -190,6 +196,7 @@ class Poller:
         The list brings new orders (``AUTO_WATCH``), statuses, the orders a session message may be
         about, and unread counts per order. New orders come first on it.
         """
+        URGENT_READS.set(True)  # new orders and status changes are news too; this task paces itself
         last_full = last_statuses = -math.inf
         while True:
             pages = 1 + len(self._open or ()) // ORDER_PAGE_SIZE
@@ -203,7 +210,8 @@ class Poller:
                 self._status_due.clear()
                 last_statuses = time.monotonic()
                 await self._check_statuses()  # reads every watch from the store: not on every page read
-            await wait_event(self._status_due, self._schedule.floor)
+            first_page_period = 1 / (FIRST_PAGE_SHARE * self._client.reads_per_second)
+            await wait_event(self._status_due, max(self._schedule.floor, first_page_period))
 
     async def _read_open_orders(self, *, full: bool) -> bool:
         """Refresh the open orders (all, or the first page merged in); False when Bybit would not say."""
@@ -222,7 +230,13 @@ class Poller:
         for order in orders:
             if order.unread is not None:
                 self._notice("order", order.id, order.unread, self._chat_of.get(order.id))
+        await self._save_unread()
         return True
+
+    async def _save_unread(self) -> None:
+        if self._unsaved:
+            unsaved, self._unsaved = self._unsaved, {}
+            await self._store.values.set_many({key: str(count) for key, count in unsaved.items()})
 
     async def _check_statuses(self) -> None:
         if self._statuses is None:
@@ -257,6 +271,7 @@ class Poller:
                     pages += len(sessions) // SESSION_PAGE_SIZE
                     if self._hint_sessions({s.session_name: s.unread for s in sessions}):
                         talked = time.monotonic()
+                    await self._save_unread()
             share = HINT_SHARE if time.monotonic() - talked < TALK_LINGER else IDLE_HINT_SHARE
             period = max(HINT_PERIOD, pages / (share * self._client.reads_per_second))
             await asyncio.sleep(started + period - time.monotonic())
@@ -272,7 +287,8 @@ class Poller:
     def _notice(self, source: str, name: str, unread: int, key: str | None) -> bool:
         """An unread count that changed to more than none is a hint that the chat has news; True if it is one."""
         before = self._unread.get((source, name))
-        self._unread[(source, name)] = unread
+        if unread != before:
+            self._unread[source, name] = self._unsaved[f"{UNREAD_KEY}{source}:{name}"] = unread
         if key is None or unread in (0, before):
             return False
         self.stats.hints += 1
@@ -349,7 +365,7 @@ class Poller:
                     async with self._open_lock:  # (one read of it, however many chats wait for it)
                         if self._open is None:
                             await self._read_open_orders(full=True)
-                news = await self._poll_session(chat.watches, self._open or [])
+                news = await self._poll_session(key, chat.watches)
         except ChatApiRetired as exc:
             if await self._source.order_chat_retired() or self._source.current == "session":
                 await self._sync()  # the same orders, now read by counterparty
@@ -387,17 +403,22 @@ class Poller:
             await self._refreshed(watch.order_id, wanted, {msg_id: item.message for msg_id, item in fresh.items()})
         return bool(owned)
 
-    async def _poll_session(self, group: Sequence[Watch], open_orders: Sequence[OrderSummary]) -> bool:
+    async def _poll_session(self, key: str, group: Sequence[Watch]) -> bool:
         """Record the counterparty's new messages, each with the order it is likely about; True if any."""
         info = group[0].info
-        counterparty = Counterparty(
-            watched={w.order_id: w.info.create_date for w in group},
-            known={o.id: o.create_date for o in open_orders if o.target_user_id == info.target_user_id},
-        )
         limit = None if any(w.backfilled for w in group) else self._backfill_limit
         pages = self._source.session_pages(info.target_user_mask_id)
+        found = oldest_first(await collect_new(pages, self._store.messages.known_ids, _read_cap(limit)))
+        if self._store.wakeups.poller.is_set():  # an order of this counterparty watched while Bybit answered
+            self._store.wakeups.poller.clear()  # may own a message (and _follow_watches need not sync again)
+            await self._sync()
+        group = self._chats[key].watches if key in self._chats else group
+        counterparty = Counterparty(
+            watched={w.order_id: w.info.create_date for w in group},
+            known={o.id: o.create_date for o in self._open or () if o.target_user_id == info.target_user_id},
+        )
         owned = []
-        for item in oldest_first(await collect_new(pages, self._store.messages.known_ids, _read_cap(limit))):
+        for item in found:
             likeliest, owner = counterparty.owner(item.create_date)
             owned.append((owner, to_chat_message(item, info, likeliest)))
         await self._record(group, owned, limit)

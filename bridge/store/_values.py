@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from bridge.store._records import Table
 
 
@@ -23,5 +25,9 @@ class Values(Table):
 
     async def set(self, key: str, value: str) -> None:
         """Remember a value across restarts."""
-        await self._db.execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value))
+        await self.set_many({key: value})
+
+    async def set_many(self, values: Mapping[str, str]) -> None:
+        """Remember several values across restarts, in one transaction."""
+        await self._db.executemany("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", values.items())
         await self._db.commit()

@@ -72,3 +72,17 @@ async def test_one_hung_read_does_not_hold_up_the_other_chats(harness: Harness) 
     await harness.wait_text("free 01", timeout=4)
     assert time.monotonic() - hung_at < 4  # well before the hung read times out (5 s)
     await harness.wait_text("stuck 01", timeout=10)
+
+
+async def test_after_a_restart_only_an_unread_count_that_changed_is_a_hint(harness: Harness) -> None:
+    order = await backed_off(harness, "session", 0.2)  # "first 01" stays unread: nobody opened the app
+    await harness.stop()
+    await harness.start(bybit_chat_api="session", poll_interval=0.2, poll_interval_max=60)
+    await harness.telegram.wait_for(lambda: harness.bybit.calls_to(UNREAD_SESSIONS) >= 3)
+    assert "0 hint(s)" in await harness.reply_to("/status")  # the count is the one seen before the restart
+    harness.bybit.post_message(order.id, "after 02")
+    await harness.wait_text("after 02", timeout=5)  # (a regular read may find it before the session list does)
+    sweeps = harness.bybit.calls_to(UNREAD_SESSIONS)
+    await harness.telegram.wait_for(lambda: harness.bybit.calls_to(UNREAD_SESSIONS) >= sweeps + 2)
+    status = await harness.reply_to("/status")
+    assert " 0 hint(s)" not in status, status  # the session list (and the open-order list) saw the new count
