@@ -36,7 +36,7 @@ from bridge.sandbox.fake_bybit import BUDGET_WINDOW_SECONDS, CODE_RATE_LIMIT, WR
 
 CHAT = -1001000000002
 READS_PER_SECOND = 10
-WARM_UP_TIMEOUT = 900.0
+WARM_UP_TIMEOUT = 1500.0  # seconds: watching 1,000 orders spends the bridge's own budget (about 10 min)
 IDLE_SETTLE_SECONDS = 5.0
 POLL_SECONDS = 0.5
 LAG_STEP = 0.05

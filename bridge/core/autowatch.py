@@ -20,17 +20,23 @@ class AutoWatch:
         self._watchlist = watchlist
         self._chat_id = chat_id
         self._refused: set[str] = set()
+        self._known: set[str] = set()  # open orders the store knows: not asked again while they stay open
 
     async def round(self, open_orders: Sequence[OrderSummary]) -> int:
         """Watch the new ones among ``open_orders``; returns how many."""
         added = 0
         for summary in open_orders:
-            if summary.id in self._refused or await self._store.orders.known(summary.id):
+            if summary.id in self._refused or summary.id in self._known:
+                continue
+            if await self._store.orders.known(summary.id):
+                self._known.add(summary.id)
                 continue
             result = await self._watchlist.add(summary.id, self._chat_id, None, None)
             if result.outcome is Outcome.REFUSED_BY_BYBIT and not result.transient:
                 self._refused.add(summary.id)  # logged by the watchlist; not asked again until a restart
             elif result.outcome is Outcome.ADDED:
                 added += 1
+                self._known.add(summary.id)
                 log.info("order %s: new, watched by itself (AUTO_WATCH)", summary.id)
+        self._known &= {summary.id for summary in open_orders}
         return added

@@ -42,10 +42,10 @@ from bridge.tasks import wait_event
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_READS = 8  # chats read at once: one slow answer never delays every other chat
-LIST_SHARE = 0.1  # at most this share of the read budget goes to reading the whole open-order list…
+LIST_SHARE = 0.05  # at most this share of the read budget goes to reading the whole open-order list…
 FIRST_PAGE_SHARE = 0.1  # …and this share to its first page (new orders come first on it)
 HINT_SHARE = 0.6  # …and this share to the session list's unread counts (how news is found first) while chats talk
-IDLE_HINT_SHARE = 0.3  # …or this share once no chat has had news for TALK_LINGER seconds
+IDLE_HINT_SHARE = 0.25  # …or this share once no chat has had news for TALK_LINGER seconds
 TALK_LINGER = 30.0  # seconds
 HINT_PERIOD = 1.0  # seconds: the session list is read at most this often
 WATCH_RESYNC = 30.0  # seconds: watches are read anew at least this often (at once when they change)
@@ -166,7 +166,8 @@ class Poller:
         watches = await self._store.orders.active()
         self._chats = chats_of(watches, self._source.current)
         self._chat_of = {w.order_id: key for key, chat in self._chats.items() for w in chat.watches}
-        self._schedule.track(self._chats)
+        read_before = {key for key, chat in self._chats.items() if all(w.backfilled for w in chat.watches)}
+        self._schedule.track(self._chats, read_before=read_before)
         self.stats.chats = len(self._chats)
         self.stats.ceiling = self._schedule.ceiling
         if self._schedule.stretched != self.stats.stretched:

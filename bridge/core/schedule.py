@@ -12,12 +12,13 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 BACKOFF = 2.0  # an idle chat's interval grows by this factor after each read that found nothing
-PERIODIC_SHARE = 0.3  # at most this share of the read budget goes to reading every chat once per ceiling
+PERIODIC_SHARE = 0.2  # at most this share of the read budget goes to reading every chat once per ceiling
 
 
 @dataclass
@@ -83,16 +84,25 @@ class Schedule:
     @property
     def ceiling(self) -> float:
         """The longest interval in force: the configured ceiling, stretched if the budget cannot keep it."""
-        return max(self._ceiling, len(self._chats) / (PERIODIC_SHARE * self._reads_per_second))
+        return self._ceiling_for(len(self._chats))
 
-    def track(self, keys: Iterable[str]) -> None:
-        """The chats there are now: new ones are due at once, gone ones forgotten."""
+    def _ceiling_for(self, chats: int) -> float:
+        return max(self._ceiling, chats / (PERIODIC_SHARE * self._reads_per_second))
+
+    def track(self, keys: Iterable[str], *, read_before: Collection[str] = ()) -> None:
+        """The chats there are now: new ones are due at once, gone ones forgotten.
+
+        New ones ``read_before`` (by an earlier run: after a restart) fall due at random within the
+        ceiling instead, so a restart does not spend minutes reading every chat; hints bring their news.
+        """
         now = self._clock()
         wanted = set(keys)
         for key in self._chats.keys() - wanted:
             del self._chats[key]
+        ceiling = self._ceiling_for(len(wanted))  # what it will be once they are all here
         for key in wanted - self._chats.keys():
-            self._chats[key] = _Chat(due=now, interval=self.floor)
+            due = now + random.uniform(0, ceiling) if key in read_before else now
+            self._chats[key] = _Chat(due=due, interval=ceiling if key in read_before else self.floor)
             self._queue(key)
 
     def hint(self, key: str) -> None:

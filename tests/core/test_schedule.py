@@ -147,3 +147,17 @@ def test_stretched_says_when_the_budget_sets_the_ceiling() -> None:
     assert not plan.stretched
     plan.track([f"c{n}" for n in range(fits + 1)])
     assert plan.stretched
+
+
+def test_chats_read_before_a_restart_fall_due_spread_over_the_ceiling_new_ones_at_once() -> None:
+    clock = Clock()
+    plan = schedule(clock, floor=1.0, ceiling=60.0, reads_per_second=10.0)
+    old = [f"old{n}" for n in range(1000)]
+    plan.track([*old, "new"], read_before=old)
+    assert [due.key for due in plan.take(1000)] == ["new"]
+    ceiling = plan.ceiling
+    clock.now += ceiling / 2
+    half = len(plan.take(1000))
+    assert 350 < half < 650  # spread evenly over the whole ceiling (1000 / (20 % of 10 reads a second))
+    clock.now += ceiling / 2
+    assert half + len(plan.take(1000)) == 1000
