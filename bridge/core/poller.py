@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_READS = 8  # chats read at once: one slow answer never delays every other chat
 LIST_SHARE = 0.05  # at most this share of the read budget goes to reading the whole open-order list…
-FIRST_PAGE_SHARE = 0.1  # …and this share to its first page (new orders come first on it)
-HINT_SHARE = 0.6  # …and this share to the session list's unread counts (how news is found first) while chats talk
+FIRST_PAGE_SHARE = 0.05  # …and this share to its first page (new orders come first on it)
+HINT_SHARE = 0.7  # …and this share to the session list's unread counts (how news is found first) while chats talk
 IDLE_HINT_SHARE = 0.25  # …or this share once no chat has had news for TALK_LINGER seconds
 TALK_LINGER = 30.0  # seconds
 HINT_PERIOD = 1.0  # seconds: the session list is read at most this often

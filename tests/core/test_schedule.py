@@ -123,7 +123,7 @@ def test_a_hint_that_comes_while_the_chat_is_read_stands_after_the_read() -> Non
 def test_the_ceiling_stretches_when_the_budget_cannot_read_every_chat_that_often() -> None:
     clock = Clock()
     plan = schedule(clock, ceiling=60.0, reads_per_second=10.0)
-    plan.track([f"c{n}" for n in range(100)])
+    plan.track([f"c{n}" for n in range(int(60.0 * PERIODIC_SHARE * 10.0))])
     assert plan.ceiling == 60.0
     plan.track([f"c{n}" for n in range(1000)])
     assert plan.ceiling == 1000 / (PERIODIC_SHARE * 10.0)
@@ -158,6 +158,6 @@ def test_chats_read_before_a_restart_fall_due_spread_over_the_ceiling_new_ones_a
     ceiling = plan.ceiling
     clock.now += ceiling / 2
     half = len(plan.take(1000))
-    assert 350 < half < 650  # spread evenly over the whole ceiling (1000 / (20 % of 10 reads a second))
+    assert 350 < half < 650  # spread evenly over the whole ceiling (1000 chats over 15 % of 10 reads a second)
     clock.now += ceiling / 2
     assert half + len(plan.take(1000)) == 1000
