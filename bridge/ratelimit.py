@@ -53,12 +53,7 @@ class SlidingWindow:
         for events in (self._events, self._calm):
             while events and now - events[0] >= self.period:
                 events.popleft()
-        limit = self.limit
-        if self._cut is not None:
-            if now < self._cut[1]:
-                limit = self._cut[0]
-            else:
-                self._cut = None
+        limit = self.in_force
         wait = self._wait(self._events, limit, now)
         if not urgent:
             wait = max(wait, self._wait(self._calm, max(1, limit - self.reserve), now))
@@ -66,6 +61,15 @@ class SlidingWindow:
             last = self._events[-1] if self._events else -math.inf
             wait = max(wait, self._resume_at - now, last + self.period / self.limit - now)
         return max(wait, 0.0)
+
+    @property
+    def in_force(self) -> int:
+        """The limit in force now: lower for a while after :meth:`shrink`."""
+        if self._cut is not None:
+            if self._clock() < self._cut[1]:
+                return self._cut[0]
+            self._cut = None
+        return self.limit
 
     def _wait(self, events: deque[float], room: int, now: float) -> float:
         """Seconds until ``events`` hold fewer than ``room`` within the period."""
@@ -87,10 +91,8 @@ class SlidingWindow:
 
         Cuts stack while in force (each one from the limit then in force), so repeated refusals go lower.
         """
-        now = self._clock()
-        current = self._cut[0] if self._cut is not None and now < self._cut[1] else self.limit
-        reduced = max(1, int(current * fraction))
-        self._cut = (reduced, now + seconds)
+        reduced = max(1, int(self.in_force * fraction))
+        self._cut = (reduced, self._clock() + seconds)
         return reduced
 
     def push_back(self, seconds: float, *, gradually: bool = False) -> None:

@@ -65,11 +65,13 @@ def test_shrink_cuts_the_limit_for_a_while_and_cuts_stack() -> None:
     clock = FakeClock()
     window = SlidingWindow(10, 1.0, clock=clock)
     assert window.shrink(0.8, 60.0) == 8
+    assert window.in_force == 8  # what callers pacing themselves by the budget go by
     for _ in range(8):
         window.take()
     assert window.delay() == pytest.approx(1.0)  # the ninth waits although the limit is 10
     assert window.shrink(0.5, 60.0) == 4  # a second refusal cuts from the cut limit
     clock.now = 61.0
+    assert window.in_force == 10
     for _ in range(10):
         assert window.delay() == 0
         window.take()

@@ -127,8 +127,8 @@ class BybitClient:
 
     @property
     def reads_per_second(self) -> float:
-        """The read budget (requests a second) this client keeps to."""
-        return self._reads_per_second
+        """The read budget (requests a second) in force: lower for a while after Bybit said too many."""
+        return self._reads_per_second * self._budget.in_force / self._budget.limit
 
     def read_delay(self, *, urgent: bool = False) -> float:
         """Seconds until one more read fits the budget (0: now); a caller may wait instead of queueing."""
