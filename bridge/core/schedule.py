@@ -123,9 +123,10 @@ class Schedule:
         taken: list[Due] = []
         while len(taken) < at_most:
             hinted, waiting = self._top(self._hinted), None if hinted_only else self._top(self._waiting)
-            urgent = [e for e in (hinted, waiting if waiting and waiting.ready <= overdue else None) if e]
-            entry = min(urgent) if urgent else waiting
-            if entry is None or entry.ready > now:
+            ready = [e for e in (hinted, waiting) if e is not None and e.ready <= now]
+            urgent = [e for e in ready if e is hinted or e.ready <= overdue]
+            entry = min(urgent or ready, default=None)  # (a hinted chat waiting out a failure holds up no other)
+            if entry is None:
                 break
             heapq.heappop(self._hinted if entry is hinted else self._waiting)
             chat = self._chats[entry.key]

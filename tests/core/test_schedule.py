@@ -161,3 +161,15 @@ def test_chats_read_before_a_restart_fall_due_spread_over_the_ceiling_new_ones_a
     assert 350 < half < 650  # spread evenly over the whole ceiling (1000 chats over 15 % of 10 reads a second)
     clock.now += ceiling / 2
     assert half + len(plan.take(1000)) == 1000
+
+
+def test_a_hinted_chat_waiting_out_a_failed_read_does_not_hold_up_a_chat_that_is_due() -> None:
+    clock = Clock()
+    plan = schedule(clock, floor=1.0, ceiling=8.0)
+    plan.track(["failing", "quiet"])
+    read_all(plan)
+    clock.now += 2  # both due again
+    plan.hint("failing")
+    [due] = plan.take(1)
+    plan.failed(due.key)  # retried after the floor, still hinted
+    assert [d.key for d in plan.take(1)] == ["quiet"]
