@@ -8,7 +8,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self
@@ -161,21 +161,19 @@ class BybitClient:
                 break
         return orders
 
-    async def unread_sessions(self) -> list[SessionSummary]:
-        """Every chat session with unread messages (``chat/session/list_v1``, all pages): one call for many chats."""
-        sessions: list[SessionSummary] = []
+    async def unread_sessions(self) -> AsyncIterator[list[SessionSummary]]:
+        """The chat sessions with unread messages (``chat/session/list_v1``), a page at a time: one call, many chats."""
         last_id = 0
         for _ in range(MAX_ORDER_PAGES):
             body = {"lastId": last_id, "size": SESSION_PAGE_SIZE, "readStatus": UNREAD_ONLY}
             result = await self.call(PATH_SESSIONS, body)
             items = _listed(result.get("chatSession") if isinstance(result, dict) else None, PATH_SESSIONS)
             page = [SessionSummary.model_validate(item) for item in items if isinstance(item, dict)]
-            sessions.extend(page)
+            yield page
             cursors = [int(item.id) for item in page if item.id.isdigit()]
             if len(items) < SESSION_PAGE_SIZE or not cursors:
-                break
+                return
             last_id = min(cursors)
-        return sessions
 
     async def session_id(self, user_mask_id: str) -> str:
         """The chat session with one counterparty (``getSessionId``)."""

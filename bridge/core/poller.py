@@ -20,7 +20,6 @@ from typing import TypeVar
 from bridge.bybit import (
     MAX_ORDER_PAGES,
     ORDER_PAGE_SIZE,
-    SESSION_PAGE_SIZE,
     URGENT_READS,
     ApiName,
     BybitClient,
@@ -138,6 +137,8 @@ class Poller:
         self._refused = ""  # the read Bybit last refused the credentials on
         self._chats: dict[str, Chat] = {}
         self._chat_of: dict[str, str] = {}  # order id → the key of the chat it is read in
+        self._chat_by_nick: dict[str, str] = {}  # a counterparty's nickname (how the session list names it) → key
+        self._talked = -math.inf  # when a session last had news
         self._open: list[OrderSummary] | None = None
         self._hinted: set[str] = set()  # orders with a new system message: their status is read next
         self._unread: dict[tuple[str, str], int] = {}  # (hint source, order or nickname) → unread count last seen
@@ -166,6 +167,7 @@ class Poller:
         watches = await self._store.orders.active()
         self._chats = chats_of(watches, self._source.current)
         self._chat_of = {w.order_id: key for key, chat in self._chats.items() for w in chat.watches}
+        self._chat_by_nick = {chat.nick: key for key, chat in self._chats.items() if chat.nick}
         read_before = {key for key, chat in self._chats.items() if all(w.backfilled for w in chat.watches)}
         self._schedule.track(self._chats, read_before=read_before)
         self.stats.chats = len(self._chats)
@@ -254,36 +256,41 @@ class Poller:
     async def _follow_unread_sessions(self) -> None:
         """On the session API, Bybit's session list tells which chats have unread messages: one call for many.
 
-        Each sweep reads every page of it (a page's cursor comes from the one before), starting a share of
-        the read budget after the last one started: a larger share while chats talk, a smaller one when
+        Each sweep reads every page of it (a page's cursor comes from the one before) and hints as it goes.
+        Pages are paced to a share of the read budget: a larger share while chats talk, a smaller one when
         all is quiet, so an idle desk of a thousand orders does not sweep flat out.
         """
         URGENT_READS.set(True)  # the hints are how news is found quickly
-        talked = -math.inf
         while True:
-            started, pages = time.monotonic(), 1
+            started = time.monotonic()
             if self._source.current == "session" and self._chats:
-                try:
-                    sessions = await self._client.unread_sessions()
-                except Exception as exc:
-                    self._report(UNREAD_SESSIONS, exc)
-                else:
-                    self._recovered(UNREAD_SESSIONS)
-                    pages += len(sessions) // SESSION_PAGE_SIZE
-                    if self._hint_sessions({s.session_name: s.unread for s in sessions}):
-                        talked = time.monotonic()
-                    await self._save_unread()
-            share = HINT_SHARE if time.monotonic() - talked < TALK_LINGER else IDLE_HINT_SHARE
-            period = max(HINT_PERIOD, pages / (share * self._client.reads_per_second))
-            await asyncio.sleep(started + period - time.monotonic())
+                await self._sweep_sessions()
+            await asyncio.sleep(started + HINT_PERIOD - time.monotonic())
 
-    def _hint_sessions(self, unread: dict[str, int]) -> bool:
-        """Hint the chats whose unread count changed; True if any."""
-        hinted = False
-        for key, chat in self._chats.items():
-            if chat.nick:
-                hinted |= self._notice("session", chat.nick, unread.get(chat.nick, 0), key)
-        return hinted
+    async def _sweep_sessions(self) -> None:
+        """Read the session list once, hinting the chats whose unread count changed, page by page."""
+        listed: set[str] = set()
+        try:
+            async for page in self._client.unread_sessions():
+                paced_from = time.monotonic()
+                for session in page:
+                    listed.add(session.session_name)
+                    self._notice_session(session.session_name, session.unread)
+                await self._save_unread()
+                share = HINT_SHARE if time.monotonic() - self._talked < TALK_LINGER else IDLE_HINT_SHARE
+                await asyncio.sleep(paced_from + 1 / (share * self._client.reads_per_second) - time.monotonic())
+        except Exception as exc:
+            self._report(UNREAD_SESSIONS, exc)
+            return
+        self._recovered(UNREAD_SESSIONS)
+        for nick in self._chat_by_nick.keys() - listed:  # not listed: nothing unread
+            self._notice_session(nick, 0)
+        await self._save_unread()
+
+    def _notice_session(self, nick: str, unread: int) -> None:
+        key = self._chat_by_nick.get(nick)
+        if key is not None and self._notice("session", nick, unread, key):  # (unwatched sessions: not kept)
+            self._talked = time.monotonic()
 
     def _notice(self, source: str, name: str, unread: int, key: str | None) -> bool:
         """An unread count that changed to more than none is a hint that the chat has news; True if it is one."""

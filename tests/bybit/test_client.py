@@ -274,7 +274,9 @@ async def test_unread_sessions_reads_every_page_of_the_unread_ones_only(
     for order in orders[:25]:
         fake_bybit.post_message(order.id, "hello")
     fake_bybit.post_message(orders[25].id, "a notice", sender="system")  # not unread
-    sessions = await client.unread_sessions()
+    pages = [page async for page in client.unread_sessions()]
+    assert [len(page) for page in pages] == [20, 5]
+    sessions = [session for page in pages for session in page]
     assert sorted(s.session_name for s in sessions) == [f"Buyer{n:02d}" for n in range(25)]
     assert all(s.unread == 1 and s.session_id for s in sessions)
     assert len(sent_to(fake_bybit, "/v5/p2p/chat/session/list_v1")) == 2  # 20 a page

@@ -86,3 +86,26 @@ async def test_after_a_restart_only_an_unread_count_that_changed_is_a_hint(harne
     await harness.telegram.wait_for(lambda: harness.bybit.calls_to(UNREAD_SESSIONS) >= sweeps + 2)
     status = await harness.reply_to("/status")
     assert " 0 hint(s)" not in status, status  # the session list (and the open-order list) saw the new count
+
+
+async def test_a_hint_on_the_session_lists_first_page_comes_before_the_rest_of_the_list(harness: Harness) -> None:
+    for n in range(2 * 20 + 5):  # three pages of unread sessions, none of them watched
+        harness.bybit.post_message(harness.bybit.add_order(counterparty_nick=f"Other{n:02d}").id, "unanswered")
+    order = harness.bybit.add_order()  # the newest session: on the first page
+    settings = {"bybit_chat_api": "session", "poll_interval": 0.2, "poll_interval_max": 60, "bybit_timeout": 10.0}
+    await harness.start(**settings)
+    assert "Watching" in await harness.reply_to(f"/watch {order.id}")
+    harness.bybit.post_message(order.id, "first 01")
+    await harness.wait_text("first 01")
+    await harness.stop()
+    await harness.start(**settings)  # its next regular read: any time within a minute
+    sweeps = harness.bybit.calls_to(UNREAD_SESSIONS)
+    await harness.telegram.wait_for(lambda: harness.bybit.calls_to(UNREAD_SESSIONS) >= sweeps + 6)
+    harness.bybit.inject("hang", path="/v5/p2p/order/pending/simplifyList")  # no hint from the open-order list
+    harness.bybit.post_message(order.id, "second 02")
+    posted = len(harness.bybit.requests)
+    await harness.telegram.wait_for(
+        lambda: any(r.path == UNREAD_SESSIONS and r.body["lastId"] == 0 for r in harness.bybit.requests[posted:])
+    )
+    harness.bybit.inject("hang", path=UNREAD_SESSIONS)  # the rest of this sweep does not come for 10 s
+    await harness.wait_text("second 02", timeout=2)
