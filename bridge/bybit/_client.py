@@ -161,17 +161,19 @@ class BybitClient:
                 break
         return orders
 
-    async def unread_sessions(self) -> AsyncIterator[list[SessionSummary]]:
-        """The chat sessions with unread messages (``chat/session/list_v1``), a page at a time: one call, many chats."""
-        last_id = 0
+    async def unread_sessions(self, last_id: int = 0, *, stop: int = 0) -> AsyncIterator[list[SessionSummary]]:
+        """The chat sessions with unread messages (``chat/session/list_v1``), a page at a time: one call, many chats.
+
+        From the newest, or from below cursor ``last_id``; down to the oldest, or to cursor ``stop``.
+        """
         for _ in range(MAX_ORDER_PAGES):
             body = {"lastId": last_id, "size": SESSION_PAGE_SIZE, "readStatus": UNREAD_ONLY}
             result = await self.call(PATH_SESSIONS, body)
             items = _listed(result.get("chatSession") if isinstance(result, dict) else None, PATH_SESSIONS)
             page = [SessionSummary.model_validate(item) for item in items if isinstance(item, dict)]
             yield page
-            cursors = [int(item.id) for item in page if item.id.isdigit()]
-            if len(items) < SESSION_PAGE_SIZE or not cursors:
+            cursors = [item.cursor for item in page if item.cursor]
+            if len(items) < SESSION_PAGE_SIZE or not cursors or min(cursors) <= stop:
                 return
             last_id = min(cursors)
 

@@ -273,6 +273,11 @@ class SessionSummary(_BybitModel):
     session_name: Text = Field("", alias="sessionName")
     unread: LooseInt = Field(0, alias="unreadCount")
 
+    @property
+    def cursor(self) -> int:
+        """Its place in the list, as the next page's ``lastId`` (0 when Bybit gave none)."""
+        return int(self.id) if self.id.isdigit() else 0
+
 
 Item = TypeVar("Item", bound=ChatItem)
 

@@ -20,6 +20,7 @@ from typing import TypeVar
 from bridge.bybit import (
     MAX_ORDER_PAGES,
     ORDER_PAGE_SIZE,
+    SESSION_PAGE_SIZE,
     URGENT_READS,
     ApiName,
     BybitClient,
@@ -46,6 +47,7 @@ FIRST_PAGE_SHARE = 0.05  # …and this share to its first page (new orders come 
 HINT_SHARE = 0.7  # …and this share to the session list's unread counts (how news is found first) while chats talk
 IDLE_HINT_SHARE = 0.25  # …or this share once no chat has had news for TALK_LINGER seconds
 TALK_LINGER = 30.0  # seconds
+SWEEP_LANES = 3  # a long session list is read from this many places at once
 HINT_PERIOD = 1.0  # seconds: the session list is read at most this often
 WATCH_RESYNC = 30.0  # seconds: watches are read anew at least this often (at once when they change)
 IDLE_WAKE = 5.0  # seconds the reader sleeps at most when nothing is due
@@ -139,6 +141,7 @@ class Poller:
         self._chat_of: dict[str, str] = {}  # order id → the key of the chat it is read in
         self._chat_by_nick: dict[str, str] = {}  # a counterparty's nickname (how the session list names it) → key
         self._talked = -math.inf  # when a session last had news
+        self._lanes = [0]  # the cursors the session list's next sweep starts reading at (0: the newest session)
         self._open: list[OrderSummary] | None = None
         self._hinted: set[str] = set()  # orders with a new system message: their status is read next
         self._unread: dict[tuple[str, str], int] = {}  # (hint source, order or nickname) → unread count last seen
@@ -268,24 +271,39 @@ class Poller:
             await asyncio.sleep(started + HINT_PERIOD - time.monotonic())
 
     async def _sweep_sessions(self) -> None:
-        """Read the session list once, hinting the chats whose unread count changed, page by page."""
-        listed: set[str] = set()
-        try:
-            async for page in self._client.unread_sessions():
-                paced_from = time.monotonic()
-                for session in page:
-                    listed.add(session.session_name)
-                    self._notice_session(session.session_name, session.unread)
-                await self._save_unread()
-                share = HINT_SHARE if time.monotonic() - self._talked < TALK_LINGER else IDLE_HINT_SHARE
-                await asyncio.sleep(paced_from + 1 / (share * self._client.reads_per_second) - time.monotonic())
-        except Exception as exc:
-            self._report(UNREAD_SESSIONS, exc)
+        """Read the session list once, hinting the chats whose unread count changed, page by page.
+
+        A long list is read in lanes at once, each from a cursor the last sweep saw (any cursors would
+        do: a lane reads on until it reaches the next one's start), so its length is not a chain of
+        round trips; hinted chats waiting for the budget go before the next page.
+        """
+        starts = self._lanes
+        listed: dict[str, int] = {}  # nickname → cursor
+        stops = [*starts[1:], 0]  # each lane reads down to where the next one starts
+        lanes = [self._sweep_lane(start, stop, len(starts), listed) for start, stop in zip(starts, stops, strict=True)]
+        failed = [exc for exc in await asyncio.gather(*lanes, return_exceptions=True) if isinstance(exc, Exception)]
+        if failed:
+            self._report(UNREAD_SESSIONS, failed[0])
             return
         self._recovered(UNREAD_SESSIONS)
-        for nick in self._chat_by_nick.keys() - listed:  # not listed: nothing unread
+        for nick in self._chat_by_nick.keys() - listed.keys():  # not listed: nothing unread
             self._notice_session(nick, 0)
         await self._save_unread()
+        cursors = sorted(set(listed.values()), reverse=True)
+        per_lane = math.ceil(len(cursors) / (SESSION_PAGE_SIZE * SWEEP_LANES)) * SESSION_PAGE_SIZE
+        self._lanes = [0, *(cursors[n - 1] for n in range(per_lane, len(cursors), per_lane))]
+
+    async def _sweep_lane(self, start: int, stop: int, lanes: int, listed: dict[str, int]) -> None:
+        async for page in self._client.unread_sessions(start, stop=stop):
+            paced_from = time.monotonic()
+            for session in page:
+                listed[session.session_name] = session.cursor
+                self._notice_session(session.session_name, session.unread)
+            await self._save_unread()
+            share = HINT_SHARE if time.monotonic() - self._talked < TALK_LINGER else IDLE_HINT_SHARE
+            await asyncio.sleep(paced_from + lanes / (share * self._client.reads_per_second) - time.monotonic())
+            while self._schedule.next_due(hinted_only=True) == 0:
+                await asyncio.sleep(YIELD_SECONDS)
 
     def _notice_session(self, nick: str, unread: int) -> None:
         key = self._chat_by_nick.get(nick)

@@ -280,3 +280,14 @@ async def test_unread_sessions_reads_every_page_of_the_unread_ones_only(
     assert sorted(s.session_name for s in sessions) == [f"Buyer{n:02d}" for n in range(25)]
     assert all(s.unread == 1 and s.session_id for s in sessions)
     assert len(sent_to(fake_bybit, "/v5/p2p/chat/session/list_v1")) == 2  # 20 a page
+
+
+async def test_unread_sessions_read_from_one_cursor_down_to_another(fake_bybit: FakeBybit, client: BybitClient) -> None:
+    for n in range(45):
+        fake_bybit.post_message(fake_bybit.add_order(counterparty_nick=f"Buyer{n:02d}").id, "hello")
+    cursors = [session.cursor async for page in client.unread_sessions() for session in page]
+    assert len(cursors) == 45 and cursors == sorted(cursors, reverse=True)
+    lane = [session.cursor async for page in client.unread_sessions(cursors[4], stop=cursors[24]) for session in page]
+    assert lane == cursors[5:25]  # one page: it reached the stop
+    lane = [session.cursor async for page in client.unread_sessions(cursors[4], stop=cursors[25]) for session in page]
+    assert lane == cursors[5:]  # one more page, the last

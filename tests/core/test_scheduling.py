@@ -109,3 +109,32 @@ async def test_a_hint_on_the_session_lists_first_page_comes_before_the_rest_of_t
     )
     harness.bybit.inject("hang", path=UNREAD_SESSIONS)  # the rest of this sweep does not come for 10 s
     await harness.wait_text("second 02", timeout=2)
+
+
+async def test_the_session_list_read_in_lanes_misses_no_session_when_the_list_shifts(harness: Harness) -> None:
+    watched = [harness.bybit.add_order(counterparty_nick="Oldest")]
+    others = []
+    for n in range(70):  # four pages of unread sessions: the sweep reads them in lanes
+        others.append(harness.bybit.add_order(counterparty_nick=f"Other{n:02d}"))
+        harness.bybit.post_message(others[-1].id, "unanswered")
+        if n == 35:
+            watched.append(harness.bybit.add_order(counterparty_nick="Middle"))
+    watched.append(harness.bybit.add_order(counterparty_nick="Newest"))
+    settings = {"bybit_chat_api": "session", "poll_interval": 0.2, "poll_interval_max": 60, "bybit_timeout": 10.0}
+    await harness.start(**settings)
+    assert (await harness.reply_to("/watch " + " ".join(o.id for o in watched))).count("Watching") == 3
+    for order in watched:
+        harness.bybit.post_message(order.id, f"first {order.target_nick}")
+        await harness.wait_text(f"first {order.target_nick}")
+    await harness.stop()
+    await harness.start(**settings)  # their next regular reads: any time within a minute
+    sweeps = harness.bybit.calls_to(UNREAD_SESSIONS)
+    await harness.telegram.wait_for(lambda: harness.bybit.calls_to(UNREAD_SESSIONS) >= sweeps + 12)
+    assert any(r.body["lastId"] for r in harness.bybit.requests if r.path == UNREAD_SESSIONS)
+    for order in others[10:40]:  # read in the app: every lane's start cursor is off now
+        harness.bybit.read_in_app(order_id=order.id)
+    harness.bybit.inject("hang", path="/v5/p2p/order/pending/simplifyList")  # no hint from the open-order list
+    for order in watched:
+        harness.bybit.post_message(order.id, f"second {order.target_nick}")
+    for order in watched:
+        await harness.wait_text(f"second {order.target_nick}", timeout=3)
