@@ -140,9 +140,10 @@ class Poller:
         self._chats: dict[str, Chat] = {}
         self._chat_of: dict[str, str] = {}  # order id → the key of the chat it is read in
         self._chat_by_nick: dict[str, str] = {}  # a counterparty's nickname (how the session list names it) → key
-        self._talked = -math.inf  # when a session last had news
+        self._talked = time.monotonic()  # when a session last had news (a start counts: what came while down)
         self._lanes = [0]  # the cursors the session list's next sweep starts reading at (0: the newest session)
         self._open: list[OrderSummary] | None = None
+        self._refresh: set[str] = set()  # orders with messages waiting for a fresh media link, as of the last sync
         self._hinted: set[str] = set()  # orders with a new system message: their status is read next
         self._unread: dict[tuple[str, str], int] = {}  # (hint source, order or nickname) → unread count last seen
         self._unsaved: dict[str, int] = {}  # …the counts that changed since they were last stored
@@ -184,7 +185,7 @@ class Poller:
                     len(self._chats),
                     self._schedule.ceiling,
                 )
-        refresh = await self._store.messages.orders_awaiting_refresh()
+        self._refresh = refresh = await self._store.messages.orders_awaiting_refresh()
         for key, chat in self._chats.items():
             if any(w.order_id in refresh for w in chat.watches):
                 self._schedule.hint(key)
@@ -290,7 +291,7 @@ class Poller:
             self._notice_session(nick, 0)
         await self._save_unread()
         cursors = sorted(set(listed.values()), reverse=True)
-        per_lane = math.ceil(len(cursors) / (SESSION_PAGE_SIZE * SWEEP_LANES)) * SESSION_PAGE_SIZE
+        per_lane = max(1, math.ceil(len(cursors) / (SESSION_PAGE_SIZE * SWEEP_LANES))) * SESSION_PAGE_SIZE
         self._lanes = [0, *(cursors[n - 1] for n in range(per_lane, len(cursors), per_lane))]
 
     async def _sweep_lane(self, start: int, stop: int, lanes: int, listed: dict[str, int]) -> None:
@@ -423,7 +424,7 @@ class Poller:
         )
         owned = [(watch.order_id, message) for message in oldest_first(found)]
         await self._record([watch], owned, limit)
-        wanted = await self._store.messages.awaiting_refresh([watch.order_id])
+        wanted = await self._awaiting_refresh([watch.order_id])
         if wanted:
             fresh = await find(self._source.order_pages(watch.order_id), wanted)
             await self._refreshed(watch.order_id, wanted, {msg_id: item.message for msg_id, item in fresh.items()})
@@ -448,7 +449,7 @@ class Poller:
             likeliest, owner = counterparty.owner(item.create_date)
             owned.append((owner, to_chat_message(item, info, likeliest)))
         await self._record(group, owned, limit)
-        wanted = await self._store.messages.awaiting_refresh([w.order_id for w in group])
+        wanted = await self._awaiting_refresh([w.order_id for w in group])
         if wanted:
             fresh = await find(self._source.session_pages(info.target_user_mask_id), wanted)
             links = {msg_id: item.content for msg_id, item in fresh.items()}
@@ -483,6 +484,12 @@ class Poller:
                 order_ids, message.message, message.msg_uuid, message.created_ms, message.id
             )
         }
+
+    async def _awaiting_refresh(self, order_ids: list[str]) -> set[str]:
+        """The orders' messages waiting for a fresh media link (the store is asked only about orders that have some)."""
+        if self._refresh.isdisjoint(order_ids):
+            return set()
+        return await self._store.messages.awaiting_refresh(order_ids)
 
     async def _refreshed(self, chat: str, wanted: set[str], links: dict[str, str]) -> None:
         await self._store.messages.refreshed(wanted, links)

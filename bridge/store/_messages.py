@@ -29,6 +29,9 @@ class Messages(Table):
 
         Messages already held are ignored, so recording twice is harmless.
         """
+        entries = list(entries)
+        if not entries:
+            return 0
         now = time.time()
         added = 0
         for order_id, message, state in entries:
