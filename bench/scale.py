@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import math
 import random
 import re
@@ -334,6 +335,8 @@ async def run_scale(size: Size, params: Params, idle_rss: float) -> ScaleResult:
             try:
                 async with BridgeProcess(telegram, run.workdir, run.env(**RAISED_PACING), "raised") as bridge:
                     await run.warm_up(size.orders)
+                    gc.collect()  # the warm-up leaves hundreds of thousands of objects (the fakes' records): a full
+                    gc.freeze()  # collection over them would stall this loop and stamp the fakes' arrivals late
                     for fake in (bybit, twin):  # from here on, measured
                         fake.delay, fake.reads_per_second = params.delay, READS_PER_SECOND
                     result.phases["raised"] = await run.talk("raised", bridge, talking)

@@ -33,6 +33,7 @@ class SlidingWindow:
         self._calm: deque[float] = deque()  # the events of callers that were not urgent
         self._urgent = 0
         self._cut: tuple[int, float] | None = None  # (events allowed, until when) after a server said: too many
+        self._cut_at = -math.inf
         self._resume_at = -math.inf  # after a pause (push_back): nothing before then…
         self._paced_until = -math.inf  # …and one event a step until then
 
@@ -89,10 +90,14 @@ class SlidingWindow:
     def shrink(self, fraction: float, seconds: float) -> int:
         """Allow only ``fraction`` of the limit (at least 1) for the next ``seconds``; returns the limit in force.
 
-        Cuts stack while in force (each one from the limit then in force), so repeated refusals go lower.
+        Cuts stack while in force (each one from the limit then in force), so repeated refusals go lower;
+        refusals within one period of the last cut are the same burst and cut once.
         """
+        now = self._clock()
+        if now - self._cut_at < self.period:
+            return self.in_force
         reduced = max(1, int(self.in_force * fraction))
-        self._cut = (reduced, self._clock() + seconds)
+        self._cut, self._cut_at = (reduced, now + seconds), now
         return reduced
 
     def push_back(self, seconds: float, *, gradually: bool = False) -> None:

@@ -69,8 +69,11 @@ def test_shrink_cuts_the_limit_for_a_while_and_cuts_stack() -> None:
     for _ in range(8):
         window.take()
     assert window.delay() == pytest.approx(1.0)  # the ninth waits although the limit is 10
-    assert window.shrink(0.5, 60.0) == 4  # a second refusal cuts from the cut limit
-    clock.now = 61.0
+    clock.now = 0.5
+    assert window.shrink(0.5, 60.0) == 8  # a refusal within a period of the cut: the same burst
+    clock.now = 1.0
+    assert window.shrink(0.5, 60.0) == 4  # a later refusal cuts from the cut limit
+    clock.now = 62.0
     assert window.in_force == 10
     for _ in range(10):
         assert window.delay() == 0

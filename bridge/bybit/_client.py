@@ -329,8 +329,10 @@ class BybitClient:
 
     def _shrink(self, budget: SlidingWindow, cause: str) -> None:
         """Spend less for a while after Bybit said we spent too much (other clients may share the key)."""
+        before = budget.in_force
         limit = budget.shrink(SHRINK_FRACTION, SHRINK_SECONDS)
-        log.warning("bybit budget cut to %d requests a second for %.0f s after %s", limit, SHRINK_SECONDS, cause)
+        if limit < before:
+            log.warning("bybit budget cut to %d requests a second for %.0f s after %s", limit, SHRINK_SECONDS, cause)
 
     async def _backoff(self, path: str, attempt: int, failure: str) -> None:
         if attempt >= self._max_attempts:

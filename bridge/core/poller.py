@@ -147,6 +147,7 @@ class Poller:
         self._hinted: set[str] = set()  # orders with a new system message: their status is read next
         self._unread: dict[tuple[str, str], int] = {}  # (hint source, order or nickname) → unread count last seen
         self._unsaved: dict[str, int] = {}  # …the counts that changed since they were last stored
+        self._reads: set[asyncio.Task[None]] = set()  # the chat reads under way
         self._kick = asyncio.Event()  # the reader looks again: a read ended, a hint came, watches changed
         self._status_due = asyncio.Event()
         self._open_lock = asyncio.Lock()
@@ -303,7 +304,7 @@ class Poller:
             await self._save_unread()
             share = HINT_SHARE if time.monotonic() - self._talked < TALK_LINGER else IDLE_HINT_SHARE
             await asyncio.sleep(paced_from + lanes / (share * self._client.reads_per_second) - time.monotonic())
-            while self._schedule.next_due(hinted_only=True) == 0:
+            while self._hinted_waiting():
                 await asyncio.sleep(YIELD_SECONDS)
 
     def _notice_session(self, nick: str, unread: int) -> None:
@@ -331,7 +332,7 @@ class Poller:
         A read starts only when the budget can take its first request now, so the next chat is picked
         when a slot frees, not queued early; hinted chats may use the budget's reserve.
         """
-        reads: set[asyncio.Task[None]] = set()
+        reads = self._reads
 
         def finished(task: asyncio.Task[None]) -> None:
             reads.discard(task)
@@ -349,15 +350,18 @@ class Poller:
                     task.add_done_callback(finished)
                     await asyncio.sleep(0)  # the read takes its budget slot before the next one looks
                     continue
-                await wait_event(self._kick, self._pause(len(reads)))
+                await wait_event(self._kick, self._pause())
         finally:
             for task in reads:
                 task.cancel()
             await asyncio.gather(*reads, return_exceptions=True)
 
     def _take(self) -> Due | None:
-        """The next chat to read, if the budget has room for it now."""
-        if self._client.read_delay() <= 0:
+        """The next chat to read, if the budget has room for it now.
+
+        Regular reads use at most half the read slots: the rest stay free for chats Bybit hinted at.
+        """
+        if len(self._reads) < MAX_CONCURRENT_READS // 2 and self._client.read_delay() <= 0:
             due = self._schedule.take(1)
         elif self._client.read_delay(urgent=True) <= 0:
             due = self._schedule.take(1, hinted_only=True)
@@ -365,15 +369,19 @@ class Poller:
             return None
         return due[0] if due else None
 
-    def _pause(self, reading: int) -> float:
+    def _hinted_waiting(self) -> bool:
+        """Whether a chat Bybit hinted at waits only for the budget (the session list's next page lets it go first)."""
+        return len(self._reads) < MAX_CONCURRENT_READS and self._schedule.next_due(hinted_only=True) == 0
+
+    def _pause(self) -> float:
         """How long the reader may sleep when it cannot start a read now (a kick wakes it sooner)."""
-        if reading >= MAX_CONCURRENT_READS:
+        if len(self._reads) >= MAX_CONCURRENT_READS:
             return IDLE_WAKE
         waits = [IDLE_WAKE]
         hinted = self._schedule.next_due(hinted_only=True)
         if hinted is not None:
             waits.append(max(hinted, self._client.read_delay(urgent=True)))
-        other = self._schedule.next_due()
+        other = self._schedule.next_due() if len(self._reads) < MAX_CONCURRENT_READS // 2 else None
         if other is not None:
             waits.append(max(other, self._client.read_delay()))
         return max(min(waits), YIELD_SECONDS)
