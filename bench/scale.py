@@ -9,7 +9,8 @@ Per size: a warm-up with Telegram pacing raised (``AUTO_WATCH`` watches every or
 each makes its home); *raised*: messages from the talking orders at random (Poisson) while Telegram pacing
 stays raised, which shows the Bybit side alone; *real*: the same load with the bridge restarted at its default
 pacing against a fake Telegram enforcing Telegram's limits; optionally *quiet*: minutes without a message
-(idle CPU), then one message on each of a few quiet orders, staggered (first-message latency).
+(idle CPU over the second half: the first holds the bridge's talk pace, which lingers 30 s), then one message
+on each of a few quiet orders, staggered (first-message latency).
 
 Detection latency = the store's ``seen_at`` minus Bybit's ``createDate`` (what the scheduler controls);
 delivery latency = the fake Telegram receiving the post minus the moment the message was posted on Bybit.
@@ -346,9 +347,11 @@ async def run_scale(size: Size, params: Params, idle_rss: float) -> ScaleResult:
                 async with BridgeProcess(telegram, run.workdir, run.env(), "real") as bridge:
                     result.phases["real"] = await run.talk("real", bridge, talking)
                     if size.quiet_seconds:
+                        await asyncio.sleep(size.quiet_seconds / 2)  # the talk pace lingers after the last news
                         before = bridge.usage().cpu_seconds
-                        await asyncio.sleep(size.quiet_seconds)
-                        result.idle_cpu_percent = (bridge.usage().cpu_seconds - before) / size.quiet_seconds * 100
+                        await asyncio.sleep(size.quiet_seconds / 2)
+                        idle = (bridge.usage().cpu_seconds - before) / (size.quiet_seconds / 2)
+                        result.idle_cpu_percent = idle * 100
                         result.phases["first"] = await run.probe(bridge, quiet)
                     result.peak_rss_mb = max(result.peak_rss_mb, bridge.usage().peak_rss_kb / 1024)
             finally:
@@ -474,7 +477,7 @@ def rows(result: ScaleResult) -> list[tuple[str, str, str, str, str]]:
         at, limit = IDLE_CPU_TARGET
         out.append(
             (
-                f"idle CPU, {size.orders:,} quiet orders ({size.quiet_seconds:g} s without a message)",
+                f"idle CPU, {size.orders:,} quiet orders (second half of {size.quiet_seconds:g} s without a message)",
                 f"{result.idle_cpu_percent:.1f} % of a core",
                 "—",
                 f"≤ {limit:g} %" if size.orders >= at else "—",
