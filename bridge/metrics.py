@@ -93,6 +93,9 @@ class _Figures:
             buckets=[("+Inf" if math.isinf(bound) else str(bound), count) for bound, count in lag.cumulative()],
             sum_value=lag.total,
         )
+        yield CounterMetricFamily(
+            f"{PREFIX}poll_hints", "Chat reads brought forward by Bybit's unread counts", self._health.poll.hints
+        )
         last_poll = self._health.poll.last_success
         if last_poll is not None:
             yield GaugeMetricFamily(

@@ -94,6 +94,7 @@ async def test_metrics_show_messages_calls_queue_and_poll_lag(
     assert sample(samples, "p2p_bridge_telegram_calls_total", method="getUpdates", result="ok") >= 1
     lag_count = sample(samples, "p2p_bridge_poll_lag_seconds_count")
     assert sample(samples, "p2p_bridge_poll_lag_seconds_bucket", le="+Inf") == lag_count >= 0
+    assert sample(samples, "p2p_bridge_poll_hints_total") >= 0
     assert abs(sample(samples, "p2p_bridge_last_poll_success_timestamp_seconds") - time.time()) < 10
     assert await health(port) == (200, "ok")
     assert await docker_healthcheck(port, monkeypatch) == 0

@@ -235,9 +235,12 @@ class Poller:
         self._open = orders
         if self._autowatch is not None and await self._autowatch.round(orders):
             await self._sync()
+        # On the session API the session list brings the news; the same message counted again here
+        # would read its chat twice (these counts are hints only while the session list fails).
+        hints = self._source.current == "order" or UNREAD_SESSIONS in self._last_error
         for order in orders:
             if order.unread is not None:
-                self._notice("order", order.id, order.unread, self._chat_of.get(order.id))
+                self._notice("order", order.id, order.unread, self._chat_of.get(order.id) if hints else None)
         await self._save_unread()
         return True
 

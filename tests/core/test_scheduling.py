@@ -85,7 +85,7 @@ async def test_after_a_restart_only_an_unread_count_that_changed_is_a_hint(harne
     sweeps = harness.bybit.calls_to(UNREAD_SESSIONS)
     await harness.telegram.wait_for(lambda: harness.bybit.calls_to(UNREAD_SESSIONS) >= sweeps + 2)
     status = await harness.reply_to("/status")
-    assert " 0 hint(s)" not in status, status  # the session list (and the open-order list) saw the new count
+    assert " 0 hint(s)" not in status, status  # the session list saw the new count
 
 
 async def test_a_hint_on_the_session_lists_first_page_comes_before_the_rest_of_the_list(harness: Harness) -> None:
@@ -138,3 +138,27 @@ async def test_the_session_list_read_in_lanes_misses_no_session_when_the_list_sh
         harness.bybit.post_message(order.id, f"second {order.target_nick}")
     for order in watched:
         await harness.wait_text(f"second {order.target_nick}", timeout=3)
+
+
+async def test_the_open_order_lists_counts_hint_on_the_session_api_only_while_the_session_list_fails(
+    harness: Harness,
+) -> None:
+    order = harness.bybit.add_order()
+    settings = {"bybit_chat_api": "session", "poll_interval": 2.0, "poll_interval_max": 60}
+    await harness.start(**settings)
+    assert "Watching" in await harness.reply_to(f"/watch {order.id}")
+    harness.bybit.post_message(order.id, "first 01")
+    await harness.wait_text("first 01")
+    await harness.stop()
+    await harness.start(**settings)  # its next regular read: any time within a minute
+    sweeps = harness.bybit.calls_to(UNREAD_SESSIONS)
+    await harness.telegram.wait_for(lambda: harness.bybit.calls_to(UNREAD_SESSIONS) >= sweeps + 2)
+    harness.bybit.post_message(order.id, "second 02")
+    await harness.wait_text("second 02", timeout=3)
+    assert "1 hint(s)" in await harness.reply_to("/status")  # the session list's; the open-order list's is no hint
+    harness.bybit.inject("server_error", times=10_000, path=UNREAD_SESSIONS)  # from now on the session list fails
+    reads = harness.bybit.calls_to(SESSION_LIST)
+    await harness.telegram.wait_for(lambda: harness.bybit.calls_to(SESSION_LIST) >= reads + 3, timeout=20)
+    # The chat's own reads back off after its news (2, 4, 8 s…): the next one is 16 s away.
+    harness.bybit.post_message(order.id, "third 03")
+    await harness.wait_text("third 03", timeout=3)  # the open-order list (first page every 2 s) said so
