@@ -8,9 +8,9 @@ that receives exactly the same messages at the same moments, so every ratio come
 Per size: a warm-up with Telegram pacing raised (``AUTO_WATCH`` watches every order, one history message
 each makes its home); *raised*: messages from the talking orders at random (Poisson) while Telegram pacing
 stays raised, which shows the Bybit side alone; *real*: the same load with the bridge restarted at its default
-pacing against a fake Telegram enforcing Telegram's limits; optionally *quiet*: minutes without a message
-(idle CPU over the second half: the first holds the bridge's talk pace, which lingers 30 s), then one message
-on each of a few quiet orders, staggered (first-message latency).
+pacing against a fake Telegram enforcing Telegram's limits; optionally *quiet*: once everything is delivered,
+minutes without a message (idle CPU over the second half: the first holds the bridge's talk pace, which
+lingers 30 s), then one message on each of a few quiet orders, staggered (first-message latency).
 
 Detection latency = the store's ``seen_at`` minus Bybit's ``createDate`` (what the scheduler controls);
 delivery latency = the fake Telegram receiving the post minus the moment the message was posted on Bybit.
@@ -39,6 +39,7 @@ from bridge.sandbox.fake_bybit import BUDGET_WINDOW_SECONDS, CODE_RATE_LIMIT, WR
 CHAT = -1001000000002
 READS_PER_SECOND = 10
 WARM_UP_TIMEOUT = 1500.0  # seconds: watching 1,000 orders spends the bridge's own budget (about 10 min)
+QUEUE_TIMEOUT = 600.0  # seconds: at Telegram's 20 posts a minute per group, a phase's posts may take minutes
 IDLE_SETTLE_SECONDS = 5.0
 POLL_SECONDS = 0.5
 LAG_STEP = 0.05
@@ -197,6 +198,13 @@ def watch_progress(db_path: Path) -> tuple[int, int, int]:
     return int(watched), int(backfilled), int(delivered)
 
 
+def queued(db_path: Path) -> int:
+    """Messages the bridge holds for Telegram still (seen, not yet delivered)."""
+    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)) as db:
+        [count] = db.execute("SELECT count(*) FROM messages WHERE state = 'pending'").fetchone()
+    return int(count)
+
+
 def busiest_minute(moments: list[float]) -> int:
     """The most events in any 60 s window."""
     ordered = sorted(moments)
@@ -296,6 +304,12 @@ class ScaleRun:
             cpu_per_1000=cpu / max(1, len(sent)) * 1000,
         )
 
+    async def delivered_all(self) -> None:
+        """Wait until the bridge holds nothing more for Telegram (or ``QUEUE_TIMEOUT`` passed)."""
+        deadline = time.monotonic() + QUEUE_TIMEOUT
+        while await asyncio.to_thread(queued, self.db_path) and time.monotonic() < deadline:
+            await asyncio.sleep(POLL_SECONDS)
+
     async def arrived(self, tokens: list[str]) -> bool:
         """Whether every message is in the bridge's store, seen by the baseline and in Telegram."""
         seen, delivered = await asyncio.to_thread(seen_at, self.db_path), self.world.delivered()
@@ -347,6 +361,7 @@ async def run_scale(size: Size, params: Params, idle_rss: float) -> ScaleResult:
                 async with BridgeProcess(telegram, run.workdir, run.env(), "real") as bridge:
                     result.phases["real"] = await run.talk("real", bridge, talking)
                     if size.quiet_seconds:
+                        await run.delivered_all()  # a bridge still posting at Telegram's limits is not idle
                         await asyncio.sleep(size.quiet_seconds / 2)  # the talk pace lingers after the last news
                         before = bridge.usage().cpu_seconds
                         await asyncio.sleep(size.quiet_seconds / 2)
