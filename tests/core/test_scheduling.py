@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from bridge.sandbox.fake_bybit import FakeOrder
 from tests.harness import Harness
@@ -88,19 +89,28 @@ async def test_after_a_restart_only_an_unread_count_that_changed_is_a_hint(harne
     assert " 0 hint(s)" not in status, status  # the session list saw the new count
 
 
+async def restarted_after_first_messages(
+    harness: Harness, orders: list[FakeOrder], sweeps: int, **settings: Any
+) -> None:
+    """The orders watched, each with one message delivered, then the bridge restarted (their next regular
+    reads fall anywhere within a minute) and ``sweeps`` session-list reads made since."""
+    settings = {"bybit_chat_api": "session", "poll_interval_max": 60} | settings
+    await harness.start(**settings)
+    assert (await harness.reply_to("/watch " + " ".join(o.id for o in orders))).count("Watching") == len(orders)
+    for order in orders:
+        harness.bybit.post_message(order.id, f"first {order.target_nick}")
+        await harness.wait_text(f"first {order.target_nick}")
+    await harness.stop()
+    await harness.start(**settings)
+    before = harness.bybit.calls_to(UNREAD_SESSIONS)
+    await harness.telegram.wait_for(lambda: harness.bybit.calls_to(UNREAD_SESSIONS) >= before + sweeps)
+
+
 async def test_a_hint_on_the_session_lists_first_page_comes_before_the_rest_of_the_list(harness: Harness) -> None:
     for n in range(2 * 20 + 5):  # three pages of unread sessions, none of them watched
         harness.bybit.post_message(harness.bybit.add_order(counterparty_nick=f"Other{n:02d}").id, "unanswered")
     order = harness.bybit.add_order()  # the newest session: on the first page
-    settings = {"bybit_chat_api": "session", "poll_interval": 0.2, "poll_interval_max": 60, "bybit_timeout": 10.0}
-    await harness.start(**settings)
-    assert "Watching" in await harness.reply_to(f"/watch {order.id}")
-    harness.bybit.post_message(order.id, "first 01")
-    await harness.wait_text("first 01")
-    await harness.stop()
-    await harness.start(**settings)  # its next regular read: any time within a minute
-    sweeps = harness.bybit.calls_to(UNREAD_SESSIONS)
-    await harness.telegram.wait_for(lambda: harness.bybit.calls_to(UNREAD_SESSIONS) >= sweeps + 6)
+    await restarted_after_first_messages(harness, [order], 6, poll_interval=0.2, bybit_timeout=10.0)
     harness.bybit.inject("hang", path="/v5/p2p/order/pending/simplifyList")  # no hint from the open-order list
     harness.bybit.post_message(order.id, "second 02")
     posted = len(harness.bybit.requests)
@@ -120,16 +130,7 @@ async def test_the_session_list_read_in_lanes_misses_no_session_when_the_list_sh
         if n == 35:
             watched.append(harness.bybit.add_order(counterparty_nick="Middle"))
     watched.append(harness.bybit.add_order(counterparty_nick="Newest"))
-    settings = {"bybit_chat_api": "session", "poll_interval": 0.2, "poll_interval_max": 60, "bybit_timeout": 10.0}
-    await harness.start(**settings)
-    assert (await harness.reply_to("/watch " + " ".join(o.id for o in watched))).count("Watching") == 3
-    for order in watched:
-        harness.bybit.post_message(order.id, f"first {order.target_nick}")
-        await harness.wait_text(f"first {order.target_nick}")
-    await harness.stop()
-    await harness.start(**settings)  # their next regular reads: any time within a minute
-    sweeps = harness.bybit.calls_to(UNREAD_SESSIONS)
-    await harness.telegram.wait_for(lambda: harness.bybit.calls_to(UNREAD_SESSIONS) >= sweeps + 12)
+    await restarted_after_first_messages(harness, watched, 12, poll_interval=0.2, bybit_timeout=10.0)
     assert any(r.body["lastId"] for r in harness.bybit.requests if r.path == UNREAD_SESSIONS)
     for order in others[10:40]:  # read in the app: every lane's start cursor is off now
         harness.bybit.read_in_app(order_id=order.id)
@@ -144,15 +145,7 @@ async def test_the_open_order_lists_counts_hint_on_the_session_api_only_while_th
     harness: Harness,
 ) -> None:
     order = harness.bybit.add_order()
-    settings = {"bybit_chat_api": "session", "poll_interval": 2.0, "poll_interval_max": 60}
-    await harness.start(**settings)
-    assert "Watching" in await harness.reply_to(f"/watch {order.id}")
-    harness.bybit.post_message(order.id, "first 01")
-    await harness.wait_text("first 01")
-    await harness.stop()
-    await harness.start(**settings)  # its next regular read: any time within a minute
-    sweeps = harness.bybit.calls_to(UNREAD_SESSIONS)
-    await harness.telegram.wait_for(lambda: harness.bybit.calls_to(UNREAD_SESSIONS) >= sweeps + 2)
+    await restarted_after_first_messages(harness, [order], 2, poll_interval=2.0)
     harness.bybit.post_message(order.id, "second 02")
     await harness.wait_text("second 02", timeout=3)
     assert "1 hint(s)" in await harness.reply_to("/status")  # the session list's; the open-order list's is no hint
