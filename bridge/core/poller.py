@@ -307,8 +307,8 @@ class Poller:
             await self._save_unread()
             share = HINT_SHARE if time.monotonic() - self._talked < TALK_LINGER else IDLE_HINT_SHARE
             await asyncio.sleep(paced_from + lanes / (share * self._client.reads_per_second) - time.monotonic())
-            while self._hinted_waiting():
-                await asyncio.sleep(YIELD_SECONDS)
+            while self._hinted_waiting():  # (until the budget has room for it, or it started)
+                await asyncio.sleep(max(YIELD_SECONDS, self._client.read_delay(urgent=True)))
 
     def _notice_session(self, nick: str, unread: int) -> None:
         key = self._chat_by_nick.get(nick)
