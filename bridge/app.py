@@ -38,6 +38,7 @@ CHAT_API_KEY = "chat_api"  # store key remembering which chat API Bybit left us
 SESSION_KEY = "session:"  # store keys remembering each counterparty's chat session id
 SHUTDOWN_GRACE = 10.0  # seconds a post in flight may take to finish on shutdown
 STARTUP_RETRY = 5.0  # seconds between start-up attempts while Telegram is unreachable
+LONG_POLL_SECONDS = 30  # getUpdates waits this long for an update (each empty answer costs a parse of the reply)
 
 
 async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
@@ -128,6 +129,7 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
                 bot,
                 handle_signals=False,
                 close_bot_session=False,
+                polling_timeout=LONG_POLL_SECONDS,
                 allowed_updates=dispatcher.resolve_used_update_types(),
             ),
         )

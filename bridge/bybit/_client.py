@@ -37,7 +37,7 @@ SESSION_PAGE_SIZE = 20  # list_v1: 20 is known to work on mainnet, 50 was refuse
 UNREAD_ONLY = 0  # list_v1 readStatus: 0 unread, 1 read, 2 all
 SHRINK_FRACTION = 0.8  # after a 10006 or 403 the budget is cut to this share of itself…
 SHRINK_SECONDS = 60.0  # …for this long
-URGENT_RESERVE = 0.8  # share of the read budget only urgent reads may use (news Bybit hinted at, the hints, new orders)
+URGENT_RESERVE = 0.9  # share of the read budget only urgent reads may use (news Bybit hinted at, the hints, new orders)
 
 URGENT_READS: ContextVar[bool] = ContextVar("urgent_reads", default=False)
 """Set in a task whose reads matter most (a chat Bybit says has news): they go first and may use the reserve."""
@@ -149,17 +149,26 @@ class BybitClient:
         items = result.get("result") if isinstance(result, dict) else result
         return parse_items(ChatMessage, _listed(items, PATH_ORDER_MESSAGES), f"order {order_id}")
 
-    async def pending_orders(self, *, pages: int = MAX_ORDER_PAGES) -> list[OrderSummary]:
-        """Your open orders, newest first: every page of ``pending/simplifyList`` (or the first ``pages``)."""
-        orders: list[OrderSummary] = []
-        for page in range(1, min(pages, MAX_ORDER_PAGES) + 1):
-            result = await self.call(PATH_PENDING_ORDERS, {"page": page, "size": ORDER_PAGE_SIZE})
-            items = _listed(result.get("items") if isinstance(result, dict) else None, PATH_PENDING_ORDERS)
-            orders.extend(OrderSummary.model_validate(item) for item in items if isinstance(item, dict))
-            total = result.get("count") if isinstance(result, dict) else None
-            if len(items) < ORDER_PAGE_SIZE or (str(total).isdigit() and len(orders) >= int(str(total))):
-                break
+    async def pending_orders(self) -> list[OrderSummary]:
+        """Your open orders, newest first: every page of ``pending/simplifyList``."""
+        orders, pages = await self.pending_orders_page(1)
+        for page in range(2, pages + 1):
+            orders.extend((await self.pending_orders_page(page))[0])
         return orders
+
+    async def pending_orders_page(self, page: int) -> tuple[list[OrderSummary], int]:
+        """One page of your open orders (from 1, newest first), and how many pages the list has now."""
+        result = await self.call(PATH_PENDING_ORDERS, {"page": page, "size": ORDER_PAGE_SIZE})
+        items = _listed(result.get("items") if isinstance(result, dict) else None, PATH_PENDING_ORDERS)
+        orders = [OrderSummary.model_validate(item) for item in items if isinstance(item, dict)]
+        total = result.get("count") if isinstance(result, dict) else None
+        if len(items) < ORDER_PAGE_SIZE:
+            pages = page
+        elif str(total).isdigit():
+            pages = max(page, -(-int(str(total)) // ORDER_PAGE_SIZE))
+        else:
+            pages = page + 1  # a full page and no count: there may be more
+        return orders, min(pages, MAX_ORDER_PAGES)
 
     async def unread_sessions(self, last_id: int = 0, *, stop: int = 0) -> AsyncIterator[list[SessionSummary]]:
         """The chat sessions with unread messages (``chat/session/list_v1``), a page at a time: one call, many chats.

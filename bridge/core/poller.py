@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from bridge.bybit import (
-    MAX_ORDER_PAGES,
     ORDER_PAGE_SIZE,
     SESSION_PAGE_SIZE,
     URGENT_READS,
@@ -42,8 +41,8 @@ from bridge.tasks import wait_event
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_READS = 8  # chats read at once: one slow answer never delays every other chat
-LIST_SHARE = 0.05  # at most this share of the read budget goes to reading the whole open-order list…
-FIRST_PAGE_SHARE = 0.05  # …and this share to its first page (new orders come first on it)
+FIRST_PAGE_SHARE = 0.05  # at most this share of the read budget goes to the open-order list's first page…
+LIST_SHARE = 0.02  # …and this share to its other pages, one at a time (new orders come first on it)
 HINT_SHARE = 0.9  # …and this share to the session list's unread counts (how news is found first) while chats talk
 IDLE_HINT_SHARE = 0.2  # …or this share once no chat has had news for TALK_LINGER seconds
 TALK_LINGER = 30.0  # seconds
@@ -51,7 +50,8 @@ SWEEP_LANES = 3  # a long session list is read from this many places at once
 HINT_PERIOD = 1.0  # seconds: the session list is read at most this often
 WATCH_RESYNC = 30.0  # seconds: watches are read anew at least this often (at once when they change)
 IDLE_WAKE = 5.0  # seconds the reader sleeps at most when nothing is due
-STATUS_PERIOD = 5.0  # seconds between two status checks, unless a system message asks for one sooner
+STATUS_PERIOD = 5.0  # seconds between two status checks, unless a system message asks for one sooner…
+STATUS_LOOK_PERIOD = 60.0  # …each a look at every watch only when the open-order list changed, or after this long
 ANY_CHAT = "*"  # error-log key for failures that are not about one chat
 OPEN_ORDERS = "open orders"
 UNREAD_SESSIONS = "unread sessions"
@@ -142,9 +142,13 @@ class Poller:
         self._chat_by_nick: dict[str, str] = {}  # a counterparty's nickname (how the session list names it) → key
         self._talked = time.monotonic()  # when a session last had news (a start counts: what came while down)
         self._lanes = [0]  # the cursors the session list's next sweep starts reading at (0: the newest session)
-        self._open: list[OrderSummary] | None = None
+        self._open: list[OrderSummary] | None = None  # the open orders, newest first (None: not read yet)
+        self._open_pages: list[list[OrderSummary]] = []  # …as the pages they were read in
+        self._next_page: int | None = None  # the page of the open-order list read on the next turn (None: one page)
         self._refresh: set[str] = set()  # orders with messages waiting for a fresh media link, as of the last sync
         self._hinted: set[str] = set()  # orders with a new system message: their status is read next
+        self._listed_statuses: dict[str, int] = {}  # the open orders' statuses at the last look at every watch
+        self._looked = -math.inf  # …and when it was
         self._unread: dict[tuple[str, str], int] = {}  # (hint source, order or nickname) → unread count last seen
         self._unsaved: dict[str, int] = {}  # …the counts that changed since they were last stored
         self._reads: set[asyncio.Task[None]] = set()  # the chat reads under way
@@ -171,7 +175,10 @@ class Poller:
         """Read the watches anew: chats to read by the API in use, media links wanted first."""
         watches = await self._store.orders.active()
         self._chats = chats_of(watches, self._source.current)
-        self._chat_of = {w.order_id: key for key, chat in self._chats.items() for w in chat.watches}
+        chat_of = {w.order_id: key for key, chat in self._chats.items() for w in chat.watches}
+        if chat_of.keys() != self._chat_of.keys():
+            self._looked = -math.inf  # new watches: their statuses are looked at in the next round
+        self._chat_of = chat_of
         self._chat_by_nick = {chat.nick: key for key, chat in self._chats.items() if chat.nick}
         read_before = {key for key, chat in self._chats.items() if all(w.backfilled for w in chat.watches)}
         self._schedule.track(self._chats, read_before=read_before)
@@ -199,21 +206,22 @@ class Poller:
             await wait_event(self._store.wakeups.poller, WATCH_RESYNC)
 
     async def _follow_open_orders(self) -> None:
-        """Read the open-order list: its first page every floor, all of it as the budget allows.
+        """Read the open-order list: its first page every floor, the other pages in turn, one at a time.
 
         The list brings new orders (``AUTO_WATCH``), statuses, the orders a session message may be
-        about, and unread counts per order. New orders come first on it.
+        about, and unread counts per order. New orders come first on it; the other pages are re-read
+        one per turn at their share of the budget, so a long list never takes the budget in a burst.
         """
         URGENT_READS.set(True)  # new orders and status changes are news too; this task paces itself
-        last_full = last_statuses = -math.inf
+        last_statuses = last_turn = -math.inf
         while True:
-            pages = 1 + len(self._open or ()) // ORDER_PAGE_SIZE
-            full_period = max(self._schedule.floor, pages / (LIST_SHARE * self._client.reads_per_second))
             if self._autowatch is not None or self._chats:
-                full = time.monotonic() - last_full >= full_period
                 async with self._open_lock:
-                    if await self._read_open_orders(full=full) and full:
-                        last_full = time.monotonic()
+                    if self._open is None:  # all of it at once: statuses and message owners need the whole list
+                        await self._read_open_orders()
+                    elif await self._read_open_orders(1) and self._next_page and self._turn_due(last_turn):
+                        last_turn = time.monotonic()
+                        await self._read_open_orders(self._next_page)
             if self._status_due.is_set() or time.monotonic() - last_statuses >= STATUS_PERIOD:
                 self._status_due.clear()
                 last_statuses = time.monotonic()
@@ -221,19 +229,28 @@ class Poller:
             first_page_period = 1 / (FIRST_PAGE_SHARE * self._client.reads_per_second)
             await wait_event(self._status_due, max(self._schedule.floor, first_page_period))
 
-    async def _read_open_orders(self, *, full: bool) -> bool:
-        """Refresh the open orders (all, or the first page merged in); False when Bybit would not say."""
+    def _turn_due(self, last_turn: float) -> bool:
+        """Whether the next of the open-order list's other pages is due (one per turn, at their share)."""
+        return time.monotonic() - last_turn >= 1 / (LIST_SHARE * self._client.reads_per_second)
+
+    async def _read_open_orders(self, page: int | None = None) -> bool:
+        """Read one page of the open orders (or all of them); False when Bybit would not say."""
         try:
-            orders = await self._client.pending_orders(pages=MAX_ORDER_PAGES if full else 1)
+            if page is None:
+                orders = await self._client.pending_orders()
+                pages = [orders[n : n + ORDER_PAGE_SIZE] for n in range(0, len(orders), ORDER_PAGE_SIZE)]
+                count = len(pages)
+            else:
+                orders, count = await self._client.pending_orders_page(page)
+                pages = [*self._open_pages[: page - 1], orders, *self._open_pages[page:count]]
         except Exception as exc:
             self._report(OPEN_ORDERS, exc)
             return False
         self._recovered(OPEN_ORDERS)
-        if not full and self._open is not None:
-            fresh = {order.id for order in orders}
-            orders = orders + [order for order in self._open if order.id not in fresh]
-        self._open = orders
-        if self._autowatch is not None and await self._autowatch.round(orders):
+        self._open_pages, self._open = pages, merged(pages)
+        turn = (self._next_page or 2) if page == 1 else (page or 1) + 1  # on down the list, back to page 2 past its end
+        self._next_page = turn if 2 <= turn <= min(count, len(pages) + 1) else 2 if count > 1 else None
+        if self._autowatch is not None and await self._autowatch.round(self._open):
             await self._sync()
         # On the session API the session list brings the news; the same message counted again here
         # would read its chat twice (these counts are hints only while the session list fails).
@@ -250,11 +267,17 @@ class Poller:
             await self._store.values.set_many({key: str(count) for key, count in unsaved.items()})
 
     async def _check_statuses(self) -> None:
+        """Look at every watch's status when there may be news (the list changed, a hint, a recheck); retire."""
         if self._statuses is None:
             return
         hinted, self._hinted = self._hinted, set()
+        listed = {order.id: order.status for order in self._open or ()}
         try:
-            await self._statuses.round(await self._store.orders.active(), self._open, hinted)
+            if hinted or listed != self._listed_statuses or time.monotonic() - self._looked >= STATUS_LOOK_PERIOD:
+                await self._statuses.round(await self._store.orders.active(), self._open, hinted)
+                self._listed_statuses, self._looked = listed, time.monotonic()
+            else:  # (reading a thousand watches from the store is the costly part of an idle round)
+                await self._statuses.retire()
         except Exception as exc:  # a status read that fails is tried again next time
             self._hinted |= hinted
             self._report(ORDER_STATUSES, exc)
@@ -316,11 +339,15 @@ class Poller:
             self._talked = time.monotonic()
 
     def _notice(self, source: str, name: str, unread: int, key: str | None) -> bool:
-        """An unread count that changed to more than none is a hint that the chat has news; True if it is one."""
+        """An unread count that changed is a hint that the chat has news; True if it is one.
+
+        A count that fell was read in the Bybit app, maybe with messages the bridge has not read yet.
+        """
         before = self._unread.get((source, name))
-        if unread != before:
-            self._unread[source, name] = self._unsaved[f"{UNREAD_KEY}{source}:{name}"] = unread
-        if key is None or unread in (0, before):
+        if unread == before:
+            return False
+        self._unread[source, name] = self._unsaved[f"{UNREAD_KEY}{source}:{name}"] = unread
+        if key is None or unread == (before or 0):
             return False
         self.stats.hints += 1
         self._schedule.hint(key)
@@ -402,7 +429,7 @@ class Poller:
                 if self._open is None:  # which orders a message may be about: the list is needed first
                     async with self._open_lock:  # (one read of it, however many chats wait for it)
                         if self._open is None:
-                            await self._read_open_orders(full=True)
+                            await self._read_open_orders()
                 news = await self._poll_session(key, chat.watches)
         except ChatApiRetired as exc:
             if await self._source.order_chat_retired() or self._source.current == "session":
@@ -533,6 +560,15 @@ class Poller:
         for key in (chat, ANY_CHAT) if chat == self._refused else (chat,):
             if self._last_error.pop(key, None) is not None:
                 log.info("%s: polling works again", chat)
+
+
+def merged(pages: Sequence[Sequence[OrderSummary]]) -> list[OrderSummary]:
+    """The orders of list pages read at different times, each once (where it is listed first)."""
+    orders: dict[str, OrderSummary] = {}
+    for page in pages:
+        for order in page:
+            orders.setdefault(order.id, order)
+    return list(orders.values())
 
 
 def _read_cap(backfill_limit: int | None) -> int | None:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 BACKOFF = 2.0  # an idle chat's interval grows by this factor after each read that found nothing
-PERIODIC_SHARE = 0.15  # at most this share of the read budget goes to reading every chat once per ceiling
+PERIODIC_SHARE = 0.05  # at most this share of the read budget goes to reading every chat once per ceiling
 
 
 @dataclass

@@ -70,6 +70,10 @@ class StatusTracker:
                     await self._changed(watch, info)
         if listed is not None:
             self._listed = {w.order_id for w in watches} & set(listed)
+        await self.retire()
+
+    async def retire(self) -> None:
+        """Stop watching the orders finished ``grace`` seconds ago whose messages are all delivered."""
         for order_id in await self._store.orders.retire_finished(self._grace):
             log.info("order %s: finished %.0f s ago and all delivered: no longer watched", order_id, self._grace)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -11,6 +12,7 @@ from tests.harness import Harness
 SESSION_LIST = "/v5/p2p/chat/message/listpage_v1"
 ORDER_LIST = "/v5/p2p/order/message/listpage"
 UNREAD_SESSIONS = "/v5/p2p/chat/session/list_v1"
+OPEN_ORDERS = "/v5/p2p/order/pending/simplifyList"
 
 
 async def test_a_quiet_chat_is_read_less_and_less_but_at_least_once_per_ceiling(harness: Harness) -> None:
@@ -155,3 +157,36 @@ async def test_the_open_order_lists_counts_hint_on_the_session_api_only_while_th
     # The chat's own reads back off after its news (2, 4, 8 s…): the next one is 16 s away.
     harness.bybit.post_message(order.id, "third 03")
     await harness.wait_text("third 03", timeout=3)  # the open-order list (first page every 2 s) said so
+
+
+async def test_a_message_read_in_the_bybit_app_before_the_session_list_saw_it_is_read_at_once(
+    harness: Harness,
+) -> None:
+    order = harness.bybit.add_order()
+    await harness.start(bybit_chat_api="session", poll_interval=30, poll_interval_max=600)
+    assert "Watching" in await harness.reply_to(f"/watch {order.id}")
+    harness.bybit.post_message(order.id, "first 01")
+    await harness.wait_text("first 01")  # the chat's next regular read is 30 s away now
+    sweeps = harness.bybit.calls_to(UNREAD_SESSIONS)
+    await harness.telegram.wait_for(lambda: harness.bybit.calls_to(UNREAD_SESSIONS) >= sweeps + 2)
+    harness.bybit.post_message(order.id, "second 02")
+    harness.bybit.read_in_app(order_id=order.id)  # the unread count falls (1 → 0): never seen at 2
+    await harness.wait_text("second 02", timeout=5)
+
+
+async def test_the_open_order_lists_other_pages_are_read_one_at_a_time(harness: Harness) -> None:
+    orders = [harness.bybit.add_order(counterparty_nick=f"Buyer{n:02d}") for n in range(65)]  # three pages
+    oldest = orders[0]  # on the last page
+    await harness.start(bybit_chat_api="session", poll_interval=0.5, poll_interval_max=600)
+    assert "Watching" in await harness.reply_to(f"/watch {oldest.id}")
+    start = len(harness.bybit.requests)
+    await harness.telegram.wait_for(lambda: harness.bybit.calls_to(OPEN_ORDERS) >= 3 + 8, timeout=30)
+    reads = [(r.time, r.body["page"]) for r in harness.bybit.requests[start:] if r.path == OPEN_ORDERS]
+    others = [(at, page) for at, page in reads if page > 1]
+    assert {2, 3} <= {page for _, page in others[2:]}  # past the first read of the whole list, in turn
+    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(others[2:])]
+    assert gaps and min(gaps) > 2.0, gaps  # one page per turn (at 10 reads/s: every 5 s), never a burst
+    oldest.status = 20  # paid: only the last page shows it
+    await harness.telegram.wait_for(
+        lambda: any("🔔 Order status: paid" in text for text in harness.texts()), timeout=15
+    )
