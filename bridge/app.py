@@ -7,11 +7,11 @@ import contextlib
 import logging
 from contextlib import AsyncExitStack
 
-from aiogram import Bot
+from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramNetworkError, TelegramServerError, TelegramUnauthorizedError
 from aiogram.types import User
 
-from bridge.bybit import ApiName, BybitClient, ChatSource, MediaFetcher, log_budget
+from bridge.bybit import URGENT_READS, ApiName, BybitClient, ChatSource, MediaFetcher, log_budget
 from bridge.config import Settings
 from bridge.core import AutoWatch, Poller, ReplySender, Retention, Schedule, StatusTracker, Watchlist
 from bridge.errors import ConfigError
@@ -39,6 +39,18 @@ SESSION_KEY = "session:"  # store keys remembering each counterparty's chat sess
 SHUTDOWN_GRACE = 10.0  # seconds a post in flight may take to finish on shutdown
 STARTUP_RETRY = 5.0  # seconds between start-up attempts while Telegram is unreachable
 LONG_POLL_SECONDS = 30  # getUpdates waits this long for an update (each empty answer costs a parse of the reply)
+
+
+async def serve_team(dispatcher: Dispatcher, bot: Bot) -> None:
+    """Answer the team's commands (long polling) until cancelled."""
+    URGENT_READS.set(True)  # a teammate waits for each answer: the Bybit reads it needs go first
+    await dispatcher.start_polling(
+        bot,
+        handle_signals=False,
+        close_bot_session=False,
+        polling_timeout=LONG_POLL_SECONDS,
+        allowed_updates=dispatcher.resolve_used_update_types(),
+    )
 
 
 async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
@@ -123,16 +135,7 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
         tasks.spawn("budget log", lambda: log_budget(client.stats))
         if settings.retention_days:
             tasks.spawn("retention", Retention(store, settings.retention_days).run)
-        tasks.spawn(
-            "telegram",
-            lambda: dispatcher.start_polling(
-                bot,
-                handle_signals=False,
-                close_bot_session=False,
-                polling_timeout=LONG_POLL_SECONDS,
-                allowed_updates=dispatcher.resolve_used_update_types(),
-            ),
-        )
+        tasks.spawn("telegram", lambda: serve_team(dispatcher, bot))
         log.info(
             "bridge running as @%s: chat API %s, serving chats %s, %d watched order(s)",
             me.username,
