@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from bridge.bybit import BybitClient
+from bridge.bybit import URGENT_READS, BybitClient
 from bridge.errors import BybitError
 from bridge.sandbox import FakeBybit, FakeOrder
 
@@ -39,6 +39,7 @@ class FixedIntervalPoller:
 
     async def run(self) -> None:
         """Find the sessions, then poll until cancelled."""
+        URGENT_READS.set(True)  # one kind of read only: the whole budget is its own (no reserve kept for hints)
         try:
             sessions = [await self._client.session_id(mask_id) for mask_id in self._mask_ids]
             while True:
