@@ -1,4 +1,4 @@
-"""The signed, resilient Bybit v5 HTTP client (httpx)."""
+"""The signed, resilient Bybit v5 HTTP client (httpx, over aiohttp's transport: half the CPU per call)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self
 
+import aiohttp
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from bridge.bybit._signing import auth_headers
 from bridge.bybit.budget import BudgetStats, Outcome
@@ -71,6 +73,11 @@ def _listed(items: object, path: str) -> list[object]:
     return items
 
 
+def _never_sent(exc: Exception) -> bool:
+    """Whether a request surely never reached Bybit: no connection could be made for it."""
+    return isinstance(exc, httpx.ConnectError) or isinstance(exc.__cause__, aiohttp.ClientConnectorError)
+
+
 class BybitClient:
     """Async client for the Bybit P2P endpoints the bridge needs.
 
@@ -111,6 +118,7 @@ class BybitClient:
             base_url=base_url,
             timeout=httpx.Timeout(timeout),
             headers={"User-Agent": "p2p-bridge"},
+            transport=AiohttpTransport(),
         )
 
     async def __aenter__(self) -> Self:
@@ -256,10 +264,10 @@ class BybitClient:
                 headers = self._headers(raw) | {"Content-Type": content_type}
                 self.stats.record(path)
                 response = await self._http.post(path, content=raw, headers=headers)
-            except httpx.TransportError as exc:  # timeouts, refused and reset connections
-                self.stats.answered(path, Outcome.TRANSPORT_ERROR)
+            except (httpx.TransportError, aiohttp.ClientError) as exc:  # timeouts, refused and reset connections…
+                self.stats.answered(path, Outcome.TRANSPORT_ERROR)  # …and answers that are not HTTP
                 failure = f"{type(exc).__name__}"
-                if not idempotent and not isinstance(exc, httpx.ConnectError):
+                if not idempotent and not _never_sent(exc):
                     raise BybitUnavailable(0, f"no answer ({failure}): it may have arrived", endpoint=path) from None
                 await self._backoff(path, attempt, failure)
                 continue

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_READS = 8  # chats read at once: one slow answer never delays every other chat
 FIRST_PAGE_SHARE = 0.05  # at most this share of the read budget goes to the open-order list's first page…
+IDLE_FIRST_PAGE_SHARE = 0.02  # …or this share when quiet, if the session list brings the news (new orders wait longer)…
 LIST_SHARE = 0.02  # …and this share to its other pages, one at a time (new orders come first on it)
 HINT_SHARE = 0.9  # …and this share to the session list's unread counts (how news is found first) while chats talk
 IDLE_HINT_SHARE = 0.2  # …or this share once no chat has had news for TALK_LINGER seconds
@@ -206,7 +207,7 @@ class Poller:
             await wait_event(self._store.wakeups.poller, WATCH_RESYNC)
 
     async def _follow_open_orders(self) -> None:
-        """Read the open-order list: its first page every floor, the other pages in turn, one at a time.
+        """Read the open-order list: its first page every floor (less often when quiet), the others one per turn.
 
         The list brings new orders (``AUTO_WATCH``), statuses, the orders a session message may be
         about, and unread counts per order. New orders come first on it; the other pages are re-read
@@ -226,7 +227,8 @@ class Poller:
                 self._status_due.clear()
                 last_statuses = time.monotonic()
                 await self._check_statuses()  # reads every watch from the store: not on every page read
-            first_page_period = 1 / (FIRST_PAGE_SHARE * self._client.reads_per_second)
+            share = IDLE_FIRST_PAGE_SHARE if self._quiet() and not self._hints_from_orders() else FIRST_PAGE_SHARE
+            first_page_period = 1 / (share * self._client.reads_per_second)
             await wait_event(self._status_due, max(self._schedule.floor, first_page_period))
 
     def _turn_due(self, last_turn: float) -> bool:
@@ -252,14 +254,24 @@ class Poller:
         self._next_page = turn if 2 <= turn <= min(count, len(pages) + 1) else 2 if count > 1 else None
         if self._autowatch is not None and await self._autowatch.round(self._open):
             await self._sync()
-        # On the session API the session list brings the news; the same message counted again here
-        # would read its chat twice (these counts are hints only while the session list fails).
-        hints = self._source.current == "order" or UNREAD_SESSIONS in self._last_error
+        hints = self._hints_from_orders()
         for order in orders:
             if order.unread is not None:
                 self._notice("order", order.id, order.unread, self._chat_of.get(order.id) if hints else None)
         await self._save_unread()
         return True
+
+    def _hints_from_orders(self) -> bool:
+        """Whether the open-order list's unread counts are the hints: on the order API, or while the session list fails.
+
+        On the session API the session list brings the news; the same message counted again here would
+        read its chat twice.
+        """
+        return self._source.current == "order" or UNREAD_SESSIONS in self._last_error
+
+    def _quiet(self) -> bool:
+        """Whether no session has had news for ``TALK_LINGER`` seconds (the hints may then be read more slowly)."""
+        return time.monotonic() - self._talked >= TALK_LINGER
 
     async def _save_unread(self) -> None:
         if self._unsaved:
@@ -328,7 +340,7 @@ class Poller:
                 listed[session.session_name] = session.cursor
                 self._notice_session(session.session_name, session.unread)
             await self._save_unread()
-            share = HINT_SHARE if time.monotonic() - self._talked < TALK_LINGER else IDLE_HINT_SHARE
+            share = IDLE_HINT_SHARE if self._quiet() else HINT_SHARE
             await asyncio.sleep(paced_from + lanes / (share * self._client.reads_per_second) - time.monotonic())
             while self._hinted_waiting():  # (until the budget has room for it, or it started)
                 await asyncio.sleep(max(YIELD_SECONDS, self._client.read_delay(urgent=True)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import time
 import traceback
 from collections.abc import AsyncIterator
@@ -211,6 +212,36 @@ async def test_unknown_order_raises_bybit_error_with_its_message(fake_bybit: Fak
     assert (caught.value.code, caught.value.message) == (912100027, "The order does not exist.")
     assert "The order does not exist." in str(caught.value)
     assert fake_bybit.calls_to(ORDER_INFO) == 1
+
+
+async def test_a_send_that_could_not_connect_is_retried_as_never_sent() -> None:
+    with socket.socket() as closed:  # a port nothing listens on: every connection is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    client = BybitClient(api_key="k", api_secret="s", base_url=f"http://127.0.0.1:{port}", max_attempts=2)
+    async with client:
+        with pytest.raises(BybitUnavailable, match="gave up after 2 attempts"):  # not "it may have arrived"
+            await client.send_session_message("session", "1", "hello")
+
+
+async def test_an_answer_that_is_not_http_is_a_failure_worth_retrying() -> None:
+    async def garble(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HELLO THERE\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(garble, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with (
+        server,
+        BybitClient(
+            api_key="k", api_secret="s", base_url=f"http://127.0.0.1:{port}", max_attempts=2, backoff_base=0.01
+        ) as client,
+    ):
+        with pytest.raises(BybitUnavailable, match="gave up after 2 attempts"):
+            await client.order_info("1")
+        with pytest.raises(BybitUnavailable, match="it may have arrived"):  # a send that reached a server
+            await client.send_session_message("session", "1", "hello")
 
 
 async def test_http_403_pauses_every_call_without_sending() -> None:
