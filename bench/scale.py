@@ -99,6 +99,8 @@ class Phase:
     baseline_reads_per_second: float
     posts_per_minute: int
     cpu_per_1000: float
+    rate_limited: int
+    """10006 answers to the bridge during the phase."""
 
 
 @dataclass
@@ -110,6 +112,7 @@ class ScaleResult:
     idle_rss_mb: float = 0.0
     peak_rss_mb: float = 0.0
     idle_cpu_percent: float | None = None
+    idle_reads_per_second: float = 0.0
     baseline_interval: float = 0.0
     rate_limited: tuple[int, int] = (0, 0)
     """10006 answers to the bridge and to the baseline over the measured phases (the warm-up has no budget)."""
@@ -302,6 +305,7 @@ class ScaleRun:
             baseline_reads_per_second=twin_reads / seconds,
             posts_per_minute=busiest_minute([p.time for p in world.telegram.sent[posts_before:] if p.chat_id == CHAT]),
             cpu_per_1000=cpu / max(1, len(sent)) * 1000,
+            rate_limited=sum(1 for r in reads if r.ret_code == CODE_RATE_LIMIT),
         )
 
     async def delivered_all(self) -> None:
@@ -363,10 +367,11 @@ async def run_scale(size: Size, params: Params, idle_rss: float) -> ScaleResult:
                     if size.quiet_seconds:
                         await run.delivered_all()  # a bridge still posting at Telegram's limits is not idle
                         await asyncio.sleep(size.quiet_seconds / 2)  # the talk pace lingers after the last news
-                        before = bridge.usage().cpu_seconds
+                        before, calls_before = bridge.usage().cpu_seconds, len(bybit.requests)
                         await asyncio.sleep(size.quiet_seconds / 2)
                         idle = (bridge.usage().cpu_seconds - before) / (size.quiet_seconds / 2)
                         result.idle_cpu_percent = idle * 100
+                        result.idle_reads_per_second = (len(bybit.requests) - calls_before) / (size.quiet_seconds / 2)
                         result.phases["first"] = await run.probe(bridge, quiet)
                     result.peak_rss_mb = max(result.peak_rss_mb, bridge.usage().peak_rss_kb / 1024)
             finally:
@@ -461,7 +466,7 @@ def rows(result: ScaleResult) -> list[tuple[str, str, str, str, str]]:
         ),
         (
             "10006 answers (budget exceeded), all measured phases",
-            str(limited),
+            f"{limited} ({', '.join(f'{name} {phase.rate_limited}' for name, phase in result.phases.items())})",
             str(baseline_limited),
             "0",
             mark(limited == 0),
@@ -493,7 +498,7 @@ def rows(result: ScaleResult) -> list[tuple[str, str, str, str, str]]:
         out.append(
             (
                 f"idle CPU, {size.orders:,} quiet orders (second half of {size.quiet_seconds:g} s without a message)",
-                f"{result.idle_cpu_percent:.1f} % of a core",
+                f"{result.idle_cpu_percent:.1f} % of a core ({result.idle_reads_per_second:.1f} Bybit reads/s)",
                 "—",
                 f"≤ {limit:g} %" if size.orders >= at else "—",
                 mark(result.idle_cpu_percent <= limit) if size.orders >= at else "",

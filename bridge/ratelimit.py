@@ -17,17 +17,26 @@ class SlidingWindow:
     One instance serves one budget (Bybit's reads per second, one Telegram chat, all of Telegram).
     An *urgent* caller takes the next free slot before any other waiting caller; the others together
     take at most ``limit - reserve`` events a period, so urgent ones always find room however busy the
-    rest is. ``clock`` is injectable for tests.
+    rest is. ``smooth``: events are also at least ``period / limit`` apart, never a burst of the whole
+    window (a server counting on arrival sees them bunched by its own queue otherwise). ``clock`` is
+    injectable for tests.
     """
 
     def __init__(
-        self, limit: int, period: float, *, reserve: int = 0, clock: Callable[[], float] = time.monotonic
+        self,
+        limit: int,
+        period: float,
+        *,
+        reserve: int = 0,
+        smooth: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if limit < 1 or period <= 0 or not 0 <= reserve < limit:
             raise ValueError("limit must be >= 1, period > 0 and 0 <= reserve < limit")
         self.limit = limit
         self.period = period
         self.reserve = reserve
+        self.smooth = smooth
         self._clock = clock
         self._events: deque[float] = deque()
         self._calm: deque[float] = deque()  # the events of callers that were not urgent
@@ -38,15 +47,17 @@ class SlidingWindow:
         self._paced_until = -math.inf  # …and one event a step until then
 
     @classmethod
-    def per_second(cls, rate: float, *, margin: float = 0.0, reserve: float = 0.0) -> SlidingWindow:
+    def per_second(
+        cls, rate: float, *, margin: float = 0.0, reserve: float = 0.0, smooth: bool = False
+    ) -> SlidingWindow:
         """A window for a rate that may be fractional (0.5/s becomes 1 per 2 s), ``margin`` seconds longer.
 
         The margin keeps a budget that the server counts on arrival when the network bunches requests up.
         ``reserve`` is the share of the limit kept for urgent callers (none when the limit is too small).
         """
         if rate >= 1:
-            return cls(int(rate), 1.0 + margin, reserve=int(int(rate) * reserve))
-        return cls(1, 1.0 / rate + margin)
+            return cls(int(rate), 1.0 + margin, reserve=int(int(rate) * reserve), smooth=smooth)
+        return cls(1, 1.0 / rate + margin, smooth=smooth)
 
     def delay(self, *, urgent: bool = True) -> float:
         """Seconds until one more event fits (0 when it fits now); not urgent, the reserve stays free."""
@@ -58,7 +69,7 @@ class SlidingWindow:
         wait = self._wait(self._events, limit, now)
         if not urgent:
             wait = max(wait, self._wait(self._calm, max(1, limit - self.reserve), now))
-        if now < self._paced_until:
+        if self.smooth or now < self._paced_until:
             last = self._events[-1] if self._events else -math.inf
             wait = max(wait, self._resume_at - now, last + self.period / self.limit - now)
         return max(wait, 0.0)

@@ -96,3 +96,22 @@ def test_callers_that_are_not_urgent_take_at_most_the_limit_less_the_reserve_how
         window.take(urgent=False)
     assert window.delay(urgent=False) == pytest.approx(1.0)  # five of their own in the period: no more
     assert window.delay(urgent=True) == 0
+
+
+def test_a_smooth_window_spreads_its_events_over_the_period() -> None:
+    clock = FakeClock()
+    window = SlidingWindow(4, 1.0, smooth=True, clock=clock)
+    window.take()
+    assert window.delay() == pytest.approx(0.25)  # not the whole window at once: one event a step
+    clock.now = 0.25
+    window.take()
+    clock.now = 0.5
+    window.take()
+    clock.now = 0.75
+    window.take()
+    clock.now = 1.0
+    assert window.delay() == 0  # the first event left the window, and a step has passed
+    assert SlidingWindow(4, 1.0, clock=clock).delay() == 0
+    bursty = SlidingWindow(4, 1.0, clock=clock)
+    bursty.take()
+    assert bursty.delay() == 0  # without smooth, the window may go in one burst

@@ -110,10 +110,12 @@ class BybitClient:
         self._wall_clock = wall_clock
         self._offset_ms = 0
         self._paused_until = 0.0
-        self._budget = SlidingWindow.per_second(requests_per_second, margin=BUDGET_MARGIN, reserve=URGENT_RESERVE)
+        self._budget = SlidingWindow.per_second(
+            requests_per_second, margin=BUDGET_MARGIN, reserve=URGENT_RESERVE, smooth=True
+        )
         self._reads_per_second = requests_per_second
         self.stats = BudgetStats(reads_per_second=requests_per_second)
-        self._write_budget = SlidingWindow.per_second(writes_per_second, margin=BUDGET_MARGIN)
+        self._write_budget = SlidingWindow.per_second(writes_per_second, margin=BUDGET_MARGIN, smooth=True)
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout),

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bridge.bybit import BybitClient
+from bridge.bybit import URGENT_READS, BybitClient
 from bridge.errors import BybitAuthError, BybitError, BybitUnavailable, ChatApiRetired
 from bridge.sandbox.fake_bybit import FakeBybit, Fault, ListShape, RecordedRequest
 
@@ -267,6 +267,16 @@ async def test_requests_stay_within_requests_per_second(fake_bybit: FakeBybit) -
     times = sorted(r.time for r in fake_bybit.requests)
     assert len(times) == 15
     assert min(later - earlier for earlier, later in zip(times, times[10:], strict=False)) >= 1.0 - TOLERANCE
+
+
+async def test_urgent_reads_at_once_are_spread_over_the_window_never_sent_in_a_burst(fake_bybit: FakeBybit) -> None:
+    order = fake_bybit.add_order()
+    URGENT_READS.set(True)  # (the tasks below copy this context)
+    async with client_for(fake_bybit, requests_per_second=10) as client:
+        await asyncio.gather(*(client.order_info(order.id) for _ in range(12)))
+    spacing = gaps(sorted(fake_bybit.requests, key=lambda r: r.time))
+    assert len(spacing) == 11
+    assert min(spacing) >= 0.11 - TOLERANCE  # one a step (the window of 1.1 s over 10): Bybit sees no bunch
 
 
 async def test_the_secret_never_appears_in_exception_text(fake_bybit: FakeBybit) -> None:
