@@ -334,16 +334,17 @@ class Poller:
         self._lanes = [0, *(cursors[n - 1] for n in range(per_lane, len(cursors), per_lane))]
 
     async def _sweep_lane(self, start: int, stop: int, lanes: int, listed: dict[str, int]) -> None:
+        asked = time.monotonic()  # when the page was asked for: its round trip counts in its share's period
         async for page in self._client.unread_sessions(start, stop=stop):
-            paced_from = time.monotonic()
             for session in page:
                 listed[session.session_name] = session.cursor
                 self._notice_session(session.session_name, session.unread)
             await self._save_unread()
             share = IDLE_HINT_SHARE if self._quiet() else HINT_SHARE
-            await asyncio.sleep(paced_from + lanes / (share * self._client.reads_per_second) - time.monotonic())
+            await asyncio.sleep(asked + lanes / (share * self._client.reads_per_second) - time.monotonic())
             while self._hinted_waiting():  # (until the budget has room for it, or it started)
                 await asyncio.sleep(max(YIELD_SECONDS, self._client.read_delay(urgent=True)))
+            asked = time.monotonic()  # (the next page is asked for as the loop goes on)
 
     def _notice_session(self, nick: str, unread: int) -> None:
         key = self._chat_by_nick.get(nick)
