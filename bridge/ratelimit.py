@@ -43,8 +43,7 @@ class SlidingWindow:
         self._urgent = 0
         self._cut: tuple[int, float] | None = None  # (events allowed, until when) after a server said: too many
         self._cut_at = -math.inf
-        self._resume_at = -math.inf  # after a pause (push_back): nothing before then…
-        self._paced_until = -math.inf  # …and one event a step until then
+        self._resume_at = -math.inf  # after a pause (push_back): nothing before then
 
     @classmethod
     def per_second(
@@ -69,10 +68,10 @@ class SlidingWindow:
         wait = self._wait(self._events, limit, now)
         if not urgent:
             wait = max(wait, self._wait(self._calm, max(1, limit - self.reserve), now))
-        if self.smooth or now < self._paced_until:
+        if self.smooth:
             last = self._events[-1] if self._events else -math.inf
-            wait = max(wait, self._resume_at - now, last + self.period / self.limit - now)
-        return max(wait, 0.0)
+            wait = max(wait, last + self.period / self.limit - now)
+        return max(wait, self._resume_at - now, 0.0)
 
     @property
     def in_force(self) -> int:
@@ -111,21 +110,15 @@ class SlidingWindow:
         self._cut, self._cut_at = (reduced, now + seconds), now
         return reduced
 
-    def push_back(self, seconds: float, *, gradually: bool = False) -> None:
-        """Take no event for ``seconds`` (after a server said: slow down).
+    def push_back(self, seconds: float) -> None:
+        """Take no event for ``seconds`` (after a server said: slow down); then the window is free again.
 
-        ``gradually``: then one event a step (``period / limit``) for a whole period, whoever asks, for a
-        server whose own window frees one request at a time (Bybit): the whole window at once would send
-        a burst it refuses again. Otherwise the whole window is free again at once.
+        A ``smooth`` window then takes one event a step, which a server whose own window frees one request
+        at a time (Bybit) needs: the whole window at once would send a burst it refuses again.
         """
-        now = self._clock()
         self._events.clear()
         self._calm.clear()
-        if gradually:
-            self._resume_at = now + seconds
-            self._paced_until = self._resume_at + self.period
-        else:
-            self._events.extend([now + seconds - self.period] * self.limit)
+        self._resume_at = self._clock() + seconds
 
 
 async def acquire_all(windows: Sequence[SlidingWindow], *, urgent: bool = False) -> None:

@@ -343,7 +343,7 @@ class BybitClient:
             wait = int(reset) / 1000 - (self._wall_clock() + self._offset_ms / 1000)
         wait = min(max(wait, 0.05), MAX_RATE_LIMIT_WAIT)
         log.info("bybit rate limit on %s: waiting %.2f s", path, wait)
-        budget.push_back(wait, gradually=True)
+        budget.push_back(wait)  # (a smooth window: then one call a step)
         self._shrink(budget, "a rate-limit answer (10006)")
 
     def _shrink(self, budget: SlidingWindow, cause: str) -> None:

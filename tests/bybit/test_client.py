@@ -31,6 +31,11 @@ def client_for(fake: FakeBybit, **options: Any) -> BybitClient:
     return BybitClient(api_key=fake.api_key, api_secret=fake.api_secret, base_url=fake.url, **options)
 
 
+def client_at(port: int, **options: Any) -> BybitClient:
+    """A client for a bare server on loopback ``port`` (not a fake: refusals, garbage); ``options`` as above."""
+    return BybitClient(api_key="k", api_secret="s", base_url=f"http://127.0.0.1:{port}", **options)
+
+
 @pytest.fixture
 async def client(fake_bybit: FakeBybit) -> AsyncIterator[BybitClient]:
     """A client with quick backoff and a short timeout."""
@@ -218,8 +223,7 @@ async def test_a_send_that_could_not_connect_is_retried_as_never_sent() -> None:
     with socket.socket() as closed:  # a port nothing listens on: every connection is refused
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    client = BybitClient(api_key="k", api_secret="s", base_url=f"http://127.0.0.1:{port}", max_attempts=2)
-    async with client:
+    async with client_at(port, max_attempts=2) as client:
         with pytest.raises(BybitUnavailable, match="gave up after 2 attempts"):  # not "it may have arrived"
             await client.send_session_message("session", "1", "hello")
 
@@ -232,12 +236,7 @@ async def test_an_answer_that_is_not_http_is_a_failure_worth_retrying() -> None:
 
     server = await asyncio.start_server(garble, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    async with (
-        server,
-        BybitClient(
-            api_key="k", api_secret="s", base_url=f"http://127.0.0.1:{port}", max_attempts=2, backoff_base=0.01
-        ) as client,
-    ):
+    async with server, client_at(port, max_attempts=2, backoff_base=0.01) as client:
         with pytest.raises(BybitUnavailable, match="gave up after 2 attempts"):
             await client.order_info("1")
         with pytest.raises(BybitUnavailable, match="it may have arrived"):  # a send that reached a server
