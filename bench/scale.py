@@ -33,8 +33,9 @@ from pathlib import Path
 
 from bench.baseline import FixedIntervalPoller
 from bench.process import RAISED_PACING, BridgeProcess, bridge_env
+from bridge.bybit import BUDGET_MARGIN
 from bridge.sandbox import FakeBybit, FakeOrder, FakeTelegram
-from bridge.sandbox.fake_bybit import BUDGET_WINDOW_SECONDS, CODE_RATE_LIMIT, WRITE_PATHS
+from bridge.sandbox.fake_bybit import BUDGET_WINDOW_SECONDS, CODE_RATE_LIMIT, WRITE_PATHS, RecordedRequest
 
 CHAT = -1001000000002
 READS_PER_SECOND = 10
@@ -46,6 +47,7 @@ LAG_STEP = 0.05
 TOKEN = re.compile(r"msg ([a-z]+-\d{5})")
 TELEGRAM_GROUP_LIMIT = 20  # posts a minute into one group
 BINDING_SHARE = 0.9  # a limit used to 90 % or more binds
+SIGNED_AT = "X-BAPI-TIMESTAMP"  # the bridge's clock (ms) when it signed a request, right after its budget let it go
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,12 @@ class Phase:
     cpu_per_1000: float
     rate_limited: int
     """10006 answers to the bridge during the phase."""
+    transit_spread: float
+    """Seconds: the most minus the least (arrival at the fake − signing) over the bridge's requests."""
+    refusals: list[str]
+    """Each 10006: when, where, and how the reads before it were signed and arrived."""
+    loop_lag: float
+    """The bench process's worst event-loop lag during the phase (seconds)."""
 
 
 @dataclass
@@ -117,7 +125,7 @@ class ScaleResult:
     rate_limited: tuple[int, int] = (0, 0)
     """10006 answers to the bridge and to the baseline over the measured phases (the warm-up has no budget)."""
     loop_lag: float = 0.0
-    """The bench process's worst event-loop lag (seconds)."""
+    """The bench process's worst event-loop lag over the whole size, warm-up included (seconds)."""
 
 
 class LoopLag:
@@ -125,13 +133,20 @@ class LoopLag:
 
     def __init__(self) -> None:
         self.worst = 0.0
+        self.recent = 0.0
+        """The worst since :meth:`restart` (a phase's own)."""
 
     async def run(self) -> None:
         """Sleep in short steps until cancelled, keeping the worst oversleep."""
         while True:
             started = time.monotonic()
             await asyncio.sleep(LAG_STEP)
-            self.worst = max(self.worst, time.monotonic() - started - LAG_STEP)
+            lag = time.monotonic() - started - LAG_STEP
+            self.worst, self.recent = max(self.worst, lag), max(self.recent, lag)
+
+    def restart(self) -> None:
+        """Start :attr:`recent` anew."""
+        self.recent = 0.0
 
 
 def percentile(samples: Iterable[float], share: float) -> float:
@@ -208,6 +223,40 @@ def queued(db_path: Path) -> int:
     return int(count)
 
 
+def transit_spread(requests: list[RecordedRequest]) -> float:
+    """The most minus the least (arrival − signing) over signed requests, seconds; the clocks' offset cancels.
+
+    The bridge paces its reads when it signs them and Bybit counts them when they arrive: a spread above
+    the bridge's budget margin can bunch paced reads into a 10006.
+    """
+    wall = time.time() - time.monotonic()
+    transits = [r.time + wall - int(r.headers[SIGNED_AT]) / 1000 for r in requests if SIGNED_AT in r.headers]
+    return max(transits) - min(transits) if transits else 0.0
+
+
+def refusals(requests: list[RecordedRequest], first: int, started: float) -> list[str]:
+    """Each 10006 among ``requests[first:]`` with the admitted reads that filled the fake's window before it."""
+    out = []
+    for index in range(first, len(requests)):
+        refused = requests[index]
+        if refused.ret_code != CODE_RATE_LIMIT:
+            continue
+        window = [
+            r
+            for r in requests[:index]
+            if r.path not in WRITE_PATHS
+            and r.ret_code != CODE_RATE_LIMIT
+            and refused.time - r.time < BUDGET_WINDOW_SECONDS
+        ]
+        signed = [int(r.headers[SIGNED_AT]) for r in [*window, refused]]
+        arrived_ms = (refused.time - window[0].time) * 1000 if window else 0.0
+        out.append(
+            f"+{refused.time - started:.1f} s into the phase, {refused.path}: it and the {len(window)} reads"
+            f" before it arrived within {arrived_ms:.0f} ms, signed within {max(signed) - min(signed)} ms"
+        )
+    return out
+
+
 def busiest_minute(moments: list[float]) -> int:
     """The most events in any 60 s window."""
     ordered = sorted(moments)
@@ -235,9 +284,12 @@ def schedule(
 class ScaleRun:
     """One size: the world, the baseline poller, the bridge processes, and the phases measured."""
 
-    def __init__(self, world: World, baseline: FixedIntervalPoller, workdir: Path, params: Params) -> None:
+    def __init__(
+        self, world: World, baseline: FixedIntervalPoller, lag: LoopLag, workdir: Path, params: Params
+    ) -> None:
         self.world = world
         self.baseline = baseline
+        self.lag = lag
         self.workdir = workdir
         self.params = params
         self.db_path = workdir / "bridge.db"
@@ -283,6 +335,7 @@ class ScaleRun:
         started, cpu_before = time.monotonic(), bridge.usage().cpu_seconds
         calls_before, twin_calls_before = len(world.bybit.requests), len(world.twin.requests)
         posts_before = len(world.telegram.sent)
+        self.lag.restart()
         for token, offset, order in plan:
             await asyncio.sleep(max(0.0, started + offset - time.monotonic()))
             world.post(order, token)
@@ -306,6 +359,9 @@ class ScaleRun:
             posts_per_minute=busiest_minute([p.time for p in world.telegram.sent[posts_before:] if p.chat_id == CHAT]),
             cpu_per_1000=cpu / max(1, len(sent)) * 1000,
             rate_limited=sum(1 for r in reads if r.ret_code == CODE_RATE_LIMIT),
+            transit_spread=transit_spread(world.bybit.requests[calls_before:]),
+            refusals=refusals(world.bybit.requests, calls_before, started),
+            loop_lag=self.lag.recent,
         )
 
     async def delivered_all(self) -> None:
@@ -350,17 +406,20 @@ async def run_scale(size: Size, params: Params, idle_rss: float) -> ScaleResult:
         talking = random.Random(params.seed).sample(world.orders, size.talking)
         quiet = [order for order in world.orders if order not in talking]
         with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
-            run = ScaleRun(world, baseline, Path(tmp), params)
+            run = ScaleRun(world, baseline, lag, Path(tmp), params)
             try:
                 async with BridgeProcess(telegram, run.workdir, run.env(**RAISED_PACING), "raised") as bridge:
                     await run.warm_up(size.orders)
                     gc.collect()  # the warm-up leaves hundreds of thousands of objects (the fakes' records): a full
-                    gc.freeze()  # collection over them would stall this loop and stamp the fakes' arrivals late
+                    gc.freeze()  # collection over them would stall this loop and stamp the fakes' arrivals late…
+                    await asyncio.sleep(BUDGET_WINDOW_SECONDS)  # …as it did this one's: they arrive, uncounted
                     for fake in (bybit, twin):  # from here on, measured
                         fake.delay, fake.reads_per_second = params.delay, READS_PER_SECOND
                     result.phases["raised"] = await run.talk("raised", bridge, talking)
                     result.peak_rss_mb = bridge.usage().peak_rss_kb / 1024
                 telegram.enforce_flood_limits = True
+                gc.collect()  # (the raised phase's objects: while no bridge calls)
+                gc.freeze()
                 await asyncio.sleep(BUDGET_WINDOW_SECONDS)  # the stopped process's last reads leave Bybit's window
                 async with BridgeProcess(telegram, run.workdir, run.env(), "real") as bridge:
                     result.phases["real"] = await run.talk("real", bridge, talking)
@@ -472,6 +531,13 @@ def rows(result: ScaleResult) -> list[tuple[str, str, str, str, str]]:
             mark(limited == 0),
         ),
         (
+            "Bybit: spread of (arrival − signing), raised / real phase",
+            f"{raised.transit_spread * 1000:.0f} / {real.transit_spread * 1000:.0f} ms",
+            "—",
+            f"≤ {BUDGET_MARGIN * 1000:.0f} ms (the budget's margin)",
+            mark(max(raised.transit_spread, real.transit_spread) <= BUDGET_MARGIN),
+        ),
+        (
             "Telegram posts in the busiest minute, raised / real limits",
             f"{raised.posts_per_minute} / {real.posts_per_minute}",
             "—",
@@ -563,6 +629,10 @@ def render(results: list[ScaleResult], params: Params) -> str:
         parts.append("\n".join(table) + "\n")
         parts.append(
             f"Which limit binds: {binding(result)} (The bench process's event loop, which stamps arrivals at the"
-            f" fakes, lagged {result.loop_lag * 1000:.0f} ms at worst.)\n"
+            f" fakes, lagged {result.loop_lag * 1000:.0f} ms at worst; in the measured phases "
+            + ", ".join(f"{name} {phase.loop_lag * 1000:.0f} ms" for name, phase in result.phases.items())
+            + ".)\n"
         )
+        for name, phase in result.phases.items():
+            parts += [f"- 10006 in the {name} phase: {refusal}." for refusal in phase.refusals]
     return "\n".join(parts)

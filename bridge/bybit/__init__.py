@@ -1,6 +1,7 @@
 """Bybit P2P: the signed HTTP client, its tolerant models, Bybit's constants, the chat APIs and media downloads."""
 
 from bridge.bybit._client import (
+    BUDGET_MARGIN,
     MAX_ORDER_PAGES,
     MESSAGE_PAGE_SIZE,
     ORDER_PAGE_SIZE,
@@ -24,6 +25,7 @@ from bridge.bybit.models import (
 )
 
 __all__ = [
+    "BUDGET_MARGIN",
     "MAX_ORDER_PAGES",
     "MESSAGE_PAGE_SIZE",
     "ORDER_PAGE_SIZE",
