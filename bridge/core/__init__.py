@@ -2,7 +2,8 @@
 
 from bridge.core.attribution import Counterparty, attribute, to_chat_message
 from bridge.core.autowatch import AutoWatch
-from bridge.core.poller import Poller, plan_records
+from bridge.core.chats import plan_records
+from bridge.core.poller import Poller
 from bridge.core.replies import ReplySender
 from bridge.core.retention import Retention
 from bridge.core.schedule import Due, Schedule

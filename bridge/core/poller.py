@@ -12,30 +12,28 @@ import asyncio
 import logging
 import math
 import time
-from collections import defaultdict
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
-from typing import TypeVar
+from collections.abc import Sequence
+from dataclasses import replace
 
 from bridge.bybit import (
     ORDER_PAGE_SIZE,
     SESSION_PAGE_SIZE,
     URGENT_READS,
-    ApiName,
     BybitClient,
     ChatMessage,
-    MessageKind,
 )
 from bridge.bybit.chat import ChatSource, collect_new, find
-from bridge.bybit.models import ChatItem, OrderSummary
+from bridge.bybit.models import OrderSummary
 from bridge.core.attribution import Counterparty, to_chat_message
 from bridge.core.autowatch import AutoWatch
+from bridge.core.chats import Chat, chats_of, oldest_first, plan_records, read_cap
+from bridge.core.failures import Failures
 from bridge.core.schedule import Due, Schedule
 from bridge.core.stats import PollStats
 from bridge.core.statuses import StatusTracker
-from bridge.errors import BybitAuthError, BybitError, ChatApiRetired
+from bridge.errors import ChatApiRetired
 from bridge.ratelimit import YIELD_SECONDS
-from bridge.store import State, Store, Watch
+from bridge.store import Store, Watch
 from bridge.tasks import wait_event
 
 log = logging.getLogger(__name__)
@@ -53,66 +51,10 @@ WATCH_RESYNC = 30.0  # seconds: watches are read anew at least this often (at on
 IDLE_WAKE = 5.0  # seconds the reader sleeps at most when nothing is due
 STATUS_PERIOD = 5.0  # seconds between two status checks, unless a system message asks for one sooner…
 STATUS_LOOK_PERIOD = 60.0  # …each a look at every watch only when the open-order list changed, or after this long
-ANY_CHAT = "*"  # error-log key for failures that are not about one chat
 OPEN_ORDERS = "open orders"
 UNREAD_SESSIONS = "unread sessions"
 ORDER_STATUSES = "order statuses"
 UNREAD_KEY = "unread:"  # store keys remembering the unread counts last seen, so a restart hints only at news
-
-
-def plan_records(
-    owned: Sequence[tuple[str, ChatMessage]], backfill_limit: int | None, echoes: Collection[str] = ()
-) -> list[tuple[str, ChatMessage, State]]:
-    """Delivery states for new messages (oldest first, with the order each goes to).
-
-    On a backfill read only the newest ``backfill_limit`` are forwarded; older ones (and Bybit's
-    machine-readable order cards) are only marked seen, so the next read stops at them. ``echoes``
-    are the bridge's own replies coming back: recorded, not forwarded again.
-    """
-    cut = max(len(owned) - backfill_limit, 0) if backfill_limit is not None else 0
-    return [(order_id, message, _state(message, n < cut, echoes)) for n, (order_id, message) in enumerate(owned)]
-
-
-def _state(message: ChatMessage, before_window: bool, echoes: Collection[str]) -> State:
-    if message.id in echoes:
-        return State.ECHO
-    if before_window or message.kind is MessageKind.ORDER_CARD:
-        return State.SKIPPED
-    return State.PENDING
-
-
-Item = TypeVar("Item", bound=ChatItem)
-
-
-def oldest_first(messages: Sequence[Item]) -> list[Item]:
-    """Messages in the order they were written (ids break ties)."""
-    return sorted(messages, key=lambda m: (m.create_date, len(m.id), m.id))
-
-
-@dataclass(frozen=True)
-class Chat:
-    """One chat the poller reads: its watched orders, and names for the logs and for hints."""
-
-    name: str
-    watches: tuple[Watch, ...]
-    nick: str  # the counterparty's nickname: Bybit's session list names sessions by it
-
-
-def chats_of(watches: Sequence[Watch], api: ApiName) -> dict[str, Chat]:
-    """The chats to read on ``api``, by key: an order each, or a counterparty each with all its orders."""
-    if api == "order":
-        return {f"order {w.order_id}": Chat(f"order {w.order_id}", (w,), w.info.target_nick_name) for w in watches}
-    groups: defaultdict[str, list[Watch]] = defaultdict(list)
-    for watch in watches:
-        groups[watch.info.target_user_mask_id or watch.info.target_user_id or watch.order_id].append(watch)
-    return {
-        f"counterparty {key}": Chat(
-            f"counterparty {group[0].info.target_nick_name or group[0].order_id}",
-            tuple(group),
-            group[0].info.target_nick_name,
-        )
-        for key, group in groups.items()
-    }
 
 
 class Poller:
@@ -136,8 +78,6 @@ class Poller:
         self._backfill_limit = backfill_limit
         self._statuses = statuses
         self._autowatch = autowatch
-        self._last_error: dict[str, str] = {}
-        self._refused = ""  # the read Bybit last refused the credentials on
         self._chats: dict[str, Chat] = {}
         self._chat_of: dict[str, str] = {}  # order id → the key of the chat it is read in
         self._chat_by_nick: dict[str, str] = {}  # a counterparty's nickname (how the session list names it) → key
@@ -157,6 +97,7 @@ class Poller:
         self._status_due = asyncio.Event()
         self._open_lock = asyncio.Lock()
         self.stats = PollStats()
+        self._failures = Failures(self.stats)
 
     async def run(self) -> None:
         """Poll forever; one chat's failure is logged once and never stops the others."""
@@ -246,9 +187,9 @@ class Poller:
                 orders, count = await self._client.pending_orders_page(page)
                 pages = [*self._open_pages[: page - 1], orders, *self._open_pages[page:count]]
         except Exception as exc:
-            self._report(OPEN_ORDERS, exc)
+            self._failures.report(OPEN_ORDERS, exc)
             return False
-        self._recovered(OPEN_ORDERS)
+        self._failures.recovered(OPEN_ORDERS)
         self._open_pages, self._open = pages, merged(pages)
         turn = (self._next_page or 2) if page == 1 else (page or 1) + 1  # on down the list, back to page 2 past its end
         self._next_page = turn if 2 <= turn <= min(count, len(pages) + 1) else 2 if count > 1 else None
@@ -267,7 +208,7 @@ class Poller:
         On the session API the session list brings the news; the same message counted again here would
         read its chat twice.
         """
-        return self._source.current == "order" or UNREAD_SESSIONS in self._last_error
+        return self._source.current == "order" or self._failures.failing(UNREAD_SESSIONS)
 
     def _quiet(self) -> bool:
         """Whether no session has had news for ``TALK_LINGER`` seconds (the hints may then be read more slowly)."""
@@ -292,9 +233,9 @@ class Poller:
                 await self._statuses.retire()
         except Exception as exc:  # a status read that fails is tried again next time
             self._hinted |= hinted
-            self._report(ORDER_STATUSES, exc)
+            self._failures.report(ORDER_STATUSES, exc)
         else:
-            self._recovered(ORDER_STATUSES, called_bybit=False)
+            self._failures.recovered(ORDER_STATUSES, called_bybit=False)
 
     async def _follow_unread_sessions(self) -> None:
         """On the session API, Bybit's session list tells which chats have unread messages: one call for many.
@@ -323,9 +264,9 @@ class Poller:
         lanes = [self._sweep_lane(start, stop, len(starts), listed) for start, stop in zip(starts, stops, strict=True)]
         failed = [exc for exc in await asyncio.gather(*lanes, return_exceptions=True) if isinstance(exc, Exception)]
         if failed:
-            self._report(UNREAD_SESSIONS, failed[0])
+            self._failures.report(UNREAD_SESSIONS, failed[0])
             return
-        self._recovered(UNREAD_SESSIONS)
+        self._failures.recovered(UNREAD_SESSIONS)
         for nick in self._chat_by_nick.keys() - listed.keys():  # not listed: nothing unread
             self._notice_session(nick, 0)
         await self._save_unread()
@@ -452,7 +393,7 @@ class Poller:
         except Exception as exc:  # one chat's trouble must not stop the others
             self._failed(key, chat.name, exc)
         else:
-            self._recovered(chat.name)
+            self._failures.recovered(chat.name)
             self._schedule.done(key, news=news)
             self._backfilled(key, {w.order_id for w in chat.watches if not w.backfilled})
 
@@ -464,14 +405,14 @@ class Poller:
             self._chats[key] = replace(chat, watches=watches)
 
     def _failed(self, key: str, name: str, exc: Exception) -> None:
-        self._report(name, exc)
+        self._failures.report(name, exc)
         self._schedule.failed(key)
 
     async def _poll_order(self, watch: Watch) -> bool:
         """Record the order's new messages; True if there were any."""
         limit = None if watch.backfilled else self._backfill_limit
         found = await collect_new(
-            self._source.order_pages(watch.order_id), self._store.messages.known_ids, _read_cap(limit)
+            self._source.order_pages(watch.order_id), self._store.messages.known_ids, read_cap(limit)
         )
         owned = [(watch.order_id, message) for message in oldest_first(found)]
         await self._record([watch], owned, limit)
@@ -486,7 +427,7 @@ class Poller:
         info = group[0].info
         limit = None if any(w.backfilled for w in group) else self._backfill_limit
         pages = self._source.session_pages(info.target_user_mask_id)
-        found = oldest_first(await collect_new(pages, self._store.messages.known_ids, _read_cap(limit)))
+        found = oldest_first(await collect_new(pages, self._store.messages.known_ids, read_cap(limit)))
         if self._store.wakeups.poller.is_set():  # an order of this counterparty watched while Bybit answered
             self._store.wakeups.poller.clear()  # may own a message (and _follow_watches need not sync again)
             await self._sync()
@@ -546,34 +487,6 @@ class Poller:
         await self._store.messages.refreshed(wanted, links)
         log.info("%s: fetched %d of %d fresh media link(s)", chat, len(links), len(wanted))
 
-    def _report(self, chat: str, exc: Exception) -> None:
-        """Count every failure; log it once per chat (auth failures once in all), not every poll."""
-        self.stats.errors[type(exc).__name__] += 1
-        key = ANY_CHAT if isinstance(exc, BybitAuthError) else chat
-        # Bybit's texts carry timestamps; the kind and code say whether this is news.
-        signature = f"{type(exc).__name__}:{exc.code}" if isinstance(exc, BybitError) else type(exc).__name__
-        if self._last_error.get(key) == signature:
-            return
-        self._last_error[key] = signature
-        if isinstance(exc, BybitAuthError):
-            self._refused = chat
-            log.error("Bybit refused the API credentials: %s; check BYBIT_API_KEY and BYBIT_API_SECRET", exc)
-        elif isinstance(exc, BybitError):
-            log.error("%s: polling failed: %s", chat, exc)
-        else:
-            log.exception("%s: polling failed unexpectedly", chat)
-
-    def _recovered(self, chat: str, *, called_bybit: bool = True) -> None:
-        """``chat`` works again; the credentials too, if it is the read they were refused on.
-
-        (Only that read says so: a key may lack the permission for one endpoint and work for the others.)
-        """
-        if called_bybit:
-            self.stats.last_success = time.time()
-        for key in (chat, ANY_CHAT) if chat == self._refused else (chat,):
-            if self._last_error.pop(key, None) is not None:
-                log.info("%s: polling works again", chat)
-
 
 def merged(pages: Sequence[Sequence[OrderSummary]]) -> list[OrderSummary]:
     """The orders of list pages read at different times, each once (where it is listed first)."""
@@ -582,8 +495,3 @@ def merged(pages: Sequence[Sequence[OrderSummary]]) -> list[OrderSummary]:
         for order in page:
             orders.setdefault(order.id, order)
     return list(orders.values())
-
-
-def _read_cap(backfill_limit: int | None) -> int | None:
-    """How many new messages a read may take: on a backfill one past the window, marked seen as a stop."""
-    return None if backfill_limit is None else backfill_limit + 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.core.poller import plan_records
+from bridge.core.chats import plan_records
 from bridge.store import Pending, State, Watch
 from bridge.telegram.outgoing.delivery import next_post
 from tests.factories import message, order

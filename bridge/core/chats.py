@@ -1,0 +1,70 @@
+"""What the poller reads and records: chats (an order, or a counterparty with all its orders) and new messages."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from bridge.bybit import ApiName, ChatItem, ChatMessage, MessageKind
+from bridge.store import State, Watch
+
+Item = TypeVar("Item", bound=ChatItem)
+
+
+@dataclass(frozen=True)
+class Chat:
+    """One chat the poller reads: its watched orders, and names for the logs and for hints."""
+
+    name: str
+    watches: tuple[Watch, ...]
+    nick: str  # the counterparty's nickname: Bybit's session list names sessions by it
+
+
+def chats_of(watches: Sequence[Watch], api: ApiName) -> dict[str, Chat]:
+    """The chats to read on ``api``, by key: an order each, or a counterparty each with all its orders."""
+    if api == "order":
+        return {f"order {w.order_id}": Chat(f"order {w.order_id}", (w,), w.info.target_nick_name) for w in watches}
+    groups: defaultdict[str, list[Watch]] = defaultdict(list)
+    for watch in watches:
+        groups[watch.info.target_user_mask_id or watch.info.target_user_id or watch.order_id].append(watch)
+    return {
+        f"counterparty {key}": Chat(
+            f"counterparty {group[0].info.target_nick_name or group[0].order_id}",
+            tuple(group),
+            group[0].info.target_nick_name,
+        )
+        for key, group in groups.items()
+    }
+
+
+def oldest_first(messages: Sequence[Item]) -> list[Item]:
+    """Messages in the order they were written (ids break ties)."""
+    return sorted(messages, key=lambda m: (m.create_date, len(m.id), m.id))
+
+
+def read_cap(backfill_limit: int | None) -> int | None:
+    """How many new messages a read may take: on a backfill one past the window, marked seen as a stop."""
+    return None if backfill_limit is None else backfill_limit + 1
+
+
+def plan_records(
+    owned: Sequence[tuple[str, ChatMessage]], backfill_limit: int | None, echoes: Collection[str] = ()
+) -> list[tuple[str, ChatMessage, State]]:
+    """Delivery states for new messages (oldest first, with the order each goes to).
+
+    On a backfill read only the newest ``backfill_limit`` are forwarded; older ones (and Bybit's
+    machine-readable order cards) are only marked seen, so the next read stops at them. ``echoes``
+    are the bridge's own replies coming back: recorded, not forwarded again.
+    """
+    cut = max(len(owned) - backfill_limit, 0) if backfill_limit is not None else 0
+    return [(order_id, message, _state(message, n < cut, echoes)) for n, (order_id, message) in enumerate(owned)]
+
+
+def _state(message: ChatMessage, before_window: bool, echoes: Collection[str]) -> State:
+    if message.id in echoes:
+        return State.ECHO
+    if before_window or message.kind is MessageKind.ORDER_CARD:
+        return State.SKIPPED
+    return State.PENDING
