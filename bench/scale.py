@@ -105,6 +105,8 @@ class Phase:
     """10006 answers to the bridge during the phase."""
     transit_spread: float
     """Seconds: the most minus the least (arrival at the fake − signing) over the bridge's requests."""
+    slowest: str
+    """When into the phase and where the request with the most (arrival − signing) arrived."""
     refusals: list[str]
     """Each 10006: when, where, and how the reads before it were signed and arrived."""
     loop_lag: float
@@ -223,15 +225,19 @@ def queued(db_path: Path) -> int:
     return int(count)
 
 
-def transit_spread(requests: list[RecordedRequest]) -> float:
-    """The most minus the least (arrival − signing) over signed requests, seconds; the clocks' offset cancels.
+def transit_spread(requests: list[RecordedRequest], started: float) -> tuple[float, str]:
+    """The most minus the least (arrival − signing) over signed requests (seconds; the clocks' offset cancels),
+    and when into the phase and where the slowest one arrived.
 
     The bridge paces its reads when it signs them and Bybit counts them when they arrive: a spread above
     the bridge's budget margin can bunch paced reads into a 10006.
     """
     wall = time.time() - time.monotonic()
-    transits = [r.time + wall - int(r.headers[SIGNED_AT]) / 1000 for r in requests if SIGNED_AT in r.headers]
-    return max(transits) - min(transits) if transits else 0.0
+    transits = [(r.time + wall - int(r.headers[SIGNED_AT]) / 1000, r) for r in requests if SIGNED_AT in r.headers]
+    if not transits:
+        return 0.0, ""
+    most, slowest = max(transits, key=lambda transit: transit[0])
+    return most - min(transit for transit, _ in transits), f"+{slowest.time - started:.1f} s, {slowest.path}"
 
 
 def refusals(requests: list[RecordedRequest], first: int, started: float) -> list[str]:
@@ -348,6 +354,7 @@ class ScaleRun:
         seen, delivered = await asyncio.to_thread(seen_at, self.db_path), world.delivered()
         sent = [world.sent[token] for token in tokens]
         reads = [r for r in world.bybit.requests[calls_before:] if r.path not in WRITE_PATHS]
+        transit, slowest = transit_spread(world.bybit.requests[calls_before:], started)
         twin_reads = len(world.twin.requests) - twin_calls_before  # the baseline only reads
         return Phase(
             messages=len(sent),
@@ -359,7 +366,8 @@ class ScaleRun:
             posts_per_minute=busiest_minute([p.time for p in world.telegram.sent[posts_before:] if p.chat_id == CHAT]),
             cpu_per_1000=cpu / max(1, len(sent)) * 1000,
             rate_limited=sum(1 for r in reads if r.ret_code == CODE_RATE_LIMIT),
-            transit_spread=transit_spread(world.bybit.requests[calls_before:]),
+            transit_spread=transit,
+            slowest=slowest,
             refusals=refusals(world.bybit.requests, calls_before, started),
             loop_lag=self.lag.recent,
         )
@@ -515,6 +523,7 @@ def rows(result: ScaleResult) -> list[tuple[str, str, str, str, str]]:
             ("first message on a quiet order: delivery p95", seconds(first.delivery, 0.95), "—", "—", ""),
         ]
     limited, baseline_limited = result.rate_limited
+    widest = max(("raised", "real"), key=lambda name: result.phases[name].transit_spread)
     out += [
         (
             f"Bybit reads/s answered (budget {READS_PER_SECOND}), raised / real phase",
@@ -532,7 +541,8 @@ def rows(result: ScaleResult) -> list[tuple[str, str, str, str, str]]:
         ),
         (
             "Bybit: spread of (arrival − signing), raised / real phase",
-            f"{raised.transit_spread * 1000:.0f} / {real.transit_spread * 1000:.0f} ms",
+            f"{raised.transit_spread * 1000:.0f} / {real.transit_spread * 1000:.0f} ms (the slowest: {widest}"
+            f" phase {result.phases[widest].slowest})",
             "—",
             f"≤ {BUDGET_MARGIN * 1000:.0f} ms (the budget's margin)",
             mark(max(raised.transit_spread, real.transit_spread) <= BUDGET_MARGIN),
