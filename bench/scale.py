@@ -123,6 +123,8 @@ class ScaleResult:
     peak_rss_mb: float = 0.0
     idle_cpu_percent: float | None = None
     idle_reads_per_second: float = 0.0
+    idle_queued: int = 0
+    """Messages the bridge still held for Telegram when the idle figures began (0: it was idle)."""
     baseline_interval: float = 0.0
     rate_limited: tuple[int, int] = (0, 0)
     """10006 answers to the bridge and to the baseline over the measured phases (the warm-up has no budget)."""
@@ -202,9 +204,14 @@ class World:
         )
 
 
+def read_only(db_path: Path) -> contextlib.closing[sqlite3.Connection]:
+    """A read-only connection to the bridge's database, closed after the ``with`` block."""
+    return contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10))
+
+
 def seen_at(db_path: Path) -> dict[str, float]:
     """Message id → when the bridge stored it (unix seconds), read from its database."""
-    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)) as db:
+    with read_only(db_path) as db:
         return dict(db.execute("SELECT msg_id, seen_at FROM messages").fetchall())
 
 
@@ -212,7 +219,7 @@ def watch_progress(db_path: Path) -> tuple[int, int, int]:
     """(orders watched, of them backfilled, messages delivered) in the bridge's database."""
     if not db_path.exists():
         return 0, 0, 0
-    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)) as db:
+    with read_only(db_path) as db:
         watched, backfilled = db.execute("SELECT count(*), coalesce(sum(backfilled), 0) FROM orders").fetchone()
         [delivered] = db.execute("SELECT count(*) FROM messages WHERE delivered_at IS NOT NULL").fetchone()
     return int(watched), int(backfilled), int(delivered)
@@ -220,7 +227,7 @@ def watch_progress(db_path: Path) -> tuple[int, int, int]:
 
 def queued(db_path: Path) -> int:
     """Messages the bridge holds for Telegram still (seen, not yet delivered)."""
-    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)) as db:
+    with read_only(db_path) as db:
         [count] = db.execute("SELECT count(*) FROM messages WHERE state = 'pending'").fetchone()
     return int(count)
 
@@ -372,11 +379,12 @@ class ScaleRun:
             loop_lag=self.lag.recent,
         )
 
-    async def delivered_all(self) -> None:
-        """Wait until the bridge holds nothing more for Telegram (or ``QUEUE_TIMEOUT`` passed)."""
+    async def delivered_all(self) -> int:
+        """Wait until the bridge holds nothing more for Telegram; what it still holds after ``QUEUE_TIMEOUT``."""
         deadline = time.monotonic() + QUEUE_TIMEOUT
-        while await asyncio.to_thread(queued, self.db_path) and time.monotonic() < deadline:
+        while (left := await asyncio.to_thread(queued, self.db_path)) and time.monotonic() < deadline:
             await asyncio.sleep(POLL_SECONDS)
+        return left
 
     async def arrived(self, tokens: list[str]) -> bool:
         """Whether every message is in the bridge's store, seen by the baseline and in Telegram."""
@@ -432,7 +440,7 @@ async def run_scale(size: Size, params: Params, idle_rss: float) -> ScaleResult:
                 async with BridgeProcess(telegram, run.workdir, run.env(), "real") as bridge:
                     result.phases["real"] = await run.talk("real", bridge, talking)
                     if size.quiet_seconds:
-                        await run.delivered_all()  # a bridge still posting at Telegram's limits is not idle
+                        result.idle_queued = await run.delivered_all()  # one still posting is not idle
                         await asyncio.sleep(size.quiet_seconds / 2)  # the talk pace lingers after the last news
                         before, calls_before = bridge.usage().cpu_seconds, len(bybit.requests)
                         await asyncio.sleep(size.quiet_seconds / 2)
@@ -574,7 +582,8 @@ def rows(result: ScaleResult) -> list[tuple[str, str, str, str, str]]:
         out.append(
             (
                 f"idle CPU, {size.orders:,} quiet orders (second half of {size.quiet_seconds:g} s without a message)",
-                f"{result.idle_cpu_percent:.1f} % of a core ({result.idle_reads_per_second:.1f} Bybit reads/s)",
+                f"{result.idle_cpu_percent:.1f} % of a core ({result.idle_reads_per_second:.1f} Bybit reads/s)"
+                + (f", with {result.idle_queued} messages still queued for Telegram" if result.idle_queued else ""),
                 "—",
                 f"≤ {limit:g} %" if size.orders >= at else "—",
                 mark(result.idle_cpu_percent <= limit) if size.orders >= at else "",
