@@ -159,12 +159,10 @@ class BybitClient:
         items = result.get("result") if isinstance(result, dict) else result
         return parse_items(ChatMessage, _listed(items, PATH_ORDER_MESSAGES), f"order {order_id}")
 
-    async def pending_orders(self) -> list[OrderSummary]:
-        """Your open orders, newest first: every page of ``pending/simplifyList``."""
-        orders, pages = await self.pending_orders_page(1)
-        for page in range(2, pages + 1):
-            orders.extend((await self.pending_orders_page(page))[0])
-        return orders
+    async def pending_order_pages(self) -> list[list[OrderSummary]]:
+        """Your open orders, newest first: every page of ``pending/simplifyList``, as Bybit listed it."""
+        first, count = await self.pending_orders_page(1)
+        return [first, *[(await self.pending_orders_page(page))[0] for page in range(2, count + 1)]]
 
     async def pending_orders_page(self, page: int) -> tuple[list[OrderSummary], int]:
         """One page of your open orders (from 1, newest first), and how many pages the list has now."""

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bridge.bybit import (
-    ORDER_PAGE_SIZE,
     SESSION_PAGE_SIZE,
     URGENT_READS,
     BybitClient,
@@ -180,9 +179,8 @@ class Poller:
         """Read one page of the open orders (or all of them); False when Bybit would not say."""
         try:
             if page is None:
-                orders = await self._client.pending_orders()
-                pages = [orders[n : n + ORDER_PAGE_SIZE] for n in range(0, len(orders), ORDER_PAGE_SIZE)]
-                count = len(pages)
+                pages = await self._client.pending_order_pages()
+                orders, count = merged(pages), len(pages)
             else:
                 orders, count = await self._client.pending_orders_page(page)
                 pages = [*self._open_pages[: page - 1], orders, *self._open_pages[page:count]]

@@ -31,7 +31,7 @@ async def test_each_request_is_counted_by_endpoint_and_result(fake_bybit: FakeBy
         fake_bybit.inject("auth")
         with pytest.raises(BybitAuthError):
             await client.order_info(order.id)
-        await client.pending_orders()
+        await client.pending_order_pages()
     assert client.stats.results == {
         (INFO, "rate_limited"): 1,
         (INFO, "http_5xx"): 1,

@@ -95,8 +95,9 @@ async def test_pending_orders_reads_every_page_and_stops_at_the_last(
 ) -> None:
     ids = [fake_bybit.add_order().id for _ in range(open_orders)]
     fake_bybit.add_order(status=50)  # completed: not pending, not listed
-    orders = await client.pending_orders()
-    assert [o.id for o in orders] == ids[::-1]  # newest first, none twice
+    listed = await client.pending_order_pages()
+    assert [o.id for page in listed for o in page] == ids[::-1]  # newest first, none twice
+    assert len(listed) == pages
     bodies = [r.body for r in sent_to(fake_bybit, PENDING)]
     assert bodies == [{"page": page, "size": 30} for page in range(1, pages + 1)]  # integers, as documented
     assert all(r.ret_code == 0 for r in fake_bybit.requests)
@@ -252,7 +253,7 @@ async def test_http_403_pauses_every_call_without_sending() -> None:
         assert caught.value.code == 403
         fake.banned = False  # even once the ban lifts, the client keeps away for its pause
         with pytest.raises(BybitUnavailable, match="paused"):
-            await client.pending_orders()
+            await client.pending_order_pages()
         with pytest.raises(BybitUnavailable, match="paused"):
             await client.order_info(order.id)
         assert [(r.path, r.status) for r in fake.requests] == [(ORDER_INFO, 403)]
