@@ -2,8 +2,9 @@
 
 A *chat* is what Bybit lists in one read: one order on the order-scoped API, one counterparty (all
 its orders) on the session API. A :class:`~bridge.core.schedule.Schedule` decides which chat to read
-next; Bybit's unread counts (the open-order list, and the session list on the session API) hint which
-chats have news. Reads of different chats run at once, as fast as the client's budget allows.
+next; Bybit's unread counts (the open-order list read here, and the session list on the session API, read
+by :mod:`~bridge.core.sweep`) hint which chats have news (:mod:`~bridge.core.hints`). Reads of different
+chats run at once, as fast as the client's budget allows.
 """
 
 from __future__ import annotations
@@ -15,21 +16,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from bridge.bybit import (
-    SESSION_PAGE_SIZE,
-    URGENT_READS,
-    BybitClient,
-    ChatMessage,
-)
+from bridge.bybit import URGENT_READS, BybitClient, ChatMessage
 from bridge.bybit.chat import ChatSource, collect_new, find
 from bridge.bybit.models import OrderSummary
 from bridge.core.attribution import Counterparty, to_chat_message
 from bridge.core.autowatch import AutoWatch
 from bridge.core.chats import Chat, chats_of, oldest_first, plan_records, read_cap
 from bridge.core.failures import Failures
+from bridge.core.hints import Hints
 from bridge.core.schedule import Due, Schedule
 from bridge.core.stats import PollStats
 from bridge.core.statuses import StatusTracker
+from bridge.core.sweep import UNREAD_SESSIONS, SessionSweep
 from bridge.errors import ChatApiRetired
 from bridge.ratelimit import YIELD_SECONDS
 from bridge.store import Store, Watch
@@ -41,19 +39,12 @@ MAX_CONCURRENT_READS = 8  # chats read at once: one slow answer never delays eve
 FIRST_PAGE_SHARE = 0.05  # at most this share of the read budget goes to the open-order list's first page…
 IDLE_FIRST_PAGE_SHARE = 0.02  # …or this share when quiet, if the session list brings the news (new orders wait longer)…
 LIST_SHARE = 0.02  # …and this share to its other pages, one at a time (new orders come first on it)
-HINT_SHARE = 0.9  # …and this share to the session list's unread counts (how news is found first) while chats talk
-IDLE_HINT_SHARE = 0.2  # …or this share once no chat has had news for TALK_LINGER seconds
-TALK_LINGER = 30.0  # seconds
-SWEEP_LANES = 3  # a long session list is read from this many places at once
-HINT_PERIOD = 1.0  # seconds: the session list is read at most this often
 WATCH_RESYNC = 30.0  # seconds: watches are read anew at least this often (at once when they change)
 IDLE_WAKE = 5.0  # seconds the reader sleeps at most when nothing is due
 STATUS_PERIOD = 5.0  # seconds between two status checks, unless a system message asks for one sooner…
 STATUS_LOOK_PERIOD = 60.0  # …each a look at every watch only when the open-order list changed, or after this long
 OPEN_ORDERS = "open orders"
-UNREAD_SESSIONS = "unread sessions"
 ORDER_STATUSES = "order statuses"
-UNREAD_KEY = "unread:"  # store keys remembering the unread counts last seen, so a restart hints only at news
 
 
 class Poller:
@@ -79,9 +70,6 @@ class Poller:
         self._autowatch = autowatch
         self._chats: dict[str, Chat] = {}
         self._chat_of: dict[str, str] = {}  # order id → the key of the chat it is read in
-        self._chat_by_nick: dict[str, str] = {}  # a counterparty's nickname (how the session list names it) → key
-        self._talked = time.monotonic()  # when a session last had news (a start counts: what came while down)
-        self._lanes = [0]  # the cursors the session list's next sweep starts reading at (0: the newest session)
         self._open: list[OrderSummary] | None = None  # the open orders, newest first (None: not read yet)
         self._open_pages: list[list[OrderSummary]] = []  # …as the pages they were read in
         self._next_page: int | None = None  # the page of the open-order list read on the next turn (None: one page)
@@ -89,25 +77,29 @@ class Poller:
         self._hinted: set[str] = set()  # orders with a new system message: their status is read next
         self._listed_statuses: dict[str, int] = {}  # the open orders' statuses at the last look at every watch
         self._looked = -math.inf  # …and when it was
-        self._unread: dict[tuple[str, str], int] = {}  # (hint source, order or nickname) → unread count last seen
-        self._unsaved: dict[str, int] = {}  # …the counts that changed since they were last stored
         self._reads: set[asyncio.Task[None]] = set()  # the chat reads under way
         self._kick = asyncio.Event()  # the reader looks again: a read ended, a hint came, watches changed
         self._status_due = asyncio.Event()
         self._open_lock = asyncio.Lock()
         self.stats = PollStats()
         self._failures = Failures(self.stats)
+        self._hints = Hints(store, schedule, self.stats, self._kick)
+        self._sweep = SessionSweep(
+            client,
+            self._hints,
+            self._failures,
+            active=lambda: self._source.current == "session" and bool(self._chats),
+            hinted_waiting=self._hinted_waiting,
+        )
 
     async def run(self) -> None:
         """Poll forever; one chat's failure is logged once and never stops the others."""
-        for name, count in (await self._store.values.with_prefix(UNREAD_KEY)).items():
-            source, _, chat = name.partition(":")
-            self._unread[source, chat] = int(count)
+        await self._hints.load()
         await self._sync()
         async with asyncio.TaskGroup() as group:
             group.create_task(self._follow_watches())
             group.create_task(self._follow_open_orders())
-            group.create_task(self._follow_unread_sessions())
+            group.create_task(self._sweep.run())
             group.create_task(self._read_chats())
 
     # -- what to read -----------------------------------------------------------------------------
@@ -120,7 +112,7 @@ class Poller:
         if chat_of.keys() != self._chat_of.keys():
             self._looked = -math.inf  # new watches: their statuses are looked at in the next round
         self._chat_of = chat_of
-        self._chat_by_nick = {chat.nick: key for key, chat in self._chats.items() if chat.nick}
+        self._sweep.chats = {chat.nick: key for key, chat in self._chats.items() if chat.nick}
         read_before = {key for key, chat in self._chats.items() if all(w.backfilled for w in chat.watches)}
         self._schedule.track(self._chats, read_before=read_before)
         self.stats.chats = len(self._chats)
@@ -167,7 +159,7 @@ class Poller:
                 self._status_due.clear()
                 last_statuses = time.monotonic()
                 await self._check_statuses()  # reads every watch from the store: not on every page read
-            share = IDLE_FIRST_PAGE_SHARE if self._quiet() and not self._hints_from_orders() else FIRST_PAGE_SHARE
+            share = IDLE_FIRST_PAGE_SHARE if self._hints.quiet() and not self._hints_from_orders() else FIRST_PAGE_SHARE
             first_page_period = 1 / (share * self._client.reads_per_second)
             await wait_event(self._status_due, max(self._schedule.floor, first_page_period))
 
@@ -196,8 +188,8 @@ class Poller:
         hints = self._hints_from_orders()
         for order in orders:
             if order.unread is not None:
-                self._notice("order", order.id, order.unread, self._chat_of.get(order.id) if hints else None)
-        await self._save_unread()
+                self._hints.notice("order", order.id, order.unread, self._chat_of.get(order.id) if hints else None)
+        await self._hints.save()
         return True
 
     def _hints_from_orders(self) -> bool:
@@ -207,15 +199,6 @@ class Poller:
         read its chat twice.
         """
         return self._source.current == "order" or self._failures.failing(UNREAD_SESSIONS)
-
-    def _quiet(self) -> bool:
-        """Whether no session has had news for ``TALK_LINGER`` seconds (the hints may then be read more slowly)."""
-        return time.monotonic() - self._talked >= TALK_LINGER
-
-    async def _save_unread(self) -> None:
-        if self._unsaved:
-            unsaved, self._unsaved = self._unsaved, {}
-            await self._store.values.set_many({key: str(count) for key, count in unsaved.items()})
 
     async def _check_statuses(self) -> None:
         """Look at every watch's status when there may be news (the list changed, a hint, a recheck); retire."""
@@ -234,77 +217,6 @@ class Poller:
             self._failures.report(ORDER_STATUSES, exc)
         else:
             self._failures.recovered(ORDER_STATUSES, called_bybit=False)
-
-    async def _follow_unread_sessions(self) -> None:
-        """On the session API, Bybit's session list tells which chats have unread messages: one call for many.
-
-        Each sweep reads every page of it (a page's cursor comes from the one before) and hints as it goes.
-        Pages are paced to a share of the read budget: a larger share while chats talk, a smaller one when
-        all is quiet, so an idle desk of a thousand orders does not sweep flat out.
-        """
-        URGENT_READS.set(True)  # the hints are how news is found quickly
-        while True:
-            started = time.monotonic()
-            if self._source.current == "session" and self._chats:
-                await self._sweep_sessions()
-            await asyncio.sleep(started + HINT_PERIOD - time.monotonic())
-
-    async def _sweep_sessions(self) -> None:
-        """Read the session list once, hinting the chats whose unread count changed, page by page.
-
-        A long list is read in lanes at once, each from a cursor the last sweep saw (any cursors would
-        do: a lane reads on until it reaches the next one's start), so its length is not a chain of
-        round trips; hinted chats waiting for the budget go before the next page.
-        """
-        starts = self._lanes
-        listed: dict[str, int] = {}  # nickname → cursor
-        stops = [*starts[1:], 0]  # each lane reads down to where the next one starts
-        lanes = [self._sweep_lane(start, stop, len(starts), listed) for start, stop in zip(starts, stops, strict=True)]
-        failed = [exc for exc in await asyncio.gather(*lanes, return_exceptions=True) if isinstance(exc, Exception)]
-        if failed:
-            self._failures.report(UNREAD_SESSIONS, failed[0])
-            return
-        self._failures.recovered(UNREAD_SESSIONS)
-        for nick in self._chat_by_nick.keys() - listed.keys():  # not listed: nothing unread
-            self._notice_session(nick, 0)
-        await self._save_unread()
-        cursors = sorted(set(listed.values()), reverse=True)
-        per_lane = max(1, math.ceil(len(cursors) / (SESSION_PAGE_SIZE * SWEEP_LANES))) * SESSION_PAGE_SIZE
-        self._lanes = [0, *(cursors[n - 1] for n in range(per_lane, len(cursors), per_lane))]
-
-    async def _sweep_lane(self, start: int, stop: int, lanes: int, listed: dict[str, int]) -> None:
-        asked = time.monotonic()  # when the page was asked for: its round trip counts in its share's period
-        async for page in self._client.unread_sessions(start, stop=stop):
-            for session in page:
-                listed[session.session_name] = session.cursor
-                self._notice_session(session.session_name, session.unread)
-            await self._save_unread()
-            share = IDLE_HINT_SHARE if self._quiet() else HINT_SHARE
-            await asyncio.sleep(asked + lanes / (share * self._client.reads_per_second) - time.monotonic())
-            while self._hinted_waiting():  # (until the budget has room for it, or it started)
-                await asyncio.sleep(max(YIELD_SECONDS, self._client.read_delay(urgent=True)))
-            asked = time.monotonic()  # (the next page is asked for as the loop goes on)
-
-    def _notice_session(self, nick: str, unread: int) -> None:
-        key = self._chat_by_nick.get(nick)
-        if key is not None and self._notice("session", nick, unread, key):  # (unwatched sessions: not kept)
-            self._talked = time.monotonic()
-
-    def _notice(self, source: str, name: str, unread: int, key: str | None) -> bool:
-        """An unread count that changed is a hint that the chat has news; True if it is one.
-
-        A count that fell was read in the Bybit app, maybe with messages the bridge has not read yet.
-        """
-        before = self._unread.get((source, name))
-        if unread == before:
-            return False
-        self._unread[source, name] = self._unsaved[f"{UNREAD_KEY}{source}:{name}"] = unread
-        if key is None or unread == (before or 0):
-            return False
-        self.stats.hints += 1
-        self._schedule.hint(key)
-        self._kick.set()
-        return True
 
     # -- reading ----------------------------------------------------------------------------------
 

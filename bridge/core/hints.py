@@ -1,0 +1,61 @@
+"""Bybit's unread counts as hints: a count that changed says its chat has news, so it is read first."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bridge.core.schedule import Schedule
+from bridge.core.stats import PollStats
+from bridge.store import Store
+
+UNREAD_KEY = "unread:"  # store keys remembering the unread counts last seen, so a restart hints only at news
+TALK_LINGER = 30.0  # seconds after the last news during which the hints are still read at the talking pace
+
+
+class Hints:
+    """The unread counts last seen, by source (the open-order list, the session list) and chat, kept in the store.
+
+    A count that changed hints its chat to the schedule and wakes the reader (``kick``).
+    """
+
+    def __init__(self, store: Store, schedule: Schedule, stats: PollStats, kick: asyncio.Event) -> None:
+        self._store = store
+        self._schedule = schedule
+        self._stats = stats
+        self._kick = kick
+        self._unread: dict[tuple[str, str], int] = {}  # (source, order or nickname) → unread count last seen
+        self._unsaved: dict[str, int] = {}  # …the counts that changed since they were last stored
+        self._talked = time.monotonic()  # when a chat last had news (a start counts: what came while down)
+
+    async def load(self) -> None:
+        """The counts stored before a restart: only a count that changed meanwhile is a hint."""
+        for name, count in (await self._store.values.with_prefix(UNREAD_KEY)).items():
+            source, _, chat = name.partition(":")
+            self._unread[source, chat] = int(count)
+
+    def notice(self, source: str, name: str, unread: int, key: str | None) -> None:
+        """Hint chat ``key`` (None: no chat to hint) if ``name``'s unread count changed.
+
+        A count that fell was read in the Bybit app, maybe with messages the bridge has not read yet.
+        """
+        before = self._unread.get((source, name))
+        if unread == before:
+            return
+        self._unread[source, name] = self._unsaved[f"{UNREAD_KEY}{source}:{name}"] = unread
+        if key is None or unread == (before or 0):
+            return
+        self._stats.hints += 1
+        self._talked = time.monotonic()
+        self._schedule.hint(key)
+        self._kick.set()
+
+    def quiet(self) -> bool:
+        """Whether no chat has been hinted for ``TALK_LINGER`` seconds (the hints may then be read more slowly)."""
+        return time.monotonic() - self._talked >= TALK_LINGER
+
+    async def save(self) -> None:
+        """Store the counts that changed since the last save."""
+        if self._unsaved:
+            unsaved, self._unsaved = self._unsaved, {}
+            await self._store.values.set_many({key: str(count) for key, count in unsaved.items()})

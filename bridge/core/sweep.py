@@ -1,0 +1,100 @@
+"""The session list (``chat/session/list_v1``): which counterparties' chats have unread messages, one call for many."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+
+from bridge.bybit import SESSION_PAGE_SIZE, URGENT_READS, BybitClient
+from bridge.core.failures import Failures
+from bridge.core.hints import Hints
+from bridge.ratelimit import YIELD_SECONDS
+
+HINT_SHARE = 0.9  # the share of the read budget the sweep may take while chats talk (how news is found first)…
+IDLE_HINT_SHARE = 0.2  # …or once no chat has had news for a while (hints.TALK_LINGER)
+SWEEP_LANES = 3  # a long session list is read from this many places at once
+HINT_PERIOD = 1.0  # seconds: the session list is read at most this often
+UNREAD_SESSIONS = "unread sessions"  # the sweep's name in the failures
+
+
+class SessionSweep:
+    """Reads the session list over and over, hinting the watched chats whose unread count changed.
+
+    ``active`` says whether to sweep now (the session API is in use and chats are watched);
+    ``hinted_waiting`` whether a hinted chat waits only for the budget (it goes before the next page).
+    :attr:`chats` (a counterparty's nickname, as the list names it → the key of its chat) is kept current
+    by the poller.
+    """
+
+    def __init__(
+        self,
+        client: BybitClient,
+        hints: Hints,
+        failures: Failures,
+        *,
+        active: Callable[[], bool],
+        hinted_waiting: Callable[[], bool],
+    ) -> None:
+        self._client = client
+        self._hints = hints
+        self._failures = failures
+        self._active = active
+        self._hinted_waiting = hinted_waiting
+        self.chats: dict[str, str] = {}
+        self._lanes = [0]  # the cursors the next sweep starts reading at (0: the newest session)
+
+    async def run(self) -> None:
+        """Sweep at most every ``HINT_PERIOD``, forever; pages are paced to a share of the read budget.
+
+        A larger share while chats talk, a smaller one when all is quiet, so an idle desk of a thousand
+        orders does not sweep flat out.
+        """
+        URGENT_READS.set(True)  # the hints are how news is found quickly
+        while True:
+            started = time.monotonic()
+            if self._active():
+                await self.sweep()
+            await asyncio.sleep(started + HINT_PERIOD - time.monotonic())
+
+    async def sweep(self) -> None:
+        """Read the session list once, hinting the chats whose unread count changed, page by page.
+
+        A long list is read in lanes at once, each from a cursor the last sweep saw (any cursors would
+        do: a lane reads on until it reaches the next one's start), so its length is not a chain of
+        round trips; hinted chats waiting for the budget go before the next page.
+        """
+        starts = self._lanes
+        listed: dict[str, int] = {}  # nickname → cursor
+        stops = [*starts[1:], 0]  # each lane reads down to where the next one starts
+        lanes = [self._lane(start, stop, len(starts), listed) for start, stop in zip(starts, stops, strict=True)]
+        failed = [exc for exc in await asyncio.gather(*lanes, return_exceptions=True) if isinstance(exc, Exception)]
+        if failed:
+            self._failures.report(UNREAD_SESSIONS, failed[0])
+            return
+        self._failures.recovered(UNREAD_SESSIONS)
+        for nick in self.chats.keys() - listed.keys():  # not listed: nothing unread
+            self._notice(nick, 0)
+        await self._hints.save()
+        cursors = sorted(set(listed.values()), reverse=True)
+        per_lane = max(1, math.ceil(len(cursors) / (SESSION_PAGE_SIZE * SWEEP_LANES))) * SESSION_PAGE_SIZE
+        self._lanes = [0, *(cursors[n - 1] for n in range(per_lane, len(cursors), per_lane))]
+
+    async def _lane(self, start: int, stop: int, lanes: int, listed: dict[str, int]) -> None:
+        asked = time.monotonic()  # when the page was asked for: its round trip counts in its share's period
+        async for page in self._client.unread_sessions(start, stop=stop):
+            for session in page:
+                listed[session.session_name] = session.cursor
+                self._notice(session.session_name, session.unread)
+            await self._hints.save()
+            share = IDLE_HINT_SHARE if self._hints.quiet() else HINT_SHARE
+            await asyncio.sleep(asked + lanes / (share * self._client.reads_per_second) - time.monotonic())
+            while self._hinted_waiting():  # (until the budget has room for it, or it started)
+                await asyncio.sleep(max(YIELD_SECONDS, self._client.read_delay(urgent=True)))
+            asked = time.monotonic()  # (the next page is asked for as the loop goes on)
+
+    def _notice(self, nick: str, unread: int) -> None:
+        key = self.chats.get(nick)
+        if key is not None:  # (unwatched sessions: not kept)
+            self._hints.notice("session", nick, unread, key)

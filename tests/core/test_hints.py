@@ -1,0 +1,67 @@
+"""Unread counts as hints: a count that changed, up or down, hints its chat once; the counts survive a restart."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from bridge.core.hints import Hints
+from bridge.core.schedule import Schedule
+from bridge.core.stats import PollStats
+from bridge.store import Store
+
+CHAT = "session:bob"
+
+
+class Desk:
+    """Hints over a real store, and the schedule and wake-up they act on, with one chat read already."""
+
+    def __init__(self, store: Store) -> None:
+        self.schedule = Schedule(floor=1.0, ceiling=60.0, reads_per_second=10.0)
+        self.schedule.track([CHAT])
+        for due in self.schedule.take(1):
+            self.schedule.done(due.key, news=False)
+        self.stats = PollStats()
+        self.kick = asyncio.Event()
+        self.hints = Hints(store, self.schedule, self.stats, self.kick)
+
+    def hinted(self) -> list[str]:
+        """The chats hinted since the last call (read at once, so each counts once)."""
+        taken = [due.key for due in self.schedule.take(10, hinted_only=True)]
+        for key in taken:
+            self.schedule.done(key, news=False)
+        self.kick.clear()
+        return taken
+
+
+async def test_a_count_that_changed_hints_its_chat_once(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "h.db") as store:
+        desk = Desk(store)
+        desk.hints.notice("session", "bob", 0, CHAT)
+        assert desk.hinted() == []  # first seen, nothing unread: no news
+        desk.hints.notice("session", "bob", 2, CHAT)
+        assert desk.kick.is_set()
+        assert desk.hinted() == [CHAT]
+        desk.hints.notice("session", "bob", 2, CHAT)
+        assert desk.hinted() == []  # the same count again is not news
+        desk.hints.notice("session", "bob", 0, CHAT)
+        assert desk.hinted() == [CHAT]  # read in the Bybit app, maybe with a message the bridge has not read
+        desk.hints.notice("order", "1898", 3, None)
+        assert desk.hinted() == []  # counted, but no chat to hint
+        assert desk.stats.hints == 2
+        assert not desk.hints.quiet()
+
+
+async def test_after_a_restart_only_a_count_that_changed_meanwhile_is_a_hint(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "h.db") as store:
+        before = Desk(store)
+        before.hints.notice("session", "bob", 2, CHAT)
+        before.hints.notice("session", "eve", 1, "session:eve")
+        await before.hints.save()
+    async with await Store.open(tmp_path / "h.db") as store:
+        after = Desk(store)
+        await after.hints.load()
+        after.hints.notice("session", "bob", 2, CHAT)
+        assert after.hinted() == []
+        after.hints.notice("session", "bob", 3, CHAT)
+        assert after.hinted() == [CHAT]
