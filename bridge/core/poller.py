@@ -180,7 +180,10 @@ class Poller:
             self._failures.report(OPEN_ORDERS, exc)
             return False
         self._failures.recovered(OPEN_ORDERS)
+        before = self._watched_listing()
         self._open_pages, self._open = pages, merged(pages)
+        if self._watched_listing() != before:  # a watched order's status changed, or it left the list: look now
+            self._status_due.set()
         turn = (self._next_page or 2) if page == 1 else (page or 1) + 1  # on down the list, back to page 2 past its end
         self._next_page = turn if 2 <= turn <= min(count, len(pages) + 1) else 2 if count > 1 else None
         if self._autowatch is not None and await self._autowatch.round(self._open):
@@ -191,6 +194,10 @@ class Poller:
                 self._hints.notice("order", order.id, order.unread, self._chat_of.get(order.id) if hints else None)
         await self._hints.save()
         return True
+
+    def _watched_listing(self) -> dict[str, int]:
+        """The watched orders on the open-order list, with their statuses."""
+        return {order.id: order.status for order in self._open or () if order.id in self._chat_of}
 
     def _hints_from_orders(self) -> bool:
         """Whether the open-order list's unread counts are the hints: on the order API, or while the session list fails.

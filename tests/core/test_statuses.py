@@ -11,6 +11,7 @@ from bridge.sandbox.fake_bybit import FakeOrder
 from tests.harness import TEAM_CHAT, Harness
 
 ORDER_INFO = "/v5/p2p/order/info"
+LIST_NEWS = 4.0  # seconds: the open-order list's next read (2 s apart here), then the alert (not the 5 s status round)
 
 
 def alerts(harness: Harness) -> list[str]:
@@ -63,14 +64,14 @@ async def test_an_open_orders_status_comes_from_the_open_order_list_without_extr
     order = await watched(harness, "session")
     reads = harness.bybit.calls_to(ORDER_INFO)
     order.status = 30
-    await harness.telegram.wait_for(lambda: alerts(harness) == ["🔔 Order status: under appeal"])
+    await harness.telegram.wait_for(lambda: alerts(harness) == ["🔔 Order status: under appeal"], timeout=LIST_NEWS)
     assert harness.bybit.calls_to(ORDER_INFO) == reads
 
 
 async def test_a_cancelled_order_leaves_the_open_order_list_and_is_retired(harness: Harness) -> None:
     order = await watched(harness, "session", unwatch_grace=0.5)
-    order.status = 40  # leaves the open-order list: one read of its detail tells why
-    await harness.telegram.wait_for(lambda: alerts(harness) == ["🔔 Order status: cancelled"])
+    order.status = 40  # leaves the open-order list: one read of its detail tells why, at once
+    await harness.telegram.wait_for(lambda: alerts(harness) == ["🔔 Order status: cancelled"], timeout=LIST_NEWS)
     await harness.telegram.wait_for(lambda: not active_orders(harness))
     assert "No orders" in await harness.reply_to("/list")
 
