@@ -78,6 +78,20 @@ class OrderStatus(IntEnum):
     OBJECTING = 100
     WAITING_FOR_OBJECTION = 110
 
+    @classmethod
+    def of(cls, code: int) -> OrderStatus | None:
+        """The status a code stands for; None for a code this version does not know."""
+        try:
+            return cls(code)
+        except ValueError:
+            return None
+
+    @classmethod
+    def describe(cls, code: int) -> str:
+        """A status code in words (an unknown one by its number)."""
+        known = cls.of(code)
+        return known.description if known is not None else f"status {code}"
+
     @property
     def final(self) -> bool:
         """Cancelled or completed: nothing more will happen to the order."""

@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 from bridge.bybit import BybitClient, ChatMessage, MsgType, OrderInfo, OrderStatus, OrderSummary, RoleType
-from bridge.store import ALERT_ID_PREFIX, State, Store, Watch
+from bridge.store import ALERT_ID_PREFIX, Store, Watch
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +24,9 @@ STATUS_RECHECK = 300.0  # seconds between two reads of a quiet order's status
 def alert(info: OrderInfo) -> ChatMessage:
     """The message that tells the order's chat its new status (delivered like Bybit's own system messages)."""
     now = datetime.now(tz=UTC)
-    status = OrderStatus(info.status)
     return ChatMessage(
         id=f"{ALERT_ID_PREFIX}{info.id}-{info.status}-{int(now.timestamp() * 1000)}",
-        message=f"🔔 Order status: {status.description}",
+        message=f"🔔 Order status: {OrderStatus.describe(info.status)}",
         msg_type=MsgType.SYSTEM,
         role_type=RoleType.SYSTEM,
         create_date=now,
@@ -66,7 +65,7 @@ class StatusTracker:
             if left_list or watch.order_id in hinted or due:
                 self._checked[watch.order_id] = now
                 info = await self._client.order_info(watch.order_id)
-                if info.status != watch.info.status or OrderStatus(info.status).final:
+                if info.status != watch.info.status or _final(info.status):
                     await self._changed(watch, info)
         if listed is not None:
             self._listed = {w.order_id for w in watches} & set(listed)
@@ -78,14 +77,19 @@ class StatusTracker:
             log.info("order %s: finished %.0f s ago and all delivered: no longer watched", order_id, self._grace)
 
     async def _changed(self, watch: Watch, info: OrderInfo) -> None:
-        try:
-            status = OrderStatus(info.status)
-        except ValueError:
-            log.info("order %s: unknown status %s", watch.order_id, info.status)
-            await self._store.orders.update_info(info)
-            return
-        await self._store.orders.update_info(info, finished=status.final)
-        if info.status != watch.info.status:
-            log.info("order %s: status %s → %s", watch.order_id, watch.info.status, status.description)
-            if status.alert:
-                await self._store.messages.record([(watch.order_id, alert(info), State.PENDING)])
+        """Keep the new detail and, for a change a merchant must hear of, its alert, in one transaction.
+
+        A status this version does not know is told too ("status N"): it may matter, and nothing says it does not.
+        """
+        status = OrderStatus.of(info.status)
+        changed = info.status != watch.info.status
+        if changed:
+            log.info("order %s: status %s → %s", watch.order_id, watch.info.status, OrderStatus.describe(info.status))
+        told = changed and (status is None or status.alert)
+        await self._store.orders.update_info(info, finished=_final(info.status), alert=alert(info) if told else None)
+
+
+def _final(code: int) -> bool:
+    """Whether a status code means nothing more will happen to the order (an unknown code does not)."""
+    status = OrderStatus.of(code)
+    return status is not None and status.final

@@ -6,7 +6,7 @@ import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from bridge.bybit import ChatMessage
-from bridge.store._records import Pending, Queue, State, Table, watch_from_row
+from bridge.store._records import Pending, Queue, State, Table, insert_message, watch_from_row
 
 
 class Messages(Table):
@@ -32,15 +32,10 @@ class Messages(Table):
         entries = list(entries)
         if not entries:
             return 0
-        now = time.time()
         added = 0
         for order_id, message, state in entries:
-            cursor = await self._db.execute(
-                """INSERT OR IGNORE INTO messages (msg_id, order_id, created_ms, payload, state, seen_at)
-                   VALUES (?, ?, ?, ?, ?, ?)""",
-                (message.id, order_id, message.created_ms, message.model_dump_json(by_alias=True), state, now),
-            )
-            added += cursor.rowcount if state is State.PENDING else 0
+            if await insert_message(self._db, order_id, message, state) and state is State.PENDING:
+                added += 1
         await self._db.commit()
         if added:
             self._wakeups.delivery.set()

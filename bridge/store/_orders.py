@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import time
 
-from bridge.bybit import OrderInfo
-from bridge.store._records import ALERT_ID_PREFIX, OutState, Pruned, State, Table, Watch, watch_from_row
+from bridge.bybit import ChatMessage, OrderInfo
+from bridge.store._records import (
+    ALERT_ID_PREFIX,
+    OutState,
+    Pruned,
+    State,
+    Table,
+    Watch,
+    insert_message,
+    watch_from_row,
+)
 
 
 class Orders(Table):
@@ -112,16 +121,28 @@ class Orders(Table):
         async with self._db.execute(query + " ORDER BY watched_at", params) as cursor:
             return [watch_from_row(row) for row in await cursor.fetchall()]
 
-    async def update_info(self, info: OrderInfo, *, finished: bool = False) -> None:
-        """Keep the latest order detail Bybit returned; its card is edited to match. ``finished``: from now on."""
-        await self._db.execute(
-            """UPDATE orders SET info = ?, card_stale = 1,
-                   finished_at = CASE WHEN ? THEN COALESCE(finished_at, ?) ELSE NULL END
-               WHERE order_id = ?""",
-            (info.model_dump_json(by_alias=True), finished, time.time(), info.id),
-        )
-        await self._db.commit()
+    async def update_info(self, info: OrderInfo, *, finished: bool = False, alert: ChatMessage | None = None) -> None:
+        """Keep the latest order detail Bybit returned; its card is edited to match. ``finished``: from now on.
+
+        ``alert`` (the message telling the order's chat of a new status) is recorded in the same
+        transaction: the change is never kept without its alert, nor the alert without the change.
+        """
+        try:
+            await self._db.execute(
+                """UPDATE orders SET info = ?, card_stale = 1,
+                       finished_at = CASE WHEN ? THEN COALESCE(finished_at, ?) ELSE NULL END
+                   WHERE order_id = ?""",
+                (info.model_dump_json(by_alias=True), finished, time.time(), info.id),
+            )
+            if alert is not None:
+                await insert_message(self._db, info.id, alert, State.PENDING)
+            await self._db.commit()
+        except BaseException:
+            await self._db.rollback()
+            raise
         self._wakeups.delivery.set()
+        if finished:
+            self._wakeups.poller.set()  # a finished order is read on its own schedule until it is retired
 
     async def stale_cards(self, chat_id: int) -> list[Watch]:
         """Watches of a chat whose card shows an old status."""

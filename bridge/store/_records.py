@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -162,6 +163,16 @@ class Table:
 def _stored_info(text: str) -> OrderInfo:
     """A stored order detail, parsed once per text (the model is frozen, so it is safe to share)."""
     return OrderInfo.model_validate_json(text)
+
+
+async def insert_message(db: aiosqlite.Connection, order_id: str, message: ChatMessage, state: State) -> bool:
+    """Add a seen message (uncommitted); False if it was already held."""
+    cursor = await db.execute(
+        """INSERT OR IGNORE INTO messages (msg_id, order_id, created_ms, payload, state, seen_at)
+           VALUES (?, ?, ?, ?, ?, ?)""",
+        (message.id, order_id, message.created_ms, message.model_dump_json(by_alias=True), state, time.time()),
+    )
+    return cursor.rowcount > 0
 
 
 def watch_from_row(row: aiosqlite.Row) -> Watch:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import sqlite3
+import time
 
 import pytest
 
+from bridge.core.poller import STATUS_PERIOD
 from bridge.sandbox.fake_bybit import FakeOrder
 from tests.harness import TEAM_CHAT, Harness
 
@@ -101,3 +105,51 @@ async def test_auto_watch_asks_again_after_bybit_could_not_answer(harness: Harne
     harness.bybit.post_message(order.id, "w 01 still here")
     await harness.wait_text("w 01 still here", timeout=30)
     assert order.id in active_orders(harness)
+
+
+async def test_an_unknown_status_is_told_by_its_number_and_the_other_orders_go_on(harness: Harness) -> None:
+    """Before: ``OrderStatus(120)`` raised inside the round, so no other order's change was ever seen."""
+    strange = await watched(harness, "order")
+    other = harness.bybit.add_order(counterparty_nick="OtherBuyer")
+    assert "Watching" in await harness.reply_to(f"/watch {other.id}")
+    strange.status = 120  # a code this version does not know: it leaves the open-order list, so it is read
+    other.status = 40
+    await harness.telegram.wait_for(
+        lambda: sorted(alerts(harness)) == ["🔔 Order status: cancelled", "🔔 Order status: status 120"],
+        timeout=LIST_NEWS + 5,
+    )
+    assert strange.id in active_orders(harness)  # not final: still watched
+
+
+async def test_a_status_change_is_kept_only_together_with_its_alert(harness: Harness) -> None:
+    """Before: the new status was committed first, so when its alert could not be written it was never told."""
+    order = await watched(harness, "order")
+    with contextlib.closing(sqlite3.connect(harness.db_path)) as db:
+        db.execute(
+            """CREATE TRIGGER refuse_alerts BEFORE INSERT ON messages WHEN NEW.msg_id LIKE 'status-%'
+               BEGIN SELECT RAISE(ABORT, 'injected: database or disk is full'); END"""
+        )
+        db.commit()
+    order.status = 30
+    await until_status_says(harness, "IntegrityError")
+    assert stored_status(harness, order.id) == 10  # the change went with its alert
+    with contextlib.closing(sqlite3.connect(harness.db_path)) as db:
+        db.execute("DROP TRIGGER refuse_alerts")
+        db.commit()
+    retried = STATUS_PERIOD + LIST_NEWS  # a failed status round is tried again at the next one
+    await harness.telegram.wait_for(lambda: alerts(harness) == ["🔔 Order status: under appeal"], timeout=retried)
+    assert stored_status(harness, order.id) == 30
+
+
+def stored_status(harness: Harness, order_id: str) -> int:
+    with contextlib.closing(sqlite3.connect(harness.db_path)) as db:
+        (info,) = db.execute("SELECT info FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+    return int(json.loads(info)["status"])
+
+
+async def until_status_says(harness: Harness, text: str, timeout: float = 10) -> None:
+    """Ask /status until its answer holds ``text``."""
+    deadline = time.monotonic() + timeout
+    while text not in await harness.reply_to("/status"):
+        assert time.monotonic() < deadline, f"/status never said {text!r}"
+        await asyncio.sleep(0.1)

@@ -142,14 +142,6 @@ def _split_escaped(text: str, budget: int) -> list[str]:
     return chunks
 
 
-def status_text(status: int) -> str:
-    """A status code in words (an unknown one by its number)."""
-    try:
-        return OrderStatus(status).description
-    except ValueError:
-        return f"status {status}"
-
-
 def payment_method(order: OrderInfo) -> str:
     """The payment method's name, from the seller's payment terms or the order itself."""
     for term in order.payment_term_list:
@@ -174,7 +166,7 @@ def order_card(order: OrderInfo) -> str:
     """The order card posted (and pinned) at the top of an order's topic, in HTML."""
     e = html.escape
     side = "you sell" if order.you_sell else "you buy"
-    status = status_text(order.status)
+    status = OrderStatus.describe(order.status)
     if order.status == OrderStatus.WAITING_FOR_PAYMENT and order.transfer_last_seconds:
         status += f" · {order.transfer_last_seconds // 60} min left to pay"
     return "\n".join(
