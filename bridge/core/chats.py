@@ -39,6 +39,18 @@ def chats_of(watches: Sequence[Watch], api: ApiName) -> dict[str, Chat]:
     }
 
 
+FINISHED_FAST = 60.0  # seconds after an order finished during which its chat is read at the floor…
+FINISHED_EVERY = 30.0  # …then at least this often, until it is retired (a buyer may still write: "I already paid!")
+
+
+def finished_cap(chat: Chat, now: float, floor: float) -> float | None:
+    """How often at least a chat with a finished order is read (None: it has none, the usual schedule holds)."""
+    ended = [w.finished_at for w in chat.watches if w.finished_at is not None]
+    if not ended:
+        return None
+    return floor if now - max(ended) < FINISHED_FAST else max(floor, FINISHED_EVERY)
+
+
 def oldest_first(messages: Sequence[Item]) -> list[Item]:
     """Messages in the order they were written (ids break ties)."""
     return sorted(messages, key=lambda m: (m.create_date, len(m.id), m.id))

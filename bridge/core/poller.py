@@ -21,7 +21,7 @@ from bridge.bybit.chat import ChatSource, collect_new, find
 from bridge.bybit.models import OrderSummary
 from bridge.core.attribution import Counterparty, to_chat_message
 from bridge.core.autowatch import AutoWatch
-from bridge.core.chats import Chat, chats_of, oldest_first, plan_records, read_cap
+from bridge.core.chats import Chat, chats_of, finished_cap, oldest_first, plan_records, read_cap
 from bridge.core.failures import Failures
 from bridge.core.hints import Hints
 from bridge.core.schedule import Due, Schedule
@@ -78,6 +78,7 @@ class Poller:
         self._listed_statuses: dict[str, int] = {}  # the open orders' statuses at the last look at every watch
         self._looked = -math.inf  # …and when it was
         self._reads: set[asyncio.Task[None]] = set()  # the chat reads under way
+        self._read_at: dict[str, float] = {}  # order id → when the last good read of its chat started (epoch s)
         self._kick = asyncio.Event()  # the reader looks again: a read ended, a hint came, watches changed
         self._status_due = asyncio.Event()
         self._open_lock = asyncio.Lock()
@@ -112,6 +113,10 @@ class Poller:
         if chat_of.keys() != self._chat_of.keys():
             self._looked = -math.inf  # new watches: their statuses are looked at in the next round
         self._chat_of = chat_of
+        self._read_at = {order_id: at for order_id, at in self._read_at.items() if order_id in chat_of}
+        now = time.time()
+        caps = {key: finished_cap(chat, now, self._schedule.floor) for key, chat in self._chats.items()}
+        self._schedule.cap({key: cap for key, cap in caps.items() if cap is not None})
         self._sweep.chats = {chat.nick: key for key, chat in self._chats.items() if chat.nick}
         read_before = {key for key, chat in self._chats.items() if all(w.backfilled for w in chat.watches)}
         self._schedule.track(self._chats, read_before=read_before)
@@ -217,8 +222,11 @@ class Poller:
             if hinted or listed != self._listed_statuses or time.monotonic() - self._looked >= STATUS_LOOK_PERIOD:
                 await self._statuses.round(await self._store.orders.active(), self._open, hinted)
                 self._listed_statuses, self._looked = listed, time.monotonic()
-            else:  # (reading a thousand watches from the store is the costly part of an idle round)
-                await self._statuses.retire()
+            # (reading a thousand watches from the store is the costly part of an idle round: not every time)
+            for order_id in await self._statuses.retire(self._read_at):  # finished: read once more, then retired
+                if order_id in self._chat_of:
+                    self._schedule.hint(self._chat_of[order_id])
+                    self._kick.set()
         except Exception as exc:  # a status read that fails is tried again next time
             self._hinted |= hinted
             self._failures.report(ORDER_STATUSES, exc)
@@ -293,6 +301,7 @@ class Poller:
         chat = self._chats.get(key)
         if chat is None:
             return
+        started = time.time()
         try:
             if self._source.current == "order":
                 news = await self._poll_order(chat.watches[0])
@@ -311,6 +320,7 @@ class Poller:
             self._failed(key, chat.name, exc)
         else:
             self._failures.recovered(chat.name)
+            self._read_at.update(dict.fromkeys((w.order_id for w in chat.watches), started))
             self._schedule.done(key, news=news)
             self._backfilled(key, {w.order_id for w in chat.watches if not w.backfilled})
 

@@ -14,7 +14,7 @@ import itertools
 import math
 import random
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 BACKOFF = 2.0  # an idle chat's interval grows by this factor after each read that found nothing
@@ -28,6 +28,7 @@ class _Chat:
     hinted_at: float | None = None
     reading_since: float | None = None  # when the read in progress started
     retry_at: float = -math.inf  # after a failed read: not before then, hint or not
+    cap: float = math.inf  # its interval never grows past this (a finished order, read to the end)
     stamp: int = 0  # which queue entry is this chat's current one (older entries are stale)
 
     @property
@@ -105,6 +106,22 @@ class Schedule:
             self._chats[key] = _Chat(due=due, interval=ceiling if key in read_before else self.floor)
             self._queue(key)
 
+    def cap(self, caps: Mapping[str, float]) -> None:
+        """Chats read at least this often whatever they find (finished orders, read to the end); the rest as usual.
+
+        A chat newly capped that would wait longer falls due within its cap.
+        """
+        now = self._clock()
+        for key, chat in self._chats.items():
+            cap = caps.get(key, math.inf)
+            if cap == chat.cap:
+                continue
+            chat.cap = cap
+            chat.interval = min(chat.interval, cap)
+            if chat.reading_since is None and chat.due > now + cap:
+                chat.due = now + cap
+                self._queue(key)
+
     def hint(self, key: str) -> None:
         """Bybit says the chat has news: read it as soon as the budget allows (again, if a read is under way)."""
         chat = self._chats.get(key)
@@ -143,7 +160,7 @@ class Schedule:
         if chat is None or chat.reading_since is None:
             return
         now = self._clock()
-        chat.interval = self.floor if news else min(chat.interval * BACKOFF, self.ceiling)
+        chat.interval = self.floor if news else min(chat.interval * BACKOFF, self.ceiling, chat.cap)
         chat.due = now + chat.interval
         if chat.hinted_at is not None and chat.hinted_at <= chat.reading_since:
             chat.hinted_at = None

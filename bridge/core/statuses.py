@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
 from bridge.bybit import BybitClient, ChatMessage, MsgType, OrderInfo, OrderStatus, OrderSummary, RoleType
@@ -48,7 +48,7 @@ class StatusTracker:
     async def round(
         self, watches: Sequence[Watch], open_orders: Sequence[OrderSummary] | None, hinted: Collection[str]
     ) -> None:
-        """One look at every watched order that is not finished; then retire those finished long enough."""
+        """One look at every watched order that is not finished."""
         listed = {order.id: order for order in open_orders} if open_orders is not None else None
         now = time.monotonic()
         for watch in watches:
@@ -69,12 +69,17 @@ class StatusTracker:
                     await self._changed(watch, info)
         if listed is not None:
             self._listed = {w.order_id for w in watches} & set(listed)
-        await self.retire()
 
-    async def retire(self) -> None:
-        """Stop watching the orders finished ``grace`` seconds ago whose messages are all delivered."""
-        for order_id in await self._store.orders.retire_finished(self._grace):
-            log.info("order %s: finished %.0f s ago and all delivered: no longer watched", order_id, self._grace)
+    async def retire(self, read_at: Mapping[str, float]) -> list[str]:
+        """Stop watching the orders finished ``grace`` seconds ago, read once more since and all delivered.
+
+        ``read_at``: when the last successful read of each order's chat started (epoch seconds). Returns
+        the finished orders to read once more before they are retired.
+        """
+        retirement = await self._store.orders.retire_finished(self._grace, read_at)
+        for order_id in retirement.retired:
+            log.info("order %s: finished %.0f s ago, read to the end: no longer watched", order_id, self._grace)
+        return retirement.unread
 
     async def _changed(self, watch: Watch, info: OrderInfo) -> None:
         """Keep the new detail and, for a change a merchant must hear of, its alert, in one transaction.

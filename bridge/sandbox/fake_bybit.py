@@ -651,6 +651,9 @@ class FakeBybit(LoopbackServer):
         self._page_size_cap = page_size_cap
         self.clock_offset_ms = 0
         """Added to ``time.time()`` to make the fake's clock; positive = our clock is behind Bybit's."""
+        self.read_in_app_at_once = False
+        """While True the merchant has every chat open in the Bybit app: each message is read the moment it is
+        written, so the unread counts never move (Bybit's hints say nothing)."""
         self.media_host_down = False
         """While True the media host answers every download with 503, as during an outage."""
         self.requests: list[RecordedRequest] = []
@@ -935,7 +938,7 @@ class FakeBybit(LoopbackServer):
         if created_ms is None:
             created_ms = max(self.server_time_ms(), self._last_create_ms + 1)
         self._last_create_ms = max(self._last_create_ms, created_ms)
-        read = 0 if sender == "counterparty" else 1
+        read = 0 if sender == "counterparty" and not self.read_in_app_at_once else 1
         record: dict[str, Any] = {  # the docs' field order
             "id": str(number),
             "accountId": user.account_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
@@ -27,19 +28,32 @@ class Messages(Table):
     async def record(self, entries: Iterable[tuple[str, ChatMessage, State]]) -> int:
         """Record seen messages as (order id, message, state) in one transaction; returns new pending count.
 
-        Messages already held are ignored, so recording twice is harmless.
+        Messages already held are ignored, so recording twice is harmless. A message written after its order
+        stopped being watched is recorded as skipped; one written before (read just after) is delivered.
         """
         entries = list(entries)
         if not entries:
             return 0
+        ended = await self._unwatched_at({order_id for order_id, _, _ in entries})
         added = 0
-        for order_id, message, state in entries:
+        for order_id, message, wanted in entries:
+            late = wanted is State.PENDING and message.created_ms > ended.get(order_id, math.inf)
+            state = State.SKIPPED if late else wanted  # written after its order stopped being watched
             if await insert_message(self._db, order_id, message, state) and state is State.PENDING:
                 added += 1
         await self._db.commit()
         if added:
             self._wakeups.delivery.set()
         return added
+
+    async def _unwatched_at(self, order_ids: Collection[str]) -> dict[str, float]:
+        """When each of these orders no longer watched stopped being watched, in epoch milliseconds."""
+        async with self._db.execute(
+            f"""SELECT order_id, unwatched_at FROM orders
+                WHERE active = 0 AND unwatched_at IS NOT NULL AND order_id IN ({",".join("?" * len(order_ids))})""",
+            tuple(order_ids),
+        ) as cursor:
+            return {str(row[0]): float(row[1]) * 1000 for row in await cursor.fetchall()}
 
     async def finish_backfill(self, order_ids: Sequence[str], limit: int) -> int:
         """Newly watched orders take over their waiting messages, then count as backfilled; returns how many moved.
@@ -66,10 +80,14 @@ class Messages(Table):
         return moved
 
     async def pending(self, chat_id: int | None = None, limit: int = 100) -> list[Pending]:
-        """Undelivered messages of active watches whose home is ready, in the order seen (per order: oldest first)."""
+        """Undelivered messages whose order's home is ready, in the order seen (per order: oldest first).
+
+        Messages of orders no longer watched are among them: one recorded by a read that was under way as
+        its order was retired or unwatched, or sent again by /retry, is delivered all the same.
+        """
         query = """SELECT m.seq, m.payload, m.attempts, m.link_refreshed, m.parts_done, m.failing_since, o.*
                    FROM messages m JOIN orders o ON o.order_id = m.order_id
-                   WHERE m.state = :pending AND o.active = 1 AND o.home_ready = 1
+                   WHERE m.state = :pending AND o.home_ready = 1
                      AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.order_id = m.order_id AND r.seq <= m.seq
                                      AND (r.state = :refresh OR (r.state = :pending AND r.hold_until > :now)))"""
         params: dict[str, object] = {"pending": State.PENDING, "refresh": State.REFRESH, "now": time.time()}
@@ -137,7 +155,7 @@ class Messages(Table):
         """Chats with work waiting: pending messages, homes to make, cards to edit, topics to close."""
         async with self._db.execute(
             """SELECT DISTINCT o.chat_id FROM messages m JOIN orders o ON o.order_id = m.order_id
-               WHERE m.state = ? AND o.active = 1
+               WHERE m.state = ?
                UNION SELECT chat_id FROM orders
                WHERE (active = 1 AND (home_ready = 0 OR card_stale = 1)) OR close_topic = 1""",
             (State.PENDING,),
@@ -145,14 +163,15 @@ class Messages(Table):
             return {int(row[0]) for row in await cursor.fetchall()}
 
     async def queue(self) -> Queue:
-        """How many messages wait, are held, were dead-lettered, were delivered, and were seen at all."""
+        """How many messages wait (of orders no longer watched, too), are held, were dead-lettered, delivered, seen."""
         async with self._db.execute(
             """SELECT
                  SUM(state = :pending AND COALESCE(hold_until, 0) <= :now),
                  SUM(state = :refresh OR (state = :pending AND hold_until > :now)),
                  SUM(state IN (:dead, :failed)),
                  SUM(state = :delivered),
-                 COUNT(*)
+                 COUNT(*),
+                 SUM(state IN (:pending, :refresh) AND order_id IN (SELECT order_id FROM orders WHERE active = 0))
                FROM messages""",
             {
                 "pending": State.PENDING,
@@ -164,8 +183,8 @@ class Messages(Table):
             },
         ) as cursor:
             row = await cursor.fetchone()
-        pending, held, dead, delivered, seen = (int(value or 0) for value in (row or (0, 0, 0, 0, 0)))
-        return Queue(pending=pending, held=held, dead=dead, delivered=delivered, seen=seen)
+        pending, held, dead, delivered, seen, unwatched = (int(value or 0) for value in (row or (0,) * 6))
+        return Queue(pending=pending, held=held, dead=dead, delivered=delivered, seen=seen, unwatched=unwatched)
 
     async def mark_delivered(self, seqs: Sequence[int], chat_id: int, telegram_ids: Sequence[int]) -> None:
         """Telegram confirmed: mark the messages delivered and remember which posts became of them."""

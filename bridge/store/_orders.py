@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Mapping
 
 from bridge.bybit import ChatMessage, OrderInfo
 from bridge.store._records import (
     ALERT_ID_PREFIX,
     OutState,
     Pruned,
+    Retirement,
     State,
     Table,
     Watch,
@@ -153,22 +156,36 @@ class Orders(Table):
         await self._db.execute("UPDATE orders SET card_stale = 0 WHERE order_id = ?", (order_id,))
         await self._db.commit()
 
-    async def retire_finished(self, grace: float) -> list[str]:
-        """Stop watching orders finished ``grace`` seconds ago whose messages are all delivered; their topics close."""
+    async def retire_finished(self, grace: float, read_at: Mapping[str, float]) -> Retirement:
+        """Stop watching orders finished ``grace`` seconds ago whose chat was read since and whose messages are
+        all delivered; their topics close.
+
+        ``read_at``: when the last successful read of each order's chat started (epoch seconds). An order
+        whose grace ran out with no read since is not retired yet: it is named, to be read once more first.
+        """
+        now = time.time()
         async with self._db.execute(
-            """UPDATE orders SET active = 0, close_topic = (thread_id IS NOT NULL), unwatched_at = :now
-               WHERE active = 1 AND finished_at < :now - :grace
-                 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.order_id = orders.order_id
-                                 AND m.state IN (:pending, :refresh))
+            """SELECT order_id, finished_at FROM orders WHERE active = 1 AND finished_at < :now - :grace""",
+            {"now": now, "grace": grace},
+        ) as cursor:
+            due = {str(row[0]): float(row[1]) + grace for row in await cursor.fetchall()}
+        unread = [order_id for order_id, ended in due.items() if read_at.get(order_id, -math.inf) <= ended]
+        read = [order_id for order_id in due if order_id not in unread]
+        if not read:
+            return Retirement([], unread)
+        async with self._db.execute(
+            f"""UPDATE orders SET active = 0, close_topic = (thread_id IS NOT NULL), unwatched_at = ?
+               WHERE active = 1 AND order_id IN ({",".join("?" * len(read))})
+                 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.order_id = orders.order_id AND m.state IN (?, ?))
                RETURNING order_id""",
-            {"now": time.time(), "grace": grace, "pending": State.PENDING, "refresh": State.REFRESH},
+            (now, *read, State.PENDING, State.REFRESH),
         ) as cursor:
             retired = [str(row[0]) for row in await cursor.fetchall()]
         await self._db.commit()
         if retired:
             self._wakeups.delivery.set()
             self._wakeups.poller.set()
-        return retired
+        return Retirement(retired, unread)
 
     async def topics_to_close(self, chat_id: int) -> list[Watch]:
         """Retired orders of a chat whose topic is still open."""
@@ -208,10 +225,12 @@ class Orders(Table):
         self._wakeups.delivery.set()
 
     async def homeless(self, chat_id: int) -> list[Watch]:
-        """Active watches of a chat whose topic and card are still to be made."""
+        """Orders of a chat whose topic and card are still to be made: watched, or with messages still to deliver."""
         async with self._db.execute(
-            "SELECT * FROM orders WHERE active = 1 AND home_ready = 0 AND chat_id = ? ORDER BY watched_at",
-            (chat_id,),
+            """SELECT * FROM orders WHERE home_ready = 0 AND chat_id = ? AND (active = 1 OR EXISTS (
+                   SELECT 1 FROM messages m WHERE m.order_id = orders.order_id AND m.state = ?))
+               ORDER BY watched_at""",
+            (chat_id, State.PENDING),
         ) as cursor:
             return [watch_from_row(row) for row in await cursor.fetchall()]
 

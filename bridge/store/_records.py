@@ -54,6 +54,7 @@ class Queue:
     dead: int  # refused by Telegram for good; /retry sends them again
     delivered: int
     seen: int  # every message recorded from Bybit, in any state
+    unwatched: int  # of those pending or held: of orders no longer watched (delivered all the same)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,14 @@ class Pruned:
     messages: int
     posts: int
     replies: int
+
+
+@dataclass(frozen=True)
+class Retirement:
+    """What one retirement pass did: the orders retired, and the finished ones to read once more first."""
+
+    retired: list[str]
+    unread: list[str]
 
 
 @dataclass(frozen=True)

@@ -173,3 +173,27 @@ def test_a_hinted_chat_waiting_out_a_failed_read_does_not_hold_up_a_chat_that_is
     [due] = plan.take(1)
     plan.failed(due.key)  # retried after the floor, still hinted
     assert [d.key for d in plan.take(1)] == ["quiet"]
+
+
+def test_a_capped_chat_is_read_at_least_that_often_and_falls_due_within_its_cap_at_once() -> None:
+    clock = Clock()
+    plan = schedule(clock, floor=1.0, ceiling=64.0)
+    plan.track(["finished", "quiet"])
+    for _ in range(6):  # both back off to the ceiling: 2, 4, 8, 16, 32, 64
+        clock.now += 64
+        read_all(plan)
+
+    def reads_of_finished(seconds: int) -> list[float]:
+        start, reads = clock.now, []
+        for _ in range(seconds):
+            clock.now += 1
+            if "finished" in read_all(plan):
+                reads.append(clock.now - start)
+        return reads
+
+    plan.cap({"finished": 1.0})  # its order just finished: read at the floor however quiet, from now on
+    assert reads_of_finished(3) == [1.0, 2.0, 3.0]
+    plan.cap({"finished": 30.0})  # a minute later: at least every 30 s, backing off up to that
+    assert reads_of_finished(120) == [1.0, 3.0, 7.0, 15.0, 31.0, 61.0, 91.0]
+    plan.cap({})  # retired: the usual backoff again
+    assert reads_of_finished(120) == [1.0, 61.0]  # (the read already due, then 60 s)

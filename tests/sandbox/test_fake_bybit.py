@@ -886,3 +886,19 @@ async def test_reading_a_counterparty_in_the_app_marks_their_session_read(
         fake_bybit.read_in_app(order_id=first.id, counterparty_nick="Bob")
     with pytest.raises(KeyError):
         fake_bybit.read_in_app(counterparty_nick="Nobody")
+
+
+async def test_a_chat_open_in_the_app_reads_each_message_as_it_is_written(
+    unbudgeted: tuple[FakeBybit, Caller],
+) -> None:
+    fake_bybit, call = unbudgeted
+    order = fake_bybit.add_order()
+    fake_bybit.read_in_app_at_once = True
+    fake_bybit.post_message(order.id, "paid")
+    listed = (await call(LISTPAGE, {"orderId": order.id, "size": "30"}))["result"]["result"]
+
+    assert await unread_counts(call, order.id) == ("0", "0", "0", "0")
+    assert [(m["isRead"], m["read"]) for m in listed] == [(1, 1)]
+    fake_bybit.read_in_app_at_once = False
+    fake_bybit.post_message(order.id, "hello?")
+    assert await unread_counts(call, order.id) == ("1", "1", "1", "1")

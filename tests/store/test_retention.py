@@ -7,7 +7,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from bridge.store import ALERT_ID_PREFIX, MIGRATIONS, NewReply, OutState, Pruned, State, Store
+from bridge.store import ALERT_ID_PREFIX, MIGRATIONS, NewReply, OutState, Pruned, Retirement, State, Store
 from tests.factories import message, order
 
 CHAT = -100
@@ -68,7 +68,8 @@ async def test_prune_keeps_what_is_unsettled_or_still_watched(tmp_path: Path) ->
         await store.orders.update_info(order(id="4", status=50), finished=True)
         for order_id in ("2", "3"):
             await store.orders.unwatch(order_id)
-        assert await store.orders.retire_finished(grace=-1) == ["4"]
+        assert await store.orders.retire_finished(grace=-1, read_at={}) == Retirement([], ["4"])  # read it first
+        assert await store.orders.retire_finished(grace=-1, read_at={"4": time.time()}) == Retirement(["4"], [])
 
         pruned = await store.orders.prune(time.time() + 1)
 

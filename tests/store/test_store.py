@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -67,14 +68,22 @@ async def test_recording_twice_adds_nothing_and_delivery_marks_stick(tmp_path: P
         assert [p.message.message for p in await reopened.messages.pending(-100)] == ["m2"]
 
 
-async def test_unwatched_orders_hold_their_messages(tmp_path: Path) -> None:
+async def test_messages_of_orders_no_longer_watched_are_still_delivered(tmp_path: Path) -> None:
     async with await Store.open(tmp_path / "c.db") as store:
         info = order()
         await store.orders.watch(info, -100, None, 1)
         await store.orders.set_home(info.id, None, 7)
-        await store.messages.record([(info.id, message("held"), State.PENDING)])
+        await store.messages.record([(info.id, message("seen before"), State.PENDING)])
         assert await store.orders.unwatch(info.id)
         assert not await store.orders.unwatch(info.id)
-        assert await store.messages.pending() == []
+        await store.messages.record([(info.id, message("read in flight", id="2"), State.PENDING)])
+        later = str(int(time.time() * 1000) + 60_000)
+        assert (
+            await store.messages.record([(info.id, message("written after", id="3", createDate=later), State.PENDING)])
+            == 0
+        )
+        assert [p.message.message for p in await store.messages.pending()] == ["seen before", "read in flight"]
+        assert (await store.messages.queue()).unwatched == 2
+        assert await store.messages.chats_with_work() == {-100}
         await store.orders.watch(info, -100, None, 1)
-        assert [p.message.message for p in await store.messages.pending()] == ["held"]
+        assert (await store.messages.queue()).unwatched == 0

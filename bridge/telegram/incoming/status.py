@@ -51,8 +51,9 @@ async def status_report(health: Health, store: Store, chat_id: int, chat_api: st
         f"Bybit budget: {health.bybit.summary()}",
         f"Polling: {health.poll.summary()}",
         f"Last Telegram send: {ago(health.telegram.last_success, now)}",
-        f"Delivery queue: {queue.pending} pending, {queue.held} held, {queue.dead} dead-lettered"
-        f"{' (/retry sends them again)' if queue.dead else ''}, {queue.delivered} delivered",
+        f"Delivery queue: {queue.pending} pending, {queue.held} held"
+        f"{f' ({queue.unwatched} of orders no longer watched, delivered all the same)' if queue.unwatched else ''},"
+        f" {queue.dead} dead-lettered{' (/retry sends them again)' if queue.dead else ''}, {queue.delivered} delivered",
         f"Replies to Bybit: {replies[OutState.QUEUED] + replies[OutState.SENDING]} waiting,"
         f" {replies[OutState.SENT]} sent, {replies[OutState.REFUSED] + replies[OutState.DISABLED]} not sent",
         f"Errors since start: {error_text}",
