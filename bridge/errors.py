@@ -40,7 +40,7 @@ class BybitUnavailable(BybitError):
 
 
 class ChatApiRetired(BybitError):
-    """Bybit answered that the order-scoped chat API is closed (912200387)."""
+    """Bybit answered that the order-scoped chat API is closed (912200387, 404, no JSON, "path not found")."""
 
 
 class MediaUnavailable(BridgeError):

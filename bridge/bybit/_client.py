@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -55,6 +57,11 @@ PATH_ORDER_SEND = "/v5/p2p/order/message/send"
 PATH_UPLOAD = "/v5/p2p/oss/upload_file"
 JSON = "application/json"
 PATH_SESSION_SEND = "/v5/p2p/chat/message/send_v1"
+ORDER_CHAT_PATHS = frozenset({PATH_ORDER_MESSAGES, PATH_ORDER_SEND})
+"""The order-scoped chat API Bybit is retiring: its paths may answer 912200387, 404, a page that is not Bybit
+JSON, or a generic "path not found" (bybit-p2p-api.md); each of those is the switch to the session chat."""
+CLOSED_TEXT = re.compile(r"open api close|path not found", re.IGNORECASE)
+JSON_ELSEWHERE_SECONDS = 120.0  # an order chat path that answers no JSON while another path did this recently is gone
 
 
 def _envelope_code(payload: dict[str, Any]) -> tuple[int, str]:
@@ -62,6 +69,15 @@ def _envelope_code(payload: dict[str, Any]) -> tuple[int, str]:
     if "retCode" in payload:
         return int(payload["retCode"]), str(payload.get("retMsg", ""))
     return int(payload.get("ret_code", -1)), str(payload.get("ret_msg", ""))
+
+
+def _refusal(path: str, code: int, message: str) -> BybitError:
+    """The exception for a refusal the client does not retry."""
+    if code in RetCode.auth():
+        return BybitAuthError(code, message, endpoint=path)
+    if code == RetCode.CHAT_API_CLOSED or (path in ORDER_CHAT_PATHS and CLOSED_TEXT.search(message)):
+        return ChatApiRetired(code, message, endpoint=path)
+    return BybitError(code, message, endpoint=path)
 
 
 def _listed(items: object, path: str) -> list[object]:
@@ -110,6 +126,7 @@ class BybitClient:
         self._wall_clock = wall_clock
         self._offset_ms = 0
         self._paused_until = 0.0
+        self._json_answered_at = -math.inf  # when a path other than the order chat's last answered Bybit JSON
         self._budget = SlidingWindow.per_second(
             requests_per_second, margin=BUDGET_MARGIN, reserve=URGENT_RESERVE, smooth=True
         )
@@ -276,6 +293,8 @@ class BybitClient:
                 self._paused_until = time.monotonic() + IP_BAN_SECONDS
                 self._shrink(self._write_budget if write else self._budget, "an IP ban (403)")
                 raise BybitUnavailable(403, "access too frequent: IP banned, pausing calls", endpoint=path)
+            if response.status_code == 404 and path in ORDER_CHAT_PATHS:
+                raise ChatApiRetired(404, "HTTP 404: the order-scoped chat path is gone", endpoint=path)
             if response.status_code >= 500:
                 self.stats.answered(path, Outcome.HTTP_5XX)
                 failure = f"HTTP {response.status_code}"
@@ -284,11 +303,12 @@ class BybitClient:
                 await self._backoff(path, attempt, failure)
                 continue
             try:
-                payload = response.json()
-                code, message = _envelope_code(payload)
+                payload, code, message = self._envelope(path, response)
             except (ValueError, TypeError, AttributeError):
                 self.stats.answered(path, Outcome.BAD_ANSWER)
                 failure = f"HTTP {response.status_code} with a body that is not Bybit JSON"
+                if attempt == self._max_attempts and self._gone(path):
+                    raise ChatApiRetired(0, f"{failure}, while other paths answer", endpoint=path) from None
                 await self._backoff(path, attempt, failure)
                 continue
             self.stats.answered(path, code)
@@ -302,12 +322,20 @@ class BybitClient:
                 failure = f"{code} {message}"
                 await self.sync_clock()
                 continue
-            if code in RetCode.auth():
-                raise BybitAuthError(code, message, endpoint=path)
-            if code == RetCode.CHAT_API_CLOSED:
-                raise ChatApiRetired(code, message, endpoint=path)
-            raise BybitError(code, message, endpoint=path)
+            raise _refusal(path, code, message)
         raise BybitUnavailable(0, f"gave up after {self._max_attempts} attempts: {failure}", endpoint=path)
+
+    def _envelope(self, path: str, response: httpx.Response) -> tuple[dict[str, Any], int, str]:
+        """The answer's JSON with its code and message; raises ValueError (or kin) when it is not Bybit JSON."""
+        payload = response.json()
+        code, message = _envelope_code(payload)
+        if path not in ORDER_CHAT_PATHS:
+            self._json_answered_at = time.monotonic()
+        return payload, code, message
+
+    def _gone(self, path: str) -> bool:
+        """Whether an order chat path that keeps answering no Bybit JSON is gone: other paths answer JSON."""
+        return path in ORDER_CHAT_PATHS and time.monotonic() - self._json_answered_at < JSON_ELSEWHERE_SECONDS
 
     async def sync_clock(self) -> None:
         """Measure the offset between our clock and Bybit's (``/v5/market/time``)."""

@@ -26,6 +26,9 @@ class _Identified(Protocol):
     @property
     def id(self) -> str: ...
 
+    @property
+    def create_date(self) -> datetime: ...
+
 
 M = TypeVar("M", bound=_Identified)
 
@@ -63,11 +66,11 @@ class ChatSource:
         """The chat API in use."""
         return self._current
 
-    async def order_chat_retired(self) -> bool:
-        """Bybit answered 912200387: switch to session chat if allowed; True if the switch happened."""
+    async def order_chat_retired(self, exc: ChatApiRetired) -> bool:
+        """Bybit retired the order-scoped chat: switch to session chat if allowed; True if the switch happened."""
         if self._mode != "auto" or self._current == "session":
             return False
-        log.warning("bybit retired the order-scoped chat API (912200387): switching to session chat")
+        log.warning("bybit retired the order-scoped chat API (%s): switching to session chat", exc)
         self._current = "session"
         await self._on_switch("session")
         return True
@@ -112,8 +115,8 @@ class ChatSource:
             try:
                 await self._client.send_order_message(order.id, text, msg_uuid, content_type)
                 return
-            except ChatApiRetired:
-                if not await self.order_chat_retired():
+            except ChatApiRetired as exc:
+                if not await self.order_chat_retired(exc):
                     raise
         session = await self._session(order.target_user_mask_id)
         await self._client.send_session_message(session, order.id, text, content_type)
@@ -143,15 +146,25 @@ class ChatSource:
         return session
 
 
-async def collect_new(pages: AsyncIterator[list[M]], known: KnownIds, at_most: int | None = None) -> list[M]:
-    """Read newest-first pages until a known message (or ``at_most`` new ones); return the new, newest first."""
+async def collect_new(
+    pages: AsyncIterator[list[M]], known: KnownIds, at_most: int | None = None, *, back_to: datetime | None = None
+) -> list[M]:
+    """Read newest-first pages until a known message (or ``at_most`` new ones); return the new, newest first.
+
+    With ``back_to``, known messages written after it are passed over: the read goes on to the first known one
+    written at or before it (a chat whose orders were last read at different times is read back to the oldest).
+    """
     found: list[M] = []
     try:
         async for page in pages:
             held = await known([message.id for message in page])
             for message in page:
-                if message.id in held or (at_most is not None and len(found) >= at_most):
+                if at_most is not None and len(found) >= at_most:
                     return found
+                if message.id in held:
+                    if back_to is None or message.create_date <= back_to:
+                        return found
+                    continue
                 found.append(message)
     finally:
         await pages.aclose()  # type: ignore[attr-defined]

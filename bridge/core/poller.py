@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from bridge.bybit import URGENT_READS, BybitClient, ChatMessage
 from bridge.bybit.chat import ChatSource, collect_new, find
@@ -78,6 +79,8 @@ class Poller:
         self._listed_statuses: dict[str, int] = {}  # the open orders' statuses at the last look at every watch
         self._looked = -math.inf  # …and when it was
         self._reads: set[asyncio.Task[None]] = set()  # the chat reads under way
+        self._api = source.current  # the chat API the chats were last made for
+        self._read_back: set[str] = set()  # chats read back to their orders' oldest newest message (after a switch)
         self._read_at: dict[str, float] = {}  # order id → when the last good read of its chat started (epoch s)
         self._kick = asyncio.Event()  # the reader looks again: a read ended, a hint came, watches changed
         self._status_due = asyncio.Event()
@@ -109,6 +112,9 @@ class Poller:
         """Read the watches anew: chats to read by the API in use, media links wanted first."""
         watches = await self._store.orders.active()
         self._chats = chats_of(watches, self._source.current)
+        switched, self._api = self._api != self._source.current, self._source.current
+        if switched:  # each order was last read on its own: read each chat back to its orders' oldest newest message
+            self._read_back = set(self._chats)
         chat_of = {w.order_id: key for key, chat in self._chats.items() for w in chat.watches}
         if chat_of.keys() != self._chat_of.keys():
             self._looked = -math.inf  # new watches: their statuses are looked at in the next round
@@ -119,6 +125,7 @@ class Poller:
         self._schedule.cap({key: cap for key, cap in caps.items() if cap is not None})
         self._sweep.chats = {chat.nick: key for key, chat in self._chats.items() if chat.nick}
         read_before = {key for key, chat in self._chats.items() if all(w.backfilled for w in chat.watches)}
+        read_before -= self._read_back  # (read back at once, not at random within the ceiling)
         self._schedule.track(self._chats, read_before=read_before)
         self.stats.chats = len(self._chats)
         self.stats.ceiling = self._schedule.ceiling
@@ -312,7 +319,7 @@ class Poller:
                             await self._read_open_orders()
                 news = await self._poll_session(key, chat.watches)
         except ChatApiRetired as exc:
-            if await self._source.order_chat_retired() or self._source.current == "session":
+            if await self._source.order_chat_retired(exc) or self._source.current == "session":
                 await self._sync()  # the same orders, now read by counterparty
                 return
             self._failed(key, chat.name, exc)
@@ -354,7 +361,8 @@ class Poller:
         info = group[0].info
         limit = None if any(w.backfilled for w in group) else self._backfill_limit
         pages = self._source.session_pages(info.target_user_mask_id)
-        found = oldest_first(await collect_new(pages, self._store.messages.known_ids, read_cap(limit)))
+        back_to = await self._back_to(key, group)
+        found = oldest_first(await collect_new(pages, self._store.messages.known_ids, read_cap(limit), back_to=back_to))
         if self._store.wakeups.poller.is_set():  # an order of this counterparty watched while Bybit answered
             self._store.wakeups.poller.clear()  # may own a message (and _follow_watches need not sync again)
             await self._sync()
@@ -368,12 +376,20 @@ class Poller:
             likeliest, owner = counterparty.owner(item.create_date)
             owned.append((owner, to_chat_message(item, info, likeliest)))
         await self._record(group, owned, limit)
+        self._read_back.discard(key)
         wanted = await self._awaiting_refresh([w.order_id for w in group])
         if wanted:
             fresh = await find(self._source.session_pages(info.target_user_mask_id), wanted)
             links = {msg_id: item.content for msg_id, item in fresh.items()}
             await self._refreshed(info.target_nick_name, wanted, links)
         return bool(owned)
+
+    async def _back_to(self, key: str, group: Sequence[Watch]) -> datetime | None:
+        """How far back a chat is read after the switch: to the oldest of its orders' newest known messages."""
+        if key not in self._read_back:
+            return None
+        newest = await self._store.messages.newest_known([w.order_id for w in group])
+        return datetime.fromtimestamp(min(newest.values()) / 1000, tz=UTC) if newest else None
 
     async def _record(self, group: Sequence[Watch], owned: list[tuple[str, ChatMessage]], limit: int | None) -> None:
         """Record a chat's new messages, then finish the backfill of its newly watched orders."""

@@ -46,6 +46,9 @@ ListShape = Literal["nested", "bare"]
 Sender = Literal["counterparty", "self", "system"]
 MediaKind = Literal["pic", "pdf", "video"]
 Fault = Literal["rate_limit", "server_error", "hang", "late", "timestamp", "auth"]
+Retirement = Literal["code", "gone", "not json", "path not found"]
+"""How the order-scoped chat paths answer once retired: 912200387 (as since September 2026), HTTP 404 (the paths
+removed), a page that is not Bybit JSON (a gateway's), or a generic "path not found" envelope."""
 
 CODE_OK: Final = 0
 CODE_PARAMS: Final = 10001
@@ -62,6 +65,8 @@ CODE_ORDER_CLOSED: Final = (
 FINAL_STATUSES: Final = frozenset({40, 50, 80})
 
 MSG_CHAT_API_CLOSED: Final = "chat open api close, pls chat with new open api"
+CODE_PATH_NOT_FOUND: Final = 10404  # invented: the code of a gateway's generic "path not found" is not documented
+ORDER_CHAT_PATHS: Final = frozenset({"/v5/p2p/order/message/listpage", "/v5/p2p/order/message/send"})
 RATE_LIMIT_RESET_HEADER: Final = "X-Bapi-Limit-Reset-Timestamp"
 PENDING_STATUSES: Final = frozenset({5, 10, 20, 30, 90, 100, 110})
 MEDIA_PATH: Final = "/fiat/p2p/oss/showObj/otc/9001/"
@@ -667,7 +672,7 @@ class FakeBybit(LoopbackServer):
         self._unread_by_nick: Counter[str] = Counter()
         self._media: dict[str, _MediaObject] = {}
         self._faults: list[_Injected] = []
-        self._retired = False
+        self._retired: Retirement | None = None
         self._last_create_ms = 0
         self._endpoints: dict[str, Callable[[Mapping[str, Any]], object]] = {
             "/v5/p2p/user/personal/info": self._personal_info,
@@ -822,9 +827,9 @@ class FakeBybit(LoopbackServer):
         media = self._media.get(_media_name(str(record.get("message", ""))))
         return None if media is None else (media.data, media.file_name)
 
-    def retire_order_chat(self) -> None:
-        """Make the order-scoped chat endpoints answer 912200387, as Bybit does since their retirement."""
-        self._retired = True
+    def retire_order_chat(self, how: Retirement = "code") -> None:
+        """Retire the order-scoped chat endpoints: 912200387, as Bybit answers since September 2026, or ``how``."""
+        self._retired = how
 
     def read_in_app(self, *, order_id: str | None = None, counterparty_nick: str | None = None) -> int:
         """The merchant opened a chat in the Bybit app: an order's, or a counterparty's whole session.
@@ -1026,6 +1031,8 @@ class FakeBybit(LoopbackServer):
             return self._media_object(path.removeprefix(MEDIA_PATH), request.query)
         if (path not in self._endpoints and path not in self._raw_endpoints) or request.method != "POST":
             return _Reply(status=404, body=b"Not Found")
+        if path in ORDER_CHAT_PATHS and self._retired not in (None, "code"):
+            return self._retired_path(self._retired)
         injected = self._take_fault(path)
         refusal: _Reply | None
         if injected is not None and injected.fault != "late":
@@ -1057,6 +1064,13 @@ class FakeBybit(LoopbackServer):
             short = {"ret_code": CODE_OK, "ret_msg": ""} | ({} if result is None else {"result": result})
             return _Reply(payload=short, ret_code=CODE_OK)
         return self._p2p(CODE_OK, "SUCCESS", result)
+
+    def _retired_path(self, how: Retirement) -> _Reply:
+        if how == "gone":
+            return _Reply(status=404, body=b"Not Found")
+        if how == "not json":
+            return _Reply(body=b"<html><body>This page is no longer here</body></html>", content_type="text/html")
+        return self._gateway(CODE_PATH_NOT_FOUND, "path not found")
 
     def _p2p(self, code: int, message: str, result: object) -> _Reply:
         now_ms = self.server_time_ms()
@@ -1301,7 +1315,7 @@ class FakeBybit(LoopbackServer):
 
     def _order_messages(self, body: Mapping[str, Any]) -> object:
         """``orderId``, ``size`` ≤ 30 (strings, required), ``currentPage`` (string, default "1")."""
-        if self._retired:
+        if self._retired is not None:
             raise _P2PError(CODE_CHAT_API_CLOSED, MSG_CHAT_API_CLOSED)
         order = self._order(body)
         size = _number_text_param(body, "size", high=self._page_size_cap)
@@ -1316,7 +1330,7 @@ class FakeBybit(LoopbackServer):
 
         A repeated ``msgUuid`` is accepted but not stored twice.
         """
-        if self._retired:
+        if self._retired is not None:
             raise _P2PError(CODE_CHAT_API_CLOSED, MSG_CHAT_API_CLOSED)
         order = self._open_order(body)
         message = _str_param(body, "message")

@@ -7,7 +7,7 @@ import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from bridge.bybit import ChatMessage
-from bridge.store._records import Pending, Queue, State, Table, insert_message, watch_from_row
+from bridge.store._records import ALERT_ID_PREFIX, Pending, Queue, State, Table, insert_message, watch_from_row
 
 
 class Messages(Table):
@@ -54,6 +54,15 @@ class Messages(Table):
             tuple(order_ids),
         ) as cursor:
             return {str(row[0]): float(row[1]) * 1000 for row in await cursor.fetchall()}
+
+    async def newest_known(self, order_ids: Sequence[str]) -> dict[str, int]:
+        """When (epoch ms) the newest message of each order that has any was written (Bybit's, not an alert)."""
+        async with self._db.execute(
+            f"""SELECT order_id, MAX(created_ms) FROM messages
+                WHERE order_id IN ({",".join("?" * len(order_ids))}) AND msg_id NOT LIKE ? GROUP BY order_id""",
+            (*order_ids, ALERT_ID_PREFIX + "%"),
+        ) as cursor:
+            return {str(row[0]): int(row[1]) for row in await cursor.fetchall()}
 
     async def finish_backfill(self, order_ids: Sequence[str], limit: int) -> int:
         """Newly watched orders take over their waiting messages, then count as backfilled; returns how many moved.

@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from bridge.sandbox.fake_bybit import FakeBybit, FakeOrder
+from bridge.sandbox.fake_bybit import FakeBybit, FakeOrder, Retirement
 from tests.harness import Harness
 
 ORDER_LIST = "/v5/p2p/order/message/listpage"
@@ -221,3 +221,37 @@ def noted_lines(harness: Harness, prefix: str) -> list[tuple[str, str, str]]:
             elif line.startswith(prefix):
                 found.append((where, about, line))
     return found
+
+
+@pytest.mark.parametrize("how", ["code", "gone", "not json", "path not found"])
+async def test_at_the_switch_each_counterparty_is_read_back_to_every_orders_newest_known_message(
+    harness: Harness, how: Retirement
+) -> None:
+    """Before: the first session read stopped at the newest known message of any of the counterparty's orders,
+    so a message of another order written before it, not yet read on the order API, was never forwarded; and only
+    912200387 switched (a removed path was retried as unavailable for ever)."""
+    bybit = harness.bybit
+    bybit.read_in_app_at_once = True  # Bybit's unread counts bring no news but where the test says
+    first, second = bybit.add_order(counterparty_nick="Bob"), bybit.add_order(counterparty_nick="Bob")
+    bybit.post_message(second.id, "r 01 second order")
+    bybit.post_message(first.id, "r 02 first order")
+    await harness.start()
+    for order in (first, second):
+        assert "Watching" in await harness.reply_to(f"/watch {order.id}")
+    await harness.wait_text("r 01")
+    await harness.wait_text("r 02")
+    await harness.stop()
+    await harness.start(poll_interval_max=600)  # chats read before wait for news: Bybit's unread counts bring it
+
+    bybit.post_message(second.id, "r 03 second order, unread")  # no news of it: its chat is not read for now
+    bybit.read_in_app_at_once = False
+    bybit.post_message(first.id, "r 04 first order, read")
+    await harness.wait_text("r 04")
+    bybit.retire_order_chat(how)
+    bybit.post_message(first.id, "r 05 first order, after the switch")
+    await harness.wait_text("r 05", timeout=20)
+    await harness.wait_text("r 03")
+    assert body_lines(harness, "r ")[2:] in (
+        ["r 04 first order, read", "r 03 second order, unread", "r 05 first order, after the switch"],
+        ["r 04 first order, read", "r 05 first order, after the switch", "r 03 second order, unread"],
+    )

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from bridge.bybit import URGENT_READS, BybitClient
 from bridge.errors import BybitAuthError, BybitError, BybitUnavailable, ChatApiRetired
-from bridge.sandbox.fake_bybit import FakeBybit, Fault, ListShape, RecordedRequest
+from bridge.sandbox.fake_bybit import FakeBybit, Fault, ListShape, RecordedRequest, Retirement
 
 ORDER_INFO = "/v5/p2p/order/info"
 LISTPAGE = "/v5/p2p/order/message/listpage"
@@ -209,6 +209,27 @@ async def test_retired_order_chat_raises_chat_api_retired(fake_bybit: FakeBybit,
         await client.order_messages(order.id, 1)
     assert caught.value.code == 912200387
     assert fake_bybit.calls_to(LISTPAGE) == 1
+
+
+@pytest.mark.parametrize("how", ["gone", "not json", "path not found"])
+async def test_an_order_chat_path_that_is_gone_raises_chat_api_retired(fake_bybit: FakeBybit, how: Retirement) -> None:
+    """Before: a 404 or a page that is not JSON was retried and given up as unavailable, "path not found" an error."""
+    order = fake_bybit.add_order()
+    fake_bybit.retire_order_chat(how)
+    async with client_for(fake_bybit, backoff_base=0.01, max_attempts=2) as client:
+        await client.order_info(order.id)  # (another path answers: the order chat's alone is gone)
+        with pytest.raises(ChatApiRetired):
+            await client.order_messages(order.id, 1)
+        with pytest.raises(ChatApiRetired):
+            await client.send_order_message(order.id, "hello", "uuid-1")
+
+
+async def test_a_page_that_is_not_json_everywhere_is_bybit_unavailable_not_a_retirement(fake_bybit: FakeBybit) -> None:
+    order = fake_bybit.add_order()
+    fake_bybit.retire_order_chat("not json")
+    async with client_for(fake_bybit, backoff_base=0.01, max_attempts=2) as client:
+        with pytest.raises(BybitUnavailable, match="not Bybit JSON"):  # no other path answered yet: unsure
+            await client.order_messages(order.id, 1)
 
 
 async def test_unknown_order_raises_bybit_error_with_its_message(fake_bybit: FakeBybit, client: BybitClient) -> None:
