@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from bridge.bybit import URGENT_READS, BybitClient, ChatMessage
 from bridge.bybit.chat import ChatSource, collect_new, find
 from bridge.bybit.models import OrderSummary
-from bridge.core.attribution import Counterparty, to_chat_message
+from bridge.core.attribution import SYSTEM_NICKNAME, Counterparty, to_chat_message
 from bridge.core.autowatch import AutoWatch
 from bridge.core.chats import Chat, chats_of, finished_cap, oldest_first, plan_records, read_cap
 from bridge.core.failures import Failures
@@ -73,6 +73,7 @@ class Poller:
         self._chat_of: dict[str, str] = {}  # order id → the key of the chat it is read in
         self._open: list[OrderSummary] | None = None  # the open orders, newest first (None: not read yet)
         self._open_pages: list[list[OrderSummary]] = []  # …as the pages they were read in
+        self._open_since = datetime.min.replace(tzinfo=UTC)  # when the read of its first page began
         self._next_page: int | None = None  # the page of the open-order list read on the next turn (None: one page)
         self._refresh: set[str] = set()  # orders with messages waiting for a fresh media link, as of the last sync
         self._hinted: set[str] = set()  # orders with a new system message: their status is read next
@@ -181,6 +182,7 @@ class Poller:
 
     async def _read_open_orders(self, page: int | None = None) -> bool:
         """Read one page of the open orders (or all of them); False when Bybit would not say."""
+        started = datetime.now(tz=UTC)
         try:
             if page is None:
                 pages = await self._client.pending_order_pages()
@@ -194,6 +196,8 @@ class Poller:
         self._failures.recovered(OPEN_ORDERS)
         before = self._watched_listing()
         self._open_pages, self._open = pages, merged(pages)
+        if page in (None, 1):  # (new orders come first on the list)
+            self._open_since = started
         if self._watched_listing() != before:  # a watched order's status changed, or it left the list: look now
             self._status_due.set()
         turn = (self._next_page or 2) if page == 1 else (page or 1) + 1  # on down the list, back to page 2 past its end
@@ -363,6 +367,9 @@ class Poller:
         pages = self._source.session_pages(info.target_user_mask_id)
         back_to = await self._back_to(key, group)
         found = oldest_first(await collect_new(pages, self._store.messages.known_ids, read_cap(limit), back_to=back_to))
+        notices = [item.create_date for item in found if item.send_user_nick_name == SYSTEM_NICKNAME]
+        if notices and max(notices) > self._open_since:  # Bybit's notice of an order the list may not show yet
+            await self._refresh_new_orders(max(notices))
         if self._store.wakeups.poller.is_set():  # an order of this counterparty watched while Bybit answered
             self._store.wakeups.poller.clear()  # may own a message (and _follow_watches need not sync again)
             await self._sync()
@@ -383,6 +390,16 @@ class Poller:
             links = {msg_id: item.content for msg_id, item in fresh.items()}
             await self._refreshed(info.target_nick_name, wanted, links)
         return bool(owned)
+
+    async def _refresh_new_orders(self, notice: datetime) -> None:
+        """Read the open-order list's first page anew, unless a read begun after ``notice`` was written did.
+
+        A counterparty's new order shows in the chat (Bybit's notice, then the buyer's first words) before the
+        list read last shows it; without it those words would go, unmarked, to the counterparty's older order.
+        """
+        async with self._open_lock:
+            if self._open_since < notice:
+                await self._read_open_orders(1)
 
     async def _back_to(self, key: str, group: Sequence[Watch]) -> datetime | None:
         """How far back a chat is read after the switch: to the oldest of its orders' newest known messages."""

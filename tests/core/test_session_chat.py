@@ -7,6 +7,7 @@ import contextlib
 import functools
 import random
 import sqlite3
+import time
 
 import pytest
 
@@ -200,3 +201,30 @@ async def test_session_ids_are_remembered_across_a_restart(harness: Harness) -> 
     bybit.post_message(order.id, "k 02")
     await harness.wait_text("k 02")
     assert bybit.calls_to(SESSION_ID) == asked == 1
+
+
+def list_quiet_for(bybit: FakeBybit, seconds: float) -> bool:
+    """Whether the open-order list was last asked for at least ``seconds`` ago."""
+    asked = [r.time for r in bybit.requests if r.path == OPEN_ORDERS]
+    return bool(asked) and time.monotonic() - asked[-1] >= seconds
+
+
+async def test_the_first_words_of_a_counterpartys_new_order_are_never_silently_put_under_the_older_one(
+    harness: Harness,
+) -> None:
+    """Before: the open-order list (read every 30 s here) did not show the new order yet, so the buyer's first
+    words went to the watched older order without the "likely about" line."""
+    bybit = harness.bybit
+    bybit.retire_order_chat()
+    older = bybit.add_order(counterparty_nick="BuyerBob")
+    await harness.start(poll_interval=30.0)
+    assert "Watching" in await harness.reply_to(f"/watch {older.id}")
+    bybit.post_message(older.id, "n 01 hello")
+    await harness.wait_text("n 01 hello")
+    await harness.telegram.wait_for(lambda: list_quiet_for(bybit, 1.0))  # its reads after the watch are done
+    newer = bybit.add_order(counterparty_nick="BuyerBob")
+    bybit.post_message(newer.id, "A new order was created.", sender="system")
+    bybit.post_message(newer.id, "n 02 paid for the new one")
+    await harness.wait_text("n 02 paid for the new one")
+    [post] = posts_with(harness, "n 02")
+    assert f"likely about order {newer.id}, not watched" in post
