@@ -70,7 +70,7 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             requests_per_second=settings.bybit_requests_per_second,
         )
         stack.push_async_callback(client.aclose)
-        media = MediaFetcher()
+        media = MediaFetcher(settings.media_hosts)
         stack.push_async_callback(media.aclose)
         bot = create_bot(
             settings.telegram_bot_token.get_secret_value(), settings.telegram_api_url, settings.telegram_timeout

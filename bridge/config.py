@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bridge.bybit.media import MediaHosts, media_origin
 from bridge.errors import ConfigError
 from bridge.telegram.constants import FloodLimit
 
@@ -41,6 +42,7 @@ class Settings(BaseSettings):
     bybit_testnet: bool = False
     bybit_recv_window: int = Field(default=5000, ge=1000, le=60000)
     bybit_media_url: str = "https://api2.bybit.com"
+    bybit_media_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     bybit_chat_api: ChatApi = "auto"
     bybit_requests_per_second: float = Field(default=10, gt=0, le=10)
     bybit_timeout: float = Field(default=10, gt=0)
@@ -56,11 +58,18 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     metrics_host: str = "127.0.0.1"
 
-    @field_validator("telegram_allowed_chat_ids", "telegram_reply_user_ids", mode="before")
+    @field_validator("telegram_allowed_chat_ids", "telegram_reply_user_ids", "bybit_media_hosts", mode="before")
     @classmethod
-    def _split_ids(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("bybit_media_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            media_origin(entry)  # a ValueError names the variable, not the entry
         return value
 
     @field_validator("log_level", mode="before")
@@ -74,6 +83,11 @@ class Settings(BaseSettings):
         if self.bybit_base_url:
             return self.bybit_base_url.rstrip("/")
         return TESTNET_URL if self.bybit_testnet else MAINNET_URL
+
+    @property
+    def media_hosts(self) -> MediaHosts:
+        """Where chat files may be downloaded from: ``BYBIT_MEDIA_URL``'s host and ``BYBIT_MEDIA_HOSTS``."""
+        return MediaHosts(self.bybit_media_url, self.bybit_media_hosts)
 
     @property
     def served_chat_ids(self) -> frozenset[int]:

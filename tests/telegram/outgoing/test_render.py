@@ -80,8 +80,16 @@ def test_link_fallback_names_reason_and_keeps_link() -> None:
     assert "a&lt;b&gt;.png" in fallback.html and "(HTTP 403)" in fallback.html
 
 
+def test_a_link_that_is_not_a_web_link_is_shown_as_text() -> None:
+    [part] = render(message("file:///etc/passwd", msgType=2, fileName="p.png"), order(), HOST)
+    assert isinstance(part, MediaPart) and part.url == "file:///etc/passwd"
+    fallback = media_as_link(part, "not an http(s) link")
+    assert "href" not in fallback.html and "p.png: <code>file:///etc/passwd</code>" in fallback.html
+
+
 def test_absolute_url_keeps_full_urls() -> None:
     assert absolute_url("https://cdn.example/x.png", HOST) == "https://cdn.example/x.png"
+    assert absolute_url("file:///etc/passwd", HOST) == "file:///etc/passwd"
     assert absolute_url("x.png", HOST + "/") == f"{HOST}/x.png"
 
 
