@@ -98,6 +98,15 @@ class Settings(BaseSettings):
         return frozenset(ids)
 
     @property
+    def secrets(self) -> list[str]:
+        """The values never to be written or shown: API key and secret, bot token (and its secret part)."""
+        credentials = (self.telegram_bot_token, self.bybit_api_key, self.bybit_api_secret)
+        values = [value.get_secret_value() for value in credentials if value is not None]
+        if self.telegram_bot_token is not None:
+            values.append(self.telegram_bot_token.get_secret_value().partition(":")[2])
+        return values
+
+    @property
     def has_credentials(self) -> bool:
         """Whether any credential is set (``run --or-demo`` plays the demo when none is)."""
         return any((self.telegram_bot_token, self.bybit_api_key, self.bybit_api_secret))

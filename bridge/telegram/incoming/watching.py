@@ -9,6 +9,7 @@ from aiogram.types import Message
 
 from bridge.bybit import OrderInfo
 from bridge.core.watchlist import Outcome, Result, Watchlist
+from bridge.logs import mask
 from bridge.store import Store
 from bridge.telegram.incoming.commands import Commands
 from bridge.telegram.outgoing.render import short_id
@@ -45,7 +46,7 @@ def describe(result: Result, backfill_limit: int) -> str:
         case Outcome.MALFORMED:
             return f"⚠️ {code} is not an order id (Bybit order ids are long numbers)."
         case Outcome.REFUSED_BY_BYBIT:
-            return f"❌ Bybit refused order {code}: {html.escape(result.reason)}"
+            return f"❌ Bybit refused order {code}: {html.escape(mask(result.reason))}"
         case Outcome.REMOVED:
             return f"🛑 Stopped forwarding {code}."
         case Outcome.NOT_WATCHED:
