@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from pathlib import Path
 
 import pytest
 
-from bridge.sandbox.fake_bybit import FakeOrder
+from bridge.bybit import BybitClient
+from bridge.core import StatusTracker
+from bridge.sandbox.fake_bybit import FakeBybit, FakeOrder
+from bridge.store import Store
 from tests.harness import TEAM_CHAT, Harness
 
 ORDER_INFO = "/v5/p2p/order/info"
@@ -101,3 +105,20 @@ async def test_auto_watch_asks_again_after_bybit_could_not_answer(harness: Harne
     harness.bybit.post_message(order.id, "w 01 still here")
     await harness.wait_text("w 01 still here", timeout=30)
     assert order.id in active_orders(harness)
+
+
+async def test_status_check_times_are_kept_for_watched_orders_only(fake_bybit: FakeBybit, tmp_path: Path) -> None:
+    orders = [fake_bybit.add_order(), fake_bybit.add_order(counterparty_nick="SellerEve")]
+    async with (
+        await Store.open(tmp_path / "s.db") as store,
+        BybitClient(api_key=fake_bybit.api_key, api_secret=fake_bybit.api_secret, base_url=fake_bybit.url) as client,
+    ):
+        for order in orders:
+            await store.orders.watch(await client.order_info(order.id), TEAM_CHAT, None, 1)
+        tracker = StatusTracker(store, client, grace=600)
+        await tracker.round(await store.orders.active(), None, ())
+        assert tracker._checked.keys() == {order.id for order in orders}  # the bound is tested
+
+        await store.orders.unwatch(orders[1].id)
+        await tracker.round(await store.orders.active(), None, ())
+        assert tracker._checked.keys() == {orders[0].id}
