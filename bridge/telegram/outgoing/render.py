@@ -130,6 +130,25 @@ def split_post(top: str, body: str, limit: int = MessageLimit.TEXT) -> list[str]
     return [f"{top} ({n}/{len(pieces)})\n{piece}" for n, piece in enumerate(pieces, start=1)]
 
 
+def split_lines(text: str, limit: int = MessageLimit.TEXT) -> list[str]:
+    """HTML ``text`` whose every line is whole HTML, in as few posts as the limit needs, split between lines.
+
+    A line longer than the limit on its own loses its formatting and is split at word ends.
+    """
+    posts: list[str] = []
+    lines: list[str] = []
+    size = -1  # the newlines between lines
+    for line in text.split("\n"):
+        for piece in [line] if len(line) <= limit else _split_escaped(as_plain(line), limit):
+            if lines and size + 1 + len(piece) > limit:
+                posts.append("\n".join(lines))
+                lines, size = [], -1
+            lines.append(piece)
+            size += 1 + len(piece)
+    posts.append("\n".join(lines))
+    return [post for post in posts if post.strip()]
+
+
 def _split_escaped(text: str, budget: int) -> list[str]:
     """Escape ``text`` in chunks whose escaped length fits ``budget``; never cut inside an entity."""
     chunks: list[str] = []
