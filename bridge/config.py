@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
+import httpx
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -63,6 +64,13 @@ class Settings(BaseSettings):
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("telegram_api_url", "bybit_base_url", "bybit_media_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not _is_http_url(value):
+            raise ValueError("not an http(s) URL")
         return value
 
     @field_validator("bybit_media_hosts")
@@ -128,6 +136,15 @@ class Settings(BaseSettings):
         assert self.telegram_bot_token is not None
         if not _TOKEN_RE.match(self.telegram_bot_token.get_secret_value()):
             raise ConfigError("TELEGRAM_BOT_TOKEN is not a bot token (expected <digits>:<secret> from @BotFather)")
+
+
+def _is_http_url(value: str) -> bool:
+    """Whether ``value`` is an absolute http or https URL with a host."""
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL:
+        return False
+    return url.scheme in ("http", "https") and bool(url.host)
 
 
 def load_settings(**overrides: object) -> Settings:

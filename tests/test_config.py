@@ -46,3 +46,15 @@ def test_media_hosts_are_a_list_of_http_hosts(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(ConfigError) as err:
         load_settings(_env_file=None)
     assert "BYBIT_MEDIA_HOSTS" in str(err.value) and "secret-path" not in str(err.value)
+
+
+@pytest.mark.parametrize("variable", ["BYBIT_BASE_URL", "BYBIT_MEDIA_URL", "TELEGRAM_API_URL"])
+@pytest.mark.parametrize("value", ["api.bybit-secret-host.com", "file:///secret-dir", "ftp://secret-host", "http://"])
+def test_a_url_that_is_not_http_stops_start_up_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as err:
+        load_settings(_env_file=None)
+    assert f"{variable}: Value error, not an http(s) URL" in str(err.value)
+    assert "secret" not in str(err.value)
