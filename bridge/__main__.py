@@ -14,16 +14,11 @@ from typing import Any
 
 from bridge import __version__
 from bridge.app import run_bridge
-from bridge.config import Settings, load_settings
+from bridge.config import load_settings
 from bridge.errors import ConfigError
 from bridge.logs import setup_logging
 
 log = logging.getLogger("bridge")
-
-
-def _secrets(settings: Settings) -> list[str]:
-    values = (settings.telegram_bot_token, settings.bybit_api_key, settings.bybit_api_secret)
-    return [value.get_secret_value() for value in values if value is not None]
 
 
 async def _until_signalled(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
@@ -62,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"p2p-bridge: {exc}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, _secrets(settings))
+    setup_logging(settings.log_level, settings.secrets)
     demo = args.command == "demo" or (args.or_demo and not settings.has_credentials)
     run: Callable[[asyncio.Event], Coroutine[Any, Any, None]] = functools.partial(run_bridge, settings)
     if demo:

@@ -15,6 +15,7 @@ from bridge.bybit import URGENT_READS, ApiName, BybitClient, ChatSource, MediaFe
 from bridge.config import Settings
 from bridge.core import AutoWatch, Poller, ReplySender, Retention, Schedule, StatusTracker, Watchlist
 from bridge.errors import ConfigError
+from bridge.logs import register_secrets
 from bridge.metrics import Observed, serve_metrics
 from bridge.store import Store
 from bridge.tasks import Supervisor, wait_event
@@ -56,6 +57,7 @@ async def serve_team(dispatcher: Dispatcher, bot: Bot) -> None:
 async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
     """Run until ``stop`` is set; raises ConfigError if Telegram refuses the token."""
     settings.require_credentials()
+    register_secrets(settings.secrets)
     assert settings.telegram_bot_token and settings.bybit_api_key and settings.bybit_api_secret
     assert settings.telegram_chat_id is not None
     async with AsyncExitStack() as stack:
@@ -70,7 +72,7 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             requests_per_second=settings.bybit_requests_per_second,
         )
         stack.push_async_callback(client.aclose)
-        media = MediaFetcher()
+        media = MediaFetcher(settings.media_hosts)
         stack.push_async_callback(media.aclose)
         bot = create_bot(
             settings.telegram_bot_token.get_secret_value(), settings.telegram_api_url, settings.telegram_timeout

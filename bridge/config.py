@@ -6,9 +6,11 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
+import httpx
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bridge.bybit.media import MediaHosts, media_origin
 from bridge.errors import ConfigError
 from bridge.telegram.constants import FloodLimit
 
@@ -41,6 +43,7 @@ class Settings(BaseSettings):
     bybit_testnet: bool = False
     bybit_recv_window: int = Field(default=5000, ge=1000, le=60000)
     bybit_media_url: str = "https://api2.bybit.com"
+    bybit_media_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     bybit_chat_api: ChatApi = "auto"
     bybit_requests_per_second: float = Field(default=10, gt=0, le=10)
     bybit_timeout: float = Field(default=10, gt=0)
@@ -56,11 +59,25 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     metrics_host: str = "127.0.0.1"
 
-    @field_validator("telegram_allowed_chat_ids", "telegram_reply_user_ids", mode="before")
+    @field_validator("telegram_allowed_chat_ids", "telegram_reply_user_ids", "bybit_media_hosts", mode="before")
     @classmethod
-    def _split_ids(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("telegram_api_url", "bybit_base_url", "bybit_media_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not _is_http_url(value):
+            raise ValueError("not an http(s) URL")
+        return value
+
+    @field_validator("bybit_media_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            media_origin(entry)  # a ValueError names the variable, not the entry
         return value
 
     @field_validator("log_level", mode="before")
@@ -76,12 +93,26 @@ class Settings(BaseSettings):
         return TESTNET_URL if self.bybit_testnet else MAINNET_URL
 
     @property
+    def media_hosts(self) -> MediaHosts:
+        """Where chat files may be downloaded from: ``BYBIT_MEDIA_URL``'s host and ``BYBIT_MEDIA_HOSTS``."""
+        return MediaHosts(self.bybit_media_url, self.bybit_media_hosts)
+
+    @property
     def served_chat_ids(self) -> frozenset[int]:
         """The team chat plus every allowed chat: the only chats the bot answers."""
         ids = set(self.telegram_allowed_chat_ids)
         if self.telegram_chat_id is not None:
             ids.add(self.telegram_chat_id)
         return frozenset(ids)
+
+    @property
+    def secrets(self) -> list[str]:
+        """The values never to be written or shown: API key and secret, bot token (and its secret part)."""
+        credentials = (self.telegram_bot_token, self.bybit_api_key, self.bybit_api_secret)
+        values = [value.get_secret_value() for value in credentials if value is not None]
+        if self.telegram_bot_token is not None:
+            values.append(self.telegram_bot_token.get_secret_value().partition(":")[2])
+        return values
 
     @property
     def has_credentials(self) -> bool:
@@ -105,6 +136,15 @@ class Settings(BaseSettings):
         assert self.telegram_bot_token is not None
         if not _TOKEN_RE.match(self.telegram_bot_token.get_secret_value()):
             raise ConfigError("TELEGRAM_BOT_TOKEN is not a bot token (expected <digits>:<secret> from @BotFather)")
+
+
+def _is_http_url(value: str) -> bool:
+    """Whether ``value`` is an absolute http or https URL with a host."""
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL:
+        return False
+    return url.scheme in ("http", "https") and bool(url.host)
 
 
 def load_settings(**overrides: object) -> Settings:

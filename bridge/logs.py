@@ -7,27 +7,30 @@ import sys
 from collections.abc import Iterable
 
 MASK = "***"
+MIN_SECRET_CHARS = 6  # shorter strings are not masked, so a tiny test secret cannot mask common words
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_secrets: set[str] = set()
+
+
+def register_secrets(secrets: Iterable[str]) -> None:
+    """From now on, :func:`mask` hides each of ``secrets`` (API key and secret, bot token) in this process."""
+    _secrets.update(secret for secret in secrets if len(secret) >= MIN_SECRET_CHARS)
+
+
+def mask(text: str) -> str:
+    """``text`` with every registered secret replaced by ``***``: what logs, the database and Telegram get."""
+    for secret in sorted(_secrets, key=len, reverse=True):  # a whole token before its secret part
+        text = text.replace(secret, MASK)
+    return text
 
 
 class RedactingFilter(logging.Filter):
-    """Replace secret strings in a record's final message (and traceback) with ``***``."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        super().__init__()
-        # Short strings are ignored, so a tiny test secret cannot mask common words.
-        self._secrets = {s for s in secrets if len(s) >= 6}
-
-    def redact(self, text: str) -> str:
-        """Return ``text`` with every registered secret masked."""
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return text
+    """Mask registered secrets in a record's final message (and traceback)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = self.redact(record.getMessage())
+        message = mask(record.getMessage())
         if record.exc_info:
-            message += "\n" + self.redact(logging.Formatter().formatException(record.exc_info))
+            message += "\n" + mask(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
             record.exc_text = None
         record.msg, record.args = message, None
@@ -35,11 +38,11 @@ class RedactingFilter(logging.Filter):
 
 
 def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
-    """Send logs to stderr, one line per event, with ``secrets`` masked."""
-    redactor = RedactingFilter(secrets)
+    """Send logs to stderr, one line per event, with ``secrets`` (and any registered later) masked."""
+    register_secrets(secrets)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(_FORMAT))
-    handler.addFilter(redactor)
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

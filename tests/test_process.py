@@ -184,6 +184,18 @@ async def test_configuration_errors_stop_start_up_naming_the_variable(
             "POLL_INTERVAL",
             ["every-7-seconds-QX"],
         ),
+        "urls-not-http": (
+            bridge_env(
+                bridge.bybit,
+                bridge.telegram,
+                bridge.db_path,
+                BYBIT_BASE_URL="api.bybit-QX.com",
+                BYBIT_MEDIA_URL="file:///media-QX",
+                TELEGRAM_API_URL="ftp://telegram-QX",
+            ),
+            "BYBIT_BASE_URL: Value error, not an http(s) URL",
+            ["api.bybit-QX.com", "media-QX", "telegram-QX"],
+        ),
         "refused-token": (  # a well-formed token Telegram answers 401 to
             bridge_env(bridge.bybit, bridge.telegram, bridge.db_path, TELEGRAM_BOT_TOKEN=refused_token),
             "TELEGRAM_BOT_TOKEN",
@@ -204,6 +216,9 @@ async def test_configuration_errors_stop_start_up_naming_the_variable(
         for value in hidden:
             assert value not in output, (name, output)
     assert "401" in started["refused-token"].stderr
+    assert (
+        "BYBIT_MEDIA_URL" in started["urls-not-http"].stderr and "TELEGRAM_API_URL" in started["urls-not-http"].stderr
+    )
     assert bridge.telegram.sent == []  # nothing was posted anywhere
 
 

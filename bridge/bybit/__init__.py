@@ -11,7 +11,7 @@ from bridge.bybit._client import (
 from bridge.bybit.budget import BudgetStats, log_budget
 from bridge.bybit.chat import ApiName, ChatSource, KnownIds, collect_new, find
 from bridge.bybit.constants import ContentType, MsgType, OrderStatus, RetCode, RoleType
-from bridge.bybit.media import MediaFetcher
+from bridge.bybit.media import MediaFetcher, MediaHosts
 from bridge.bybit.models import (
     ChatItem,
     ChatMessage,
@@ -38,6 +38,7 @@ __all__ = [
     "ContentType",
     "KnownIds",
     "MediaFetcher",
+    "MediaHosts",
     "MessageKind",
     "MsgType",
     "OrderInfo",

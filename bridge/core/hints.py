@@ -11,6 +11,7 @@ from bridge.store import Store
 
 UNREAD_KEY = "unread:"  # store keys remembering the unread counts last seen, so a restart hints only at news
 TALK_LINGER = 30.0  # seconds after the last news during which the hints are still read at the talking pace
+MAX_COUNTS = 10_000  # counts kept in memory; beyond, the first seen is forgotten (its next count hints once)
 
 
 class Hints:
@@ -42,6 +43,8 @@ class Hints:
         before = self._unread.get((source, name))
         if unread == before:
             return
+        if before is None and len(self._unread) >= MAX_COUNTS:
+            del self._unread[next(iter(self._unread))]
         self._unread[source, name] = self._unsaved[f"{UNREAD_KEY}{source}:{name}"] = unread
         if key is None or unread == (before or 0):
             return

@@ -69,6 +69,9 @@ class StatusTracker:
                     await self._changed(watch, info)
         if listed is not None:
             self._listed = {w.order_id for w in watches} & set(listed)
+        self._checked = {
+            watch.order_id: self._checked[watch.order_id] for watch in watches if watch.order_id in self._checked
+        }
 
     async def retire(self, read_at: Mapping[str, float]) -> list[str]:
         """Stop watching the orders finished ``grace`` seconds ago, read once more since and all delivered.

@@ -45,7 +45,7 @@ from bridge.sandbox._server import LoopbackServer
 ListShape = Literal["nested", "bare"]
 Sender = Literal["counterparty", "self", "system"]
 MediaKind = Literal["pic", "pdf", "video"]
-Fault = Literal["rate_limit", "server_error", "hang", "late", "timestamp", "auth"]
+Fault = Literal["rate_limit", "server_error", "hang", "late", "timestamp", "auth", "sign"]
 Retirement = Literal["code", "gone", "not json", "path not found"]
 """How the order-scoped chat paths answer once retired: 912200387 (as since September 2026), HTTP 404 (the paths
 removed), a page that is not Bybit JSON (a gateway's), or a generic "path not found" envelope."""
@@ -867,7 +867,8 @@ class FakeBybit(LoopbackServer):
         ``server_error``: HTTP 502 with an HTML body; ``hang``: no answer until :meth:`stop`; ``late``: the
         request is carried out (a send is stored) but answered only at :meth:`stop`, as when Bybit took it
         and the answer was lost;
-        ``timestamp``: 10002; ``auth``: 10003.
+        ``timestamp``: 10002; ``auth``: 10003; ``sign``: 10004 quoting the signed string, API key included, as
+        Bybit's "error sign!" does.
         """
         self._faults.append(_Injected(fault, times, path, reset_after_ms))
 
@@ -1036,7 +1037,7 @@ class FakeBybit(LoopbackServer):
         injected = self._take_fault(path)
         refusal: _Reply | None
         if injected is not None and injected.fault != "late":
-            refusal = await self._faulted(injected, request.headers)
+            refusal = await self._faulted(injected, request.headers, raw)
         else:  # checked on arrival, answered after the delay
             refusal = self._check_signature(request.headers, raw) or self._check_budget(path)
         await self._wait_until(lambda: False, self.delay)
@@ -1119,7 +1120,7 @@ class FakeBybit(LoopbackServer):
                 return injected
         return None
 
-    async def _faulted(self, injected: _Injected, headers: Mapping[str, str]) -> _Reply:
+    async def _faulted(self, injected: _Injected, headers: Mapping[str, str], raw: bytes) -> _Reply:
         match injected.fault:
             case "rate_limit":
                 return self._rate_limited(self.server_time_ms() + injected.reset_after_ms)
@@ -1134,6 +1135,8 @@ class FakeBybit(LoopbackServer):
                 return self._timestamp_error(headers.get("X-BAPI-TIMESTAMP", ""), DEFAULT_RECV_WINDOW)
             case "auth":
                 return self._gateway(CODE_API_KEY, "API key is invalid.")
+            case "sign":
+                return self._sign_error(headers, raw)
 
     def _rate_limited(self, reset_ms: int) -> _Reply:
         """10006 in the gateway envelope; the header says when (ms, the fake's clock) to try again."""
@@ -1177,12 +1180,22 @@ class FakeBybit(LoopbackServer):
         now = self.server_time_ms()
         if not timestamp.isdigit() or not now - recv_window <= int(timestamp) <= now + FUTURE_TOLERANCE_MS:
             return self._timestamp_error(timestamp, recv_window)
-        origin = f"{timestamp}{key}{recv_window_text}".encode() + raw
-        expected = hmac.new(self._api_secret.encode(), origin, hashlib.sha256).hexdigest()
+        expected = hmac.new(self._api_secret.encode(), self._signed(headers, raw), hashlib.sha256).hexdigest()
         signature = headers.get("X-BAPI-SIGN", "").lower()
         if headers.get("X-BAPI-SIGN-TYPE", "2") != "2" or not hmac.compare_digest(signature, expected):
-            return self._gateway(CODE_SIGN, f"error sign! origin_string[{origin.decode(errors='replace')}]")
+            return self._sign_error(headers, raw)
         return None
+
+    @staticmethod
+    def _signed(headers: Mapping[str, str], raw: bytes) -> bytes:
+        """What a request signs: timestamp, API key and recv window as sent, then the body."""
+        names = ("X-BAPI-TIMESTAMP", "X-BAPI-API-KEY", "X-BAPI-RECV-WINDOW")
+        return "".join(headers.get(name, "") for name in names).encode() + raw
+
+    def _sign_error(self, headers: Mapping[str, str], raw: bytes) -> _Reply:
+        """10004, quoting the signed string (the API key in it) as Bybit does."""
+        signed = self._signed(headers, raw).decode(errors="replace")
+        return self._gateway(CODE_SIGN, f"error sign! origin_string[{signed}]")
 
     # -- endpoints (body → result; _P2PError for refusals) -----------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.store._records import Table
+from bridge.store._records import Table, error_text
 
 
 class Chats(Table):
@@ -32,7 +32,7 @@ class Chats(Table):
             """INSERT INTO chats (chat_id, paused_until, pause_reason) VALUES (?, ?, ?)
                ON CONFLICT(chat_id) DO UPDATE SET paused_until = excluded.paused_until,
                    pause_reason = excluded.pause_reason""",
-            (chat_id, until, reason[:300]),
+            (chat_id, until, error_text(reason, 300)),
         )
         await self._db.commit()
 

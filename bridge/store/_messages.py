@@ -7,7 +7,16 @@ import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from bridge.bybit import ChatMessage
-from bridge.store._records import ALERT_ID_PREFIX, Pending, Queue, State, Table, insert_message, watch_from_row
+from bridge.store._records import (
+    ALERT_ID_PREFIX,
+    Pending,
+    Queue,
+    State,
+    Table,
+    error_text,
+    insert_message,
+    watch_from_row,
+)
 
 
 class Messages(Table):
@@ -156,7 +165,7 @@ class Messages(Table):
         await self._db.execute(
             """UPDATE messages SET hold_until = ?, last_error = ?, attempts = attempts + 1,
                    failing_since = COALESCE(failing_since, ?) WHERE seq = ?""",
-            (until, reason[:500], time.time(), seq),
+            (until, error_text(reason), time.time(), seq),
         )
         await self._db.commit()
 
@@ -231,7 +240,7 @@ class Messages(Table):
     async def note_failure(self, seq: int, error: str) -> int:
         """Count a failed delivery attempt (the message stays pending); returns the attempts so far."""
         await self._db.execute(
-            "UPDATE messages SET attempts = attempts + 1, last_error = ? WHERE seq = ?", (error[:500], seq)
+            "UPDATE messages SET attempts = attempts + 1, last_error = ? WHERE seq = ?", (error_text(error), seq)
         )
         await self._db.commit()
         async with self._db.execute("SELECT attempts FROM messages WHERE seq = ?", (seq,)) as cursor:
@@ -242,7 +251,7 @@ class Messages(Table):
         """Telegram refused these for good: out of the queue, counted in /status, back with /retry."""
         await self._db.executemany(
             "UPDATE messages SET state = ?, last_error = ?, hold_until = NULL WHERE seq = ?",
-            [(State.DEAD, error[:500], seq) for seq in seqs],
+            [(State.DEAD, error_text(error), seq) for seq in seqs],
         )
         await self._db.commit()
 

@@ -24,7 +24,11 @@ class Orders(Table):
     """Watched orders: where their messages go, and their Telegram home."""
 
     async def watch(self, info: OrderInfo, chat_id: int, thread_id: int | None, user_id: int | None) -> None:
-        """Start (or resume) forwarding an order to a chat; its history (or gap) is read anew, within the limit."""
+        """Start (or resume) forwarding an order to a chat; its history (or gap) is read anew, within the limit.
+
+        Watched again in another chat, it makes its home there anew: nothing of the old chat's home (topic,
+        card, a topic still to close there) is taken along.
+        """
         await self._db.execute(
             """INSERT INTO orders (order_id, chat_id, thread_id, info, watched_by, watched_at)
                VALUES (?, ?, ?, ?, ?, ?)
@@ -32,6 +36,9 @@ class Orders(Table):
                    info = excluded.info, unwatched_at = NULL,
                    thread_id = CASE WHEN chat_id = excluded.chat_id THEN thread_id ELSE excluded.thread_id END,
                    home_ready = CASE WHEN chat_id = excluded.chat_id THEN home_ready ELSE 0 END,
+                   made_topic = CASE WHEN chat_id = excluded.chat_id THEN made_topic END,
+                   card_message_id = CASE WHEN chat_id = excluded.chat_id THEN card_message_id END,
+                   close_topic = CASE WHEN chat_id = excluded.chat_id THEN close_topic ELSE 0 END,
                    watched_by = excluded.watched_by, watched_at = excluded.watched_at""",
             (info.id, chat_id, thread_id, info.model_dump_json(by_alias=True), user_id, time.time()),
         )

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import aiosqlite
 
 from bridge.bybit import ContentType
-from bridge.store._records import Attachment, NewReply, Outgoing, OutState, Table
+from bridge.store._records import Attachment, NewReply, Outgoing, OutState, Table, error_text
 
 ECHO_WINDOW_MS = 10 * 60_000  # a sent text seen in the chat this long after it was queued is its echo
 ECHO_CLOCK_SLACK_MS = 60_000  # Bybit's clock may run ahead of ours
@@ -43,7 +43,7 @@ class Outbox(Table):
                 None if refusal or file is None else file.data,
                 str(uuid.uuid4()),
                 state,
-                refusal or None,
+                error_text(refusal) or None,
                 time.time(),
             ),
         )
@@ -70,7 +70,7 @@ class Outbox(Table):
 
     async def failed_for_now(self, item_id: int, error: str) -> None:
         """Bybit could not be reached: keep it uncertain, to be checked and retried."""
-        await self._db.execute("UPDATE outbox SET last_error = ? WHERE id = ?", (error[:500], item_id))
+        await self._db.execute("UPDATE outbox SET last_error = ? WHERE id = ?", (error_text(error), item_id))
         await self._db.commit()
 
     async def settle(self, item_id: int, state: OutState, reason: str = "", bybit_msg_id: str | None = None) -> None:
@@ -78,7 +78,7 @@ class Outbox(Table):
         await self._db.execute(
             """UPDATE outbox SET state = ?, last_error = ?, sent_at = ?, bybit_msg_id = COALESCE(?, bybit_msg_id)
                WHERE id = ?""",
-            (state, reason[:500] or None, time.time() if state is OutState.SENT else None, bybit_msg_id, item_id),
+            (state, error_text(reason) or None, time.time() if state is OutState.SENT else None, bybit_msg_id, item_id),
         )
         await self._db.commit()
         self._wakeups.feedback.set()

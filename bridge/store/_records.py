@@ -11,7 +11,9 @@ from enum import StrEnum
 import aiosqlite
 
 from bridge.bybit import ChatMessage, ContentType, OrderInfo
+from bridge.logs import mask
 
+ERROR_CHARS = 500  # an error or reason kept with a message, reply or chat is cut to this
 PARSED_INFOS = 2048  # order details kept parsed: watches are read often (the poller, status checks), change rarely
 ALERT_ID_PREFIX = "status-"
 """Ids of the messages the bridge writes itself (status alerts) start so; they are not in Bybit's chat."""
@@ -158,6 +160,11 @@ class Wakeups:
     """A teammate's reply waits to go to Bybit."""
     feedback: asyncio.Event = field(default_factory=asyncio.Event)
     """A teammate is owed word of what became of a reply."""
+
+
+def error_text(error: str, limit: int = ERROR_CHARS) -> str:
+    """An error or reason as stored: credentials masked (``bridge.logs.mask``), at most ``limit`` characters."""
+    return mask(error)[:limit]
 
 
 class Table:

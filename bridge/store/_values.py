@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from bridge.store._records import Table
 
@@ -31,3 +31,10 @@ class Values(Table):
         """Remember several values across restarts, in one transaction."""
         await self._db.executemany("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", values.items())
         await self._db.commit()
+
+    async def forget(self, prefix: str, keep: Collection[str]) -> int:
+        """Forget every value under ``prefix`` whose rest of key is not in ``keep``; returns how many went."""
+        gone = (await self.with_prefix(prefix)).keys() - set(keep)
+        await self._db.executemany("DELETE FROM kv WHERE key = ?", [(prefix + name,) for name in gone])
+        await self._db.commit()
+        return len(gone)

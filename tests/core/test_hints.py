@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bridge.core.hints import Hints
+from bridge.core.hints import MAX_COUNTS, Hints
 from bridge.core.schedule import Schedule
 from bridge.core.stats import PollStats
 from bridge.store import Store
@@ -65,3 +65,18 @@ async def test_after_a_restart_only_a_count_that_changed_meanwhile_is_a_hint(tmp
         assert after.hinted() == []
         after.hints.notice("session", "bob", 3, CHAT)
         assert after.hinted() == [CHAT]
+
+
+async def test_the_counts_kept_are_bounded_and_a_forgotten_one_hints_once_at_most(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "h.db") as store:
+        desk = Desk(store)
+        desk.hints.notice("session", "bob", 2, CHAT)
+        desk.hinted()
+        for n in range(MAX_COUNTS):  # every open order of every counterparty, ever
+            desk.hints.notice("order", str(n), 1, None)
+
+        assert len(desk.hints._unread) == MAX_COUNTS  # the bound is what is tested
+        desk.hints.notice("session", "bob", 2, CHAT)  # bob's count was the first seen: forgotten
+        assert desk.hinted() == [CHAT]
+        desk.hints.notice("session", "bob", 2, CHAT)
+        assert desk.hinted() == []

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from pathlib import Path
 
+from bridge.core import Retention
+from bridge.core.hints import UNREAD_KEY
+from bridge.store import Store
+from tests.factories import order
 from tests.harness import Harness
 
 TINY_RETENTION_DAYS = 1e-5  # under a second: pruned about a second after /unwatch
@@ -36,3 +41,16 @@ async def test_rewatched_pruned_order_forwards_only_what_is_new(harness: Harness
 def _count(harness: Harness, table: str, where: str = "1") -> int:
     with contextlib.closing(sqlite3.connect(harness.db_path)) as db:
         return int(db.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}").fetchone()[0])
+
+
+async def test_unread_counts_go_with_retention_but_those_of_watched_orders(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "r.db") as store:
+        await store.orders.watch(order(id="1", targetNickName="BuyerBob"), -100, None, 1)
+        await store.orders.watch(order(id="2", targetNickName="SellerEve"), -100, None, 1)
+        await store.orders.unwatch("2")
+        counts = ["order:1", "order:2", "order:3", "session:BuyerBob", "session:SellerEve", "session:Stranger"]
+        await store.values.set_many({UNREAD_KEY + name: "1" for name in counts})
+
+        await Retention(store, days=30).prune()
+
+        assert (await store.values.with_prefix(UNREAD_KEY)).keys() == {"order:1", "session:BuyerBob"}

@@ -7,11 +7,15 @@ import contextlib
 import json
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
+from bridge.bybit import BybitClient
+from bridge.core import StatusTracker
 from bridge.core.poller import STATUS_PERIOD
-from bridge.sandbox.fake_bybit import FakeOrder
+from bridge.sandbox.fake_bybit import FakeBybit, FakeOrder
+from bridge.store import Store
 from tests.harness import TEAM_CHAT, Harness
 
 ORDER_INFO = "/v5/p2p/order/info"
@@ -153,3 +157,20 @@ async def until_status_says(harness: Harness, text: str, timeout: float = 10) ->
     while text not in await harness.reply_to("/status"):
         assert time.monotonic() < deadline, f"/status never said {text!r}"
         await asyncio.sleep(0.1)
+
+
+async def test_status_check_times_are_kept_for_watched_orders_only(fake_bybit: FakeBybit, tmp_path: Path) -> None:
+    orders = [fake_bybit.add_order(), fake_bybit.add_order(counterparty_nick="SellerEve")]
+    async with (
+        await Store.open(tmp_path / "s.db") as store,
+        BybitClient(api_key=fake_bybit.api_key, api_secret=fake_bybit.api_secret, base_url=fake_bybit.url) as client,
+    ):
+        for order in orders:
+            await store.orders.watch(await client.order_info(order.id), TEAM_CHAT, None, 1)
+        tracker = StatusTracker(store, client, grace=600)
+        await tracker.round(await store.orders.active(), None, ())
+        assert tracker._checked.keys() == {order.id for order in orders}  # the bound is tested
+
+        await store.orders.unwatch(orders[1].id)
+        await tracker.round(await store.orders.active(), None, ())
+        assert tracker._checked.keys() == {orders[0].id}

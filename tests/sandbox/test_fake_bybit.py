@@ -250,11 +250,13 @@ async def test_injected_faults(fake_bybit: FakeBybit, call: Caller) -> None:
     fake_bybit.inject("server_error", path=ORDER_INFO)
     fake_bybit.inject("timestamp")
     fake_bybit.inject("auth", times=2)
+    fake_bybit.inject("sign")
 
     limited = await call.raw(ORDER_INFO, body)
     failed = await call.raw(ORDER_INFO, body)
     stale = await call(ORDER_INFO, body)
     denied = [await call(ORDER_INFO, body) for _ in range(2)]
+    unsigned = await call(ORDER_INFO, body)
     fine = await call(ORDER_INFO, body)
 
     assert limited.json()["retCode"] == 10006 and limited.json()["retMsg"] == "Too many visits!"
@@ -263,9 +265,11 @@ async def test_injected_faults(fake_bybit: FakeBybit, call: Caller) -> None:
     assert failed.status_code == 502
     assert stale["retCode"] == 10002
     assert [d["retCode"] for d in denied] == [10003, 10003]
+    assert unsigned["retCode"] == 10004 and unsigned["retMsg"].startswith("error sign! origin_string[")
+    assert f"{fake_bybit.api_key}5000{json.dumps(body)}]" in unsigned["retMsg"]  # quotes the key, as Bybit does
     assert fine["ret_code"] == 0
-    assert fake_bybit.calls_to(ORDER_INFO) == 6
-    assert [r.status for r in fake_bybit.requests] == [200, 502, 200, 200, 200, 200]
+    assert fake_bybit.calls_to(ORDER_INFO) == 7
+    assert [r.status for r in fake_bybit.requests] == [200, 502, 200, 200, 200, 200, 200]
 
 
 async def test_hang_times_out_client_and_stops_promptly() -> None:

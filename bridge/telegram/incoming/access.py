@@ -15,14 +15,16 @@ from bridge.store import Store
 log = logging.getLogger(__name__)
 
 REFUSAL_INTERVAL = 60.0  # seconds between two refusals to the same chat, so nobody can make us spam
+MAX_REFUSED_CHATS = 1000  # chats refused within REFUSAL_INTERVAL that are remembered; beyond, no refusal is sent
 
 
 class ServedChatsOnly(BaseMiddleware):
     """Outer middleware: handlers run only for served chats (and the supergroups they became)."""
 
-    def __init__(self, served: frozenset[int], store: Store) -> None:
+    def __init__(self, served: frozenset[int], store: Store, clock: Callable[[], float] = time.monotonic) -> None:
         self._served = served
         self._store = store
+        self._clock = clock
         self._refused_at: dict[int, float] = {}
 
     async def serves(self, chat_id: int) -> bool:
@@ -47,8 +49,13 @@ class ServedChatsOnly(BaseMiddleware):
         return None
 
     def _may_refuse(self, chat_id: int) -> bool:
-        now = time.monotonic()
+        """Whether to answer this chat (once per interval); what outsiders leave behind stays bounded."""
+        now = self._clock()
         if now - self._refused_at.get(chat_id, -REFUSAL_INTERVAL) < REFUSAL_INTERVAL:
             return False
+        if len(self._refused_at) >= MAX_REFUSED_CHATS:
+            self._refused_at = {chat: at for chat, at in self._refused_at.items() if now - at < REFUSAL_INTERVAL}
+            if len(self._refused_at) >= MAX_REFUSED_CHATS:
+                return False
         self._refused_at[chat_id] = now
         return True

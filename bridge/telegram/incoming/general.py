@@ -9,6 +9,7 @@ from aiogram.types import Message
 
 from bridge.bybit.chat import ChatSource
 from bridge.store import Store
+from bridge.telegram.incoming.answers import answer
 from bridge.telegram.incoming.commands import Commands
 from bridge.telegram.incoming.status import Health, status_report
 
@@ -18,7 +19,7 @@ commands = Commands("general")
 @commands.command("status", "", "is everything flowing? polls, sends, errors, queue")
 async def status(message: Message, health: Health, store: Store, chat_source: ChatSource) -> None:
     """/status"""
-    await message.reply(await status_report(health, store, message.chat.id, chat_source.current))
+    await answer(message, await status_report(health, store, message.chat.id, chat_source.current))
 
 
 @commands.command("retry", "", "send again the messages Telegram refused (dead-lettered)")
@@ -26,21 +27,21 @@ async def retry(message: Message, store: Store) -> None:
     """/retry"""
     count = await store.messages.retry_dead(message.chat.id)
     if count:
-        await message.reply(f"🔁 Sending {count} dead-lettered message(s) again.")
+        await answer(message, f"🔁 Sending {count} dead-lettered message(s) again.")
     else:
-        await message.reply("Nothing to retry: no message of this chat was refused for good.")
+        await answer(message, "Nothing to retry: no message of this chat was refused for good.")
 
 
 @commands.command("help", "", "what this bot does and its commands")
 async def help_(message: Message, help_text: str) -> None:
     """/help"""
-    await message.reply(help_text)
+    await answer(message, help_text)
 
 
 @commands.command("start", "", "introduction")
 async def start(message: Message, help_text: str) -> None:
     """/start"""
-    await message.reply(help_text)
+    await answer(message, help_text)
 
 
 async def unknown_command(message: Message, bot_username: str) -> None:
@@ -49,7 +50,7 @@ async def unknown_command(message: Message, bot_username: str) -> None:
     name, _, mention = command.partition("@")
     if mention and mention.lower() != bot_username.lower():
         return  # addressed to another bot in the group
-    await message.reply(f"Unknown command {html.escape(name)}. Send /help for the list.")
+    await answer(message, f"Unknown command {html.escape(name)}. Send /help for the list.")
 
 
 UNKNOWN_COMMAND = (unknown_command, F.text.startswith("/"))

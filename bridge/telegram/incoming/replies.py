@@ -96,11 +96,10 @@ async def send(message: Message, command: CommandObject, store: Store, replies: 
     first, _, rest = (command.args or "").strip().partition(" ")
     order_id: str | None = None
     text = ""
-    if ORDER_ID.match(first):
-        watch = await store.orders.get(first)
-        order_id = first if watch and watch.active and watch.chat_id == message.chat.id else None
-        text = rest.strip()
-    elif message.is_topic_message and message.message_thread_id is not None:
+    watch = await store.orders.get(first) if ORDER_ID.match(first) else None
+    if watch and watch.active and watch.chat_id == message.chat.id:
+        order_id, text = first, rest.strip()
+    elif message.is_topic_message and message.message_thread_id is not None:  # a number not watched here is text
         order_id = await store.orders.in_thread(message.chat.id, message.message_thread_id)
         text = (command.args or "").strip()
     if order_id is None or not text:

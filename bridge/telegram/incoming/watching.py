@@ -9,7 +9,9 @@ from aiogram.types import Message
 
 from bridge.bybit import OrderInfo
 from bridge.core.watchlist import Outcome, Result, Watchlist
+from bridge.logs import mask
 from bridge.store import Store
+from bridge.telegram.incoming.answers import answer
 from bridge.telegram.incoming.commands import Commands
 from bridge.telegram.outgoing.render import short_id
 
@@ -45,7 +47,7 @@ def describe(result: Result, backfill_limit: int) -> str:
         case Outcome.MALFORMED:
             return f"⚠️ {code} is not an order id (Bybit order ids are long numbers)."
         case Outcome.REFUSED_BY_BYBIT:
-            return f"❌ Bybit refused order {code}: {html.escape(result.reason)}"
+            return f"❌ Bybit refused order {code}: {html.escape(mask(result.reason))}"
         case Outcome.REMOVED:
             return f"🛑 Stopped forwarding {code}."
         case Outcome.NOT_WATCHED:
@@ -57,14 +59,14 @@ async def watch(message: Message, command: CommandObject, watchlist: Watchlist, 
     """/watch ORDER_ID [ORDER_ID…]"""
     ids = list(dict.fromkeys((command.args or "").split()))
     if not ids:
-        await message.reply(f"Usage: <code>{commands['watch'].usage}</code> — the id is on the order page.")
+        await answer(message, f"Usage: <code>{commands['watch'].usage}</code> — the id is on the order page.")
         return
     if len(ids) > MAX_IDS_PER_COMMAND:
-        await message.reply(f"At most {MAX_IDS_PER_COMMAND} orders per /watch, please.")
+        await answer(message, f"At most {MAX_IDS_PER_COMMAND} orders per /watch, please.")
         return
     user_id = message.from_user.id if message.from_user else None
     results = [await watchlist.add(order_id, message.chat.id, message.message_thread_id, user_id) for order_id in ids]
-    await message.reply("\n".join(describe(result, backfill_limit) for result in results))
+    await answer(message, "\n".join(describe(result, backfill_limit) for result in results))
 
 
 @commands.command("unwatch", "[ORDER_ID]", "stop forwarding an order (in its topic: that order)")
@@ -78,10 +80,10 @@ async def unwatch(
         ids = [in_topic] if in_topic else []
     if len(ids) != 1:
         usage = commands["unwatch"].usage
-        await message.reply(f"Usage: <code>{usage}</code> (inside an order's topic, no id is needed); see /list.")
+        await answer(message, f"Usage: <code>{usage}</code> (inside an order's topic, no id is needed); see /list.")
         return
     result = await watchlist.remove(ids[0], message.chat.id)
-    await message.reply(describe(result, backfill_limit))
+    await answer(message, describe(result, backfill_limit))
 
 
 @commands.command("list", "", "orders forwarded to this chat")
@@ -89,7 +91,7 @@ async def list_watches(message: Message, store: Store) -> None:
     """/list"""
     watches = await store.orders.active(message.chat.id)
     if not watches:
-        await message.reply(f"No orders are watched here. Start with <code>{commands['watch'].usage}</code>.")
+        await answer(message, f"No orders are watched here. Start with <code>{commands['watch'].usage}</code>.")
         return
     lines = [f"• <code>{w.order_id}</code> ({short_id(w.order_id)}) — {order_summary(w.info)}" for w in watches]
-    await message.reply(f"Watching {len(watches)} order(s):\n" + "\n".join(lines))
+    await answer(message, f"Watching {len(watches)} order(s):\n" + "\n".join(lines))

@@ -13,6 +13,7 @@ from bridge.telegram.constants import MessageLimit
 NICKNAME_LIMIT = 64
 FILE_NAME_LIMIT = 100  # with the header, keeps a caption far below MessageLimit.CAPTION
 _TAG = re.compile(r"<[^>]*>")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")  # a link's own scheme (http:, file:, …)
 _MEDIA_KINDS = frozenset({MessageKind.IMAGE, MessageKind.PDF, MessageKind.VIDEO})
 
 
@@ -74,8 +75,8 @@ def header(message: ChatMessage, order: OrderInfo) -> str:
 
 
 def absolute_url(path: str, media_host: str) -> str:
-    """Bybit sends media as a relative path with an expiring token; prefix the media host."""
-    if path.startswith(("http://", "https://")):
+    """Bybit sends media as a relative path with an expiring token; prefix the media host (a link is kept)."""
+    if _SCHEME.match(path):
         return path
     return f"{media_host.rstrip('/')}/{path.lstrip('/')}"
 
@@ -113,8 +114,11 @@ def text_block(message: ChatMessage, order: OrderInfo) -> str | None:
 
 
 def media_as_link(part: MediaPart, reason: str) -> TextPart:
-    """The fallback when Telegram cannot take the media: a working link, and why."""
-    link = f'<a href="{html.escape(part.url, quote=True)}">{html.escape(part.file_name)}</a>'
+    """The fallback when the media cannot be sent: its link (a web link clickable, any other as text), and why."""
+    if part.url.startswith(("http://", "https://")):
+        link = f'<a href="{html.escape(part.url, quote=True)}">{html.escape(part.file_name)}</a>'
+    else:
+        link = f"{html.escape(part.file_name)}: <code>{html.escape(part.url)}</code>"
     return TextPart(f"{part.caption}\n📎 {link} ({html.escape(reason)})")
 
 
@@ -124,6 +128,25 @@ def split_post(top: str, body: str, limit: int = MessageLimit.TEXT) -> list[str]
     if len(pieces) == 1:
         return [f"{top}\n{pieces[0]}".rstrip("\n")]
     return [f"{top} ({n}/{len(pieces)})\n{piece}" for n, piece in enumerate(pieces, start=1)]
+
+
+def split_lines(text: str, limit: int = MessageLimit.TEXT) -> list[str]:
+    """HTML ``text`` whose every line is whole HTML, in as few posts as the limit needs, split between lines.
+
+    A line longer than the limit on its own loses its formatting and is split at word ends.
+    """
+    posts: list[str] = []
+    lines: list[str] = []
+    size = -1  # the newlines between lines
+    for line in text.split("\n"):
+        for piece in [line] if len(line) <= limit else _split_escaped(as_plain(line), limit):
+            if lines and size + 1 + len(piece) > limit:
+                posts.append("\n".join(lines))
+                lines, size = [], -1
+            lines.append(piece)
+            size += 1 + len(piece)
+    posts.append("\n".join(lines))
+    return [post for post in posts if post.strip()]
 
 
 def _split_escaped(text: str, budget: int) -> list[str]:

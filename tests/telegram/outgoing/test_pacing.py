@@ -22,7 +22,7 @@ from bridge.sandbox import FakeTelegram
 from bridge.telegram.bot import create_bot
 from bridge.telegram.constants import FloodLimit
 from bridge.telegram.outgoing import CallStats, Pacer, PacingMiddleware
-from bridge.telegram.outgoing.pacing import BULK
+from bridge.telegram.outgoing.pacing import BULK, FORGET_FROM
 
 GROUP = -1001000000001
 PRIVATE = 4242
@@ -174,3 +174,49 @@ async def test_a_post_held_by_the_global_budget_still_keeps_its_chat_pace(telegr
     first, second = (s.time for s in telegram.sent_to(PRIVATE))
     assert telegram.flood_errors == 0
     assert second - first >= 1.0 - TOLERANCE
+
+
+class Clock:
+    """A monotonic clock that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_budgets_of_chats_posted_to_once_are_forgotten_once_as_good_as_new() -> None:
+    clock = Clock()
+    pacer = Pacer(group_per_minute=20, chat_per_second=1, global_per_second=100_000, clock=clock)
+    pacer.push_back(PRIVATE, 5000)  # Telegram asked for a long pause: kept while it lasts
+    outsiders = range(-3000, -1000)
+    for outsider in outsiders:  # a refusal a second, each to another chat the bridge does not serve
+        await pacer.acquire(outsider)
+        assert len(pacer._chats) <= FORGET_FROM + 1  # the bound is what is tested
+        clock.now += 1
+
+    recent = set(outsiders[-63:])  # posted within their per-minute window (padded: 63.1 s): still in force
+    assert recent | {PRIVATE} <= set(pacer._chats)
+    clock.now += 3000
+    for chat in range(1, FORGET_FROM + 2):
+        await pacer.acquire(chat)
+    assert PRIVATE not in pacer._chats
+
+
+async def test_a_budget_someone_waits_for_is_kept() -> None:
+    clock = Clock()
+    pacer = Pacer(group_per_minute=20, chat_per_second=1, global_per_second=100_000, clock=clock)
+    for _ in range(18):  # 20 a minute, 10 % kept for urgent posts: 18 for the backlog
+        await pacer.acquire(GROUP)
+        clock.now += 1.2
+    waiting = asyncio.ensure_future(pacer.acquire(GROUP))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # the group's minute is full
+    kept = pacer._chats[GROUP]
+    clock.now += 600
+    for outsider in range(-2000, -1000):
+        await pacer.acquire(outsider)
+
+    assert pacer._chats[GROUP] is kept
+    waiting.cancel()

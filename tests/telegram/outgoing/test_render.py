@@ -13,6 +13,7 @@ from bridge.telegram.outgoing.render import (
     absolute_url,
     media_as_link,
     render,
+    split_lines,
     split_post,
     text_block,
 )
@@ -80,8 +81,16 @@ def test_link_fallback_names_reason_and_keeps_link() -> None:
     assert "a&lt;b&gt;.png" in fallback.html and "(HTTP 403)" in fallback.html
 
 
+def test_a_link_that_is_not_a_web_link_is_shown_as_text() -> None:
+    [part] = render(message("file:///etc/passwd", msgType=2, fileName="p.png"), order(), HOST)
+    assert isinstance(part, MediaPart) and part.url == "file:///etc/passwd"
+    fallback = media_as_link(part, "not an http(s) link")
+    assert "href" not in fallback.html and "p.png: <code>file:///etc/passwd</code>" in fallback.html
+
+
 def test_absolute_url_keeps_full_urls() -> None:
     assert absolute_url("https://cdn.example/x.png", HOST) == "https://cdn.example/x.png"
+    assert absolute_url("file:///etc/passwd", HOST) == "file:///etc/passwd"
     assert absolute_url("x.png", HOST + "/") == f"{HOST}/x.png"
 
 
@@ -100,3 +109,19 @@ def test_text_block_only_for_single_post_texts() -> None:
     assert text_block(message("short"), order()) is not None
     assert text_block(message("x" * 5000), order()) is None
     assert text_block(message("/a.png", msgType=2), order()) is None
+
+
+def test_split_lines_packs_whole_lines_under_the_limit() -> None:
+    text = "\n".join(f"<b>{n:03d}</b> {'w' * 30}" for n in range(300))
+    posts = split_lines(text)
+    assert len(posts) > 1 and all(len(post) <= MessageLimit.TEXT for post in posts)
+    assert "\n".join(posts) == text  # nothing lost, no line cut
+    assert split_lines("short\n\nanswer") == ["short\n\nanswer"]
+
+
+def test_a_line_too_long_alone_is_split_as_plain_text() -> None:
+    line = "<code>" + "a&amp;b " * 1000 + "</code>"
+    posts = split_lines(f"first\n{line}\nlast")
+    assert all(len(post) <= MessageLimit.TEXT for post in posts)
+    assert "<code>" not in "".join(posts) and "a&amp;b" in posts[1]
+    assert posts[0].startswith("first") and posts[-1].endswith("\nlast")
