@@ -83,6 +83,7 @@ class Poller:
         self._api = source.current  # the chat API the chats were last made for
         self._read_back: set[str] = set()  # chats read back to their orders' oldest newest message (after a switch)
         self._read_at: dict[str, float] = {}  # order id → when the last good read of its chat started (epoch s)
+        self._on_spare = False  # the read just taken uses what hinted chats leave of the budget
         self._kick = asyncio.Event()  # the reader looks again: a read ended, a hint came, watches changed
         self._status_due = asyncio.Event()
         self._open_lock = asyncio.Lock()
@@ -130,20 +131,32 @@ class Poller:
         self._schedule.track(self._chats, read_before=read_before)
         self.stats.chats = len(self._chats)
         self.stats.ceiling = self._schedule.ceiling
-        if self._schedule.stretched != self.stats.stretched:
-            self.stats.stretched = self._schedule.stretched
-            if self.stats.stretched:
-                log.warning(
-                    "%d chats are more than Bybit's budget reads once per POLL_INTERVAL_MAX: each is read at"
-                    " least every %.0f s instead; Bybit's unread counts still bring news at once",
-                    len(self._chats),
-                    self._schedule.ceiling,
-                )
+        self._tell_ceiling()
         self._refresh = refresh = await self._store.messages.orders_awaiting_refresh()
         for key, chat in self._chats.items():
             if any(w.order_id in refresh for w in chat.watches):
                 self._schedule.hint(key)
         self._kick.set()
+
+    def _tell_ceiling(self) -> None:
+        """Log (and show in /status) when the budget cannot read every chat once per POLL_INTERVAL_MAX, by how much.
+
+        Told again whenever the ceiling in force moves by a tenth or more as chats come and go, and when it is kept.
+        """
+        ceiling, told = self._schedule.ceiling, self.stats.stretched_to
+        self.stats.stretched, self.stats.stretched_to = self._schedule.stretched, ceiling
+        if self._schedule.stretched and not 0.9 <= ceiling / (told or math.inf) <= 1.1:
+            log.warning(
+                "%d chats are more than Bybit's budget reads once per POLL_INTERVAL_MAX (%.0f s): each is read at"
+                " least every %.0f s instead; Bybit's unread counts still bring news at once",
+                len(self._chats),
+                self._schedule.configured_ceiling,
+                ceiling,
+            )
+        elif not self._schedule.stretched:
+            if told:
+                log.info("every chat is read at least once per POLL_INTERVAL_MAX again (%d chats)", len(self._chats))
+            self.stats.stretched_to = 0.0
 
     async def _follow_watches(self) -> None:
         while True:
@@ -265,7 +278,7 @@ class Poller:
                 due = self._take() if len(reads) < MAX_CONCURRENT_READS else None
                 if due is not None:
                     self.stats.lag.observe(due.lag)
-                    task = asyncio.create_task(self._read(due.key, urgent=due.hinted))
+                    task = asyncio.create_task(self._read(due.key, urgent=due.hinted or self._on_spare))
                     reads.add(task)
                     task.add_done_callback(finished)
                     await asyncio.sleep(0)  # the read takes its budget slot before the next one looks
@@ -277,16 +290,17 @@ class Poller:
             await asyncio.gather(*reads, return_exceptions=True)
 
     def _take(self) -> Due | None:
-        """The next chat to read, if the budget has room for it now.
+        """The next chat to read, if the budget has room for it now; hinted chats first.
 
-        Regular reads use at most half the read slots: the rest stay free for chats Bybit hinted at.
+        A chat merely due is always allowed half the read slots and the budget outside its reserve; while no
+        hinted chat waits, it may use the rest too: the budget is never idle while a chat is due.
         """
-        if len(self._reads) < MAX_CONCURRENT_READS // 2 and self._client.read_delay() <= 0:
-            due = self._schedule.take(1)
-        elif self._client.read_delay(urgent=True) <= 0:
-            due = self._schedule.take(1, hinted_only=True)
-        else:
+        if self._client.read_delay(urgent=True) > 0:
             return None
+        guaranteed = len(self._reads) < MAX_CONCURRENT_READS // 2 and self._client.read_delay() <= 0
+        spare = self._schedule.next_due(hinted_only=True) != 0  # no hinted chat waits for the budget
+        self._on_spare = not guaranteed  # (its later pages may use the reserve too)
+        due = self._schedule.take(1, hinted_only=not (guaranteed or spare))
         return due[0] if due else None
 
     def _hinted_waiting(self) -> bool:
@@ -298,12 +312,9 @@ class Poller:
         if len(self._reads) >= MAX_CONCURRENT_READS:
             return IDLE_WAKE
         waits = [IDLE_WAKE]
-        hinted = self._schedule.next_due(hinted_only=True)
-        if hinted is not None:
-            waits.append(max(hinted, self._client.read_delay(urgent=True)))
-        other = self._schedule.next_due() if len(self._reads) < MAX_CONCURRENT_READS // 2 else None
-        if other is not None:
-            waits.append(max(other, self._client.read_delay()))
+        due = self._schedule.next_due()  # (a hinted chat, or any, when nothing hinted waits: see _take)
+        if due is not None:
+            waits.append(max(due, self._client.read_delay(urgent=True)))
         return max(min(waits), YIELD_SECONDS)
 
     async def _read(self, key: str, *, urgent: bool) -> None:

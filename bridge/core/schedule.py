@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 BACKOFF = 2.0  # an idle chat's interval grows by this factor after each read that found nothing
-PERIODIC_SHARE = 0.05  # at most this share of the read budget goes to reading every chat once per ceiling
+PERIODIC_SHARE = 0.5  # the share of the read budget that reading every chat once per ceiling can count on
 
 
 @dataclass
@@ -81,6 +81,11 @@ class Schedule:
     def stretched(self) -> bool:
         """Whether the budget cannot read every chat once per configured ceiling, so the ceiling is longer."""
         return self.ceiling > self._ceiling
+
+    @property
+    def configured_ceiling(self) -> float:
+        """The ceiling asked for (``POLL_INTERVAL_MAX``), whatever the budget allows."""
+        return self._ceiling
 
     @property
     def ceiling(self) -> float:

@@ -63,6 +63,8 @@ class PollStats:
     """Reads brought forward by Bybit's unread counts."""
     stretched: bool = False
     """Too many chats for Bybit's budget to read each once per POLL_INTERVAL_MAX: the ceiling is longer."""
+    stretched_to: float = 0.0
+    """The stretched ceiling last told in the log (0: not stretched)."""
 
     def summary(self) -> str:
         """One line: how many chats, how often at most, how late reads start."""

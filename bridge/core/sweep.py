@@ -15,7 +15,8 @@ from bridge.ratelimit import YIELD_SECONDS
 HINT_SHARE = 0.9  # the share of the read budget the sweep may take while chats talk (how news is found first)…
 IDLE_HINT_SHARE = 0.2  # …or once no chat has had news for a while (hints.TALK_LINGER)
 SWEEP_LANES = 3  # a long session list is read from this many places at once
-HINT_PERIOD = 1.0  # seconds: the session list is read at most this often
+HINT_PERIOD = 1.0  # seconds: the session list is read at most this often…
+FAILING_PERIOD_CAP = 60.0  # …and, while it keeps failing, ever less often, up to this
 UNREAD_SESSIONS = "unread sessions"  # the sweep's name in the failures
 
 
@@ -52,14 +53,16 @@ class SessionSweep:
         orders does not sweep flat out.
         """
         URGENT_READS.set(True)  # the hints are how news is found quickly
+        period = HINT_PERIOD
         while True:
             started = time.monotonic()
             if self._active():
-                await self.sweep()
-            await asyncio.sleep(started + HINT_PERIOD - time.monotonic())
+                swept = await self.sweep()  # (while it fails, the chats are read on their schedule)
+                period = HINT_PERIOD if swept else min(period * 2, FAILING_PERIOD_CAP)
+            await asyncio.sleep(started + period - time.monotonic())
 
-    async def sweep(self) -> None:
-        """Read the session list once, hinting the chats whose unread count changed, page by page.
+    async def sweep(self) -> bool:
+        """Read the session list once, hinting the chats whose unread count changed, page by page; False if it failed.
 
         A long list is read in lanes at once, each from a cursor the last sweep saw (any cursors would
         do: a lane reads on until it reaches the next one's start), so its length is not a chain of
@@ -72,7 +75,7 @@ class SessionSweep:
         failed = [exc for exc in await asyncio.gather(*lanes, return_exceptions=True) if isinstance(exc, Exception)]
         if failed:
             self._failures.report(UNREAD_SESSIONS, failed[0])
-            return
+            return False
         self._failures.recovered(UNREAD_SESSIONS)
         for nick in self.chats.keys() - listed.keys():  # not listed: nothing unread
             self._notice(nick, 0)
@@ -80,6 +83,7 @@ class SessionSweep:
         cursors = sorted(set(listed.values()), reverse=True)
         per_lane = max(1, math.ceil(len(cursors) / (SESSION_PAGE_SIZE * SWEEP_LANES))) * SESSION_PAGE_SIZE
         self._lanes = [0, *(cursors[n - 1] for n in range(per_lane, len(cursors), per_lane))]
+        return True
 
     async def _lane(self, start: int, stop: int, lanes: int, listed: dict[str, int]) -> None:
         asked = time.monotonic()  # when the page was asked for: its round trip counts in its share's period

@@ -190,3 +190,34 @@ async def test_the_open_order_lists_other_pages_are_read_one_at_a_time(harness: 
     await harness.telegram.wait_for(
         lambda: any("🔔 Order status: paid" in text for text in harness.texts()), timeout=15
     )
+
+
+async def test_without_bybits_hints_every_chat_is_read_at_least_once_per_ceiling(harness: Harness) -> None:
+    """Before: with the unread counts saying nothing (each chat open in the Bybit app), chats merely due had a
+    tenth of the budget, and 12 chats stretched a 3 s ceiling to 24 s; now they use what hints leave."""
+    bybit = harness.bybit
+    bybit.read_in_app_at_once = True
+    orders = [bybit.add_order(counterparty_nick=f"Buyer{n}") for n in range(12)]
+    await harness.start(poll_interval=0.5, poll_interval_max=3.0)
+    assert "Watching" in await harness.reply_to("/watch " + " ".join(order.id for order in orders))
+    await harness.telegram.wait_for(lambda: bybit.calls_to(ORDER_LIST) >= len(orders))  # each backfilled
+    await harness.telegram.wait_for(lambda: bybit.calls_to(ORDER_LIST) >= 4 * len(orders), timeout=20)  # backed off
+    for n, order in enumerate(orders[::4]):
+        posted = time.monotonic()
+        bybit.post_message(order.id, f"h {n:02d} paid, did you see?")
+        await harness.wait_text(f"h {n:02d}", timeout=10)
+        assert time.monotonic() - posted < 3.0 + 1.5  # the ceiling, and a read's way
+
+
+async def test_a_session_list_that_keeps_failing_is_asked_ever_less_often(harness: Harness) -> None:
+    """Before: it was asked every second for as long as it failed."""
+    order = harness.bybit.add_order()
+    harness.bybit.inject("auth", times=1000, path=UNREAD_SESSIONS)  # refused at once, every time
+    await harness.start(bybit_chat_api="session")
+    assert "Watching" in await harness.reply_to(f"/watch {order.id}")
+    await harness.telegram.wait_for(lambda: harness.bybit.calls_to(UNREAD_SESSIONS) >= 1)
+    first = time.monotonic()
+    await harness.telegram.wait_for(lambda: time.monotonic() - first > 7.5, timeout=9)
+    assert 2 <= harness.bybit.calls_to(UNREAD_SESSIONS) <= 4  # after 2, 4 (and 8) s; not 8 times
+    harness.bybit.post_message(order.id, "s 01 still read on its schedule")
+    await harness.wait_text("s 01 still read on its schedule")
