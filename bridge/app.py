@@ -15,6 +15,7 @@ from bridge.bybit import URGENT_READS, ApiName, BybitClient, ChatSource, MediaFe
 from bridge.config import Settings
 from bridge.core import AutoWatch, Poller, ReplySender, Retention, Schedule, StatusTracker, Watchlist
 from bridge.errors import ConfigError
+from bridge.locks import one_bridge
 from bridge.metrics import Observed, serve_metrics
 from bridge.store import Store
 from bridge.tasks import Supervisor, wait_event
@@ -54,11 +55,14 @@ async def serve_team(dispatcher: Dispatcher, bot: Bot) -> None:
 
 
 async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
-    """Run until ``stop`` is set; raises ConfigError if Telegram refuses the token."""
+    """Run until ``stop`` is set; raises ConfigError if Telegram refuses the token, AlreadyRunning if another
+    bridge holds the database or the bot."""
     settings.require_credentials()
     assert settings.telegram_bot_token and settings.bybit_api_key and settings.bybit_api_secret
     assert settings.telegram_chat_id is not None
     async with AsyncExitStack() as stack:
+        token = settings.telegram_bot_token.get_secret_value()
+        stack.enter_context(one_bridge(settings.bridge_db_path, settings.telegram_api_url, token))
         store = await Store.open(settings.bridge_db_path)
         stack.push_async_callback(store.close)
         client = BybitClient(
@@ -72,9 +76,7 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
         stack.push_async_callback(client.aclose)
         media = MediaFetcher()
         stack.push_async_callback(media.aclose)
-        bot = create_bot(
-            settings.telegram_bot_token.get_secret_value(), settings.telegram_api_url, settings.telegram_timeout
-        )
+        bot = create_bot(token, settings.telegram_api_url, settings.telegram_timeout)
         stack.push_async_callback(bot.session.close)
         me = await _introduce(bot, stop)
         if me is None:
