@@ -24,7 +24,8 @@ class ReplySender:
     Every reply is written before its first attempt and marked *sending* when an attempt starts. On
     the order-scoped API a retry reuses the reply's ``msgUuid``, which Bybit keeps once. The session
     API has no such key: a reply whose attempt may have arrived (a timeout, a crash) is first looked
-    for in the chat (yours, same text, since it was queued) and sent only if it is not there.
+    for in the chat (yours, same text, since it was queued, not another reply's) and sent only if it is
+    not there.
     """
 
     def __init__(self, store: Store, source: ChatSource, client: BybitClient) -> None:
@@ -64,7 +65,9 @@ class ReplySender:
             return
         if item.state is OutState.SENDING and self._source.current == "session":
             queued = datetime.fromtimestamp(item.created_at, tz=UTC)
-            found = item.bybit_msg_id or await self._source.find_sent(watch.info, item.key, queued)
+            found = item.bybit_msg_id or await self._store.outbox.which_sent(
+                item, watch.info.target_user_mask_id, await self._source.find_sent(watch.info, item.key, queued)
+            )
             if found:
                 await self._store.outbox.settle(item.id, OutState.SENT, bybit_msg_id=found)
                 log.info("order %s: reply %d had arrived already; not sent again", item.order_id, item.id)

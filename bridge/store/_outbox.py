@@ -13,6 +13,11 @@ from bridge.store._records import Attachment, NewReply, Outgoing, OutState, Tabl
 
 ECHO_WINDOW_MS = 10 * 60_000  # a sent text seen in the chat this long after it was queued is its echo
 ECHO_CLOCK_SLACK_MS = 60_000  # Bybit's clock may run ahead of ours
+SENT_LOOKBACK = 4 * 60.0  # seconds before a reply was queued from which an earlier one's message may be found with it
+_REPLY_KEY = """CASE WHEN file_url IS NULL THEN text
+              WHEN instr(file_url, '?') = 0 THEN file_url
+              ELSE substr(file_url, 1, instr(file_url, '?') - 1) END"""
+"""A reply as Bybit's chat lists it: its text, or its file's path without the signed query."""
 
 
 class Outbox(Table):
@@ -92,10 +97,7 @@ class Outbox(Table):
         marks = ",".join("?" * len(order_ids))
         query = f"""SELECT id FROM outbox WHERE order_id IN ({marks}) AND state IN (?, ?)
                     AND (bybit_msg_id = ? OR (bybit_msg_id IS NULL AND (msg_uuid = ?
-                         OR (CASE WHEN file_url IS NULL THEN text
-                                  WHEN instr(file_url, '?') = 0 THEN file_url
-                                  ELSE substr(file_url, 1, instr(file_url, '?') - 1) END = ?
-                             AND created_at * 1000 BETWEEN ? AND ?))))
+                         OR ({_REPLY_KEY} = ? AND created_at * 1000 BETWEEN ? AND ?))))
                     ORDER BY bybit_msg_id IS NULL, id LIMIT 1"""
         window = (created_ms - ECHO_WINDOW_MS, created_ms + ECHO_CLOCK_SLACK_MS)
         key = text.split("?", 1)[0]  # a file's path is signed anew on every list call
@@ -107,6 +109,31 @@ class Outbox(Table):
         await self._db.execute("UPDATE outbox SET bybit_msg_id = ? WHERE id = ?", (msg_id, row[0]))
         await self._db.commit()
         return True
+
+    async def which_sent(self, item: Outgoing, counterparty: str, found: Sequence[str]) -> str | None:
+        """Which of ``found`` (your messages with the reply's text in the session chat with ``counterparty``,
+        oldest first) is the reply itself; None if it never arrived.
+
+        A message another reply is linked to is that reply's. Replies are sent one at a time, in order, so
+        the earlier replies with the same text that went without a link hold the oldest of the rest, and
+        this one, if it arrived, is the newest: two identical texts never claim one message. Earlier
+        replies are counted generously (a reply sent again is better than one lost).
+        """
+        if not found:
+            return None
+        marks = ",".join("?" * len(found))
+        query = f"SELECT bybit_msg_id FROM outbox WHERE id != ? AND bybit_msg_id IN ({marks})"
+        async with self._db.execute(query, (item.id, *found)) as cursor:
+            claimed = {row[0] for row in await cursor.fetchall()}
+        free = [msg_id for msg_id in found if msg_id not in claimed]
+        query = f"""SELECT COUNT(*) FROM outbox WHERE id < ? AND state = ? AND bybit_msg_id IS NULL AND {_REPLY_KEY} = ?
+                    AND sent_at >= ? AND order_id IN
+                        (SELECT order_id FROM orders WHERE json_extract(info, '$.targetUserMaskId') = ?)"""
+        params = (item.id, OutState.SENT, item.key, item.created_at - SENT_LOOKBACK, counterparty)
+        async with self._db.execute(query, params) as cursor:
+            row = await cursor.fetchone()
+        earlier = int(row[0]) if row else 0
+        return free[-1] if len(free) > earlier else None
 
     async def feedback_owed(self, limit: int = 20) -> list[Outgoing]:
         """Settled replies whose teammate has not been told yet."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bridge.sandbox.fake_bybit import FakeOrder
+from bridge.sandbox.fake_bybit import FakeOrder, Fault
 from bridge.sandbox.fake_telegram import SentMessage
 from tests.harness import TEAM_CHAT, Harness
 
@@ -122,6 +122,24 @@ async def test_a_session_send_whose_answer_was_lost_is_not_sent_twice(harness: H
     await harness.telegram.wait_for(lambda: harness.telegram.reactions.get((TEAM_CHAT, asked)) == ["👍"], timeout=20)
     assert len(on_bybit(harness, order, "Sent the money")) == 1
     assert harness.bybit.calls_to(SESSION_SEND) == 1  # found in the chat, not sent again
+
+
+@pytest.mark.parametrize("fault", ["late", "server_error"])
+async def test_two_identical_replies_both_reach_the_buyer_whatever_became_of_the_second_attempt(
+    fault: Fault, harness: Harness
+) -> None:
+    # "late": Bybit stored the second and its answer was lost; "server_error": it never stored it. Either
+    # way the retry looks for it in the chat, where the first "ok" must not pass for the second.
+    order, post = await watched(harness, "session")
+    first = harness.say("ok, sending now", reply_to_message_id=post.message_id)
+    await harness.telegram.wait_for(lambda: harness.telegram.reactions.get((TEAM_CHAT, first)) == ["👍"])
+    harness.bybit.inject(fault, path=SESSION_SEND)
+    second = harness.say("ok, sending now", reply_to_message_id=post.message_id)
+    await harness.telegram.wait_for(lambda: harness.telegram.reactions.get((TEAM_CHAT, second)) == ["👍"], timeout=20)
+    assert len(on_bybit(harness, order, "ok, sending now")) == 2
+    harness.bybit.post_message(order.id, "b 02 thanks")  # both echoes came back: neither is forwarded
+    await harness.wait_text("b 02 thanks")
+    assert not forwarded(harness, "ok, sending now")
 
 
 async def test_replies_survive_a_restart_exactly_once(harness: Harness) -> None:
