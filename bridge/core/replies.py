@@ -21,7 +21,8 @@ RETRY_CAP = 120.0
 class ReplySender:
     """Sends the outbox to Bybit through the chat API in use.
 
-    Every reply is written before its first attempt and marked *sending* when an attempt starts. On
+    Every reply is written before its first attempt (a file's caption as a text of its own, sent right
+    after the file) and marked *sending* when an attempt starts. On
     the order-scoped API a retry reuses the reply's ``msgUuid``, which Bybit keeps once. The session
     API has no such key: a reply whose attempt may have arrived (a timeout, a crash) is first looked
     for in the chat (yours, same text, since it was queued, not another reply's) and sent only if it is
@@ -62,6 +63,10 @@ class ReplySender:
         watch = await self._store.orders.get(item.order_id)
         if watch is None:
             await self._store.outbox.settle(item.id, OutState.REFUSED, "the order is not known to the bridge")
+            return
+        lead = await self._store.outbox.lead(item) if item.part else None
+        if lead is not None and lead.state in (OutState.REFUSED, OutState.DISABLED):  # a caption without its file
+            await self._store.outbox.settle(item.id, OutState.REFUSED, "its file was not sent")
             return
         if item.state is OutState.SENDING and self._source.current == "session":
             queued = datetime.fromtimestamp(item.created_at, tz=UTC)

@@ -26,36 +26,49 @@ class Outbox(Table):
     async def add(self, reply: NewReply, refusal: str = "") -> bool:
         """Queue a reply, once per Telegram message however often Telegram delivers the update.
 
-        With a ``refusal`` (replies off, sender not allowed) it is recorded as never to be sent, so the
-        teammate is told why, once. Returns whether the reply is new.
+        A file with a caption goes as two parts, the file and then the caption as a text. With a
+        ``refusal`` (replies off, sender not allowed) it is recorded as never to be sent, so the teammate
+        is told why, once. Returns whether the reply is new.
         """
         state = OutState.DISABLED if refusal else OutState.QUEUED
         file = reply.file
-        cursor = await self._db.execute(
-            """INSERT OR IGNORE INTO outbox (chat_id, tg_message_id, order_id, user_id, user_name, text, content_type,
-                   file_name, mime_type, file_data, msg_uuid, state, last_error, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (
-                reply.chat_id,
-                reply.tg_message_id,
-                reply.order_id,
-                reply.user_id,
-                reply.user_name,
-                reply.text,
-                file.content_type if file else ContentType.TEXT,
-                file.file_name if file else "",
-                file.mime_type if file else "",
-                None if refusal or file is None else file.data,
-                str(uuid.uuid4()),
-                state,
-                refusal or None,
-                time.time(),
-            ),
-        )
+        parts = [(file, "" if file else reply.text)]
+        if file and reply.text and not refusal:
+            parts.append((None, reply.text))
+        added = 0
+        for number, (attachment, text) in enumerate(parts):
+            cursor = await self._db.execute(
+                """INSERT OR IGNORE INTO outbox (chat_id, tg_message_id, part, order_id, user_id, user_name, text,
+                       content_type, file_name, mime_type, file_data, msg_uuid, state, last_error, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    reply.chat_id,
+                    reply.tg_message_id,
+                    number,
+                    reply.order_id,
+                    reply.user_id,
+                    reply.user_name,
+                    text,
+                    attachment.content_type if attachment else ContentType.TEXT,
+                    attachment.file_name if attachment else "",
+                    attachment.mime_type if attachment else "",
+                    None if refusal or attachment is None else attachment.data,
+                    str(uuid.uuid4()),
+                    state,
+                    refusal or None,
+                    time.time(),
+                ),
+            )
+            added += cursor.rowcount
         await self._db.commit()
-        if cursor.rowcount:
+        if added:
             (self._wakeups.feedback if refusal else self._wakeups.outbox).set()
-        return cursor.rowcount > 0
+        return added > 0
+
+    async def lead(self, item: Outgoing) -> Outgoing | None:
+        """The first part of the reply ``item`` is a later part of (the file a caption follows)."""
+        found = await self._select("chat_id = ? AND tg_message_id = ? AND part = 0", (item.chat_id, item.tg_message_id))
+        return found[0] if found else None
 
     async def due(self, limit: int = 20) -> list[Outgoing]:
         """Replies not yet settled with Bybit, oldest first."""
@@ -135,21 +148,33 @@ class Outbox(Table):
         earlier = int(row[0]) if row else 0
         return free[-1] if len(free) > earlier else None
 
-    async def feedback_owed(self, limit: int = 20) -> list[Outgoing]:
-        """Settled replies whose teammate has not been told yet."""
-        return await self._select(
-            "state IN (?, ?, ?) AND feedback_done = 0 ORDER BY id LIMIT ?",
-            (OutState.SENT, OutState.REFUSED, OutState.DISABLED, limit),
+    async def feedback_owed(self, limit: int = 20) -> list[tuple[Outgoing, ...]]:
+        """Replies whose every part is settled and whose teammate has not been told yet, each with its parts."""
+        owed = """SELECT chat_id, tg_message_id FROM outbox WHERE feedback_done = 0
+                   GROUP BY chat_id, tg_message_id HAVING SUM(state IN (?, ?)) = 0 ORDER BY MIN(id) LIMIT ?"""
+        rows = await self._select(
+            f"(chat_id, tg_message_id) IN ({owed}) ORDER BY id", (OutState.QUEUED, OutState.SENDING, limit)
         )
+        replies: dict[tuple[int, int], list[Outgoing]] = {}
+        for row in rows:
+            replies.setdefault((row.chat_id, row.tg_message_id), []).append(row)
+        return [tuple(parts) for parts in replies.values()]
 
-    async def feedback_given(self, item_id: int) -> None:
-        """The teammate was told."""
-        await self._db.execute("UPDATE outbox SET feedback_done = 1 WHERE id = ?", (item_id,))
+    async def feedback_given(self, reply: Outgoing) -> None:
+        """The teammate was told what became of the reply (all its parts)."""
+        await self._db.execute(
+            "UPDATE outbox SET feedback_done = 1 WHERE chat_id = ? AND tg_message_id = ?",
+            (reply.chat_id, reply.tg_message_id),
+        )
         await self._db.commit()
 
     async def counts(self) -> dict[OutState, int]:
-        """Replies by state (for /status)."""
-        async with self._db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state") as cursor:
+        """Replies by state (for /status): a reply of several parts is where its first unsent part is."""
+        query = """SELECT COALESCE((SELECT p.state FROM outbox p
+                                    WHERE p.chat_id = o.chat_id AND p.tg_message_id = o.tg_message_id AND p.state != ?
+                                    ORDER BY p.part LIMIT 1), ?), COUNT(*)
+                   FROM outbox o WHERE o.part = 0 GROUP BY 1"""
+        async with self._db.execute(query, (OutState.SENT, OutState.SENT)) as cursor:
             found = {OutState(row[0]): int(row[1]) for row in await cursor.fetchall()}
         return {state: found.get(state, 0) for state in OutState}
 
@@ -169,6 +194,7 @@ def _outgoing(row: aiosqlite.Row) -> Outgoing:
         id=row["id"],
         chat_id=row["chat_id"],
         tg_message_id=row["tg_message_id"],
+        part=row["part"],
         order_id=row["order_id"],
         user_id=row["user_id"],
         user_name=row["user_name"],

@@ -180,6 +180,46 @@ async def test_a_receipt_photo_or_pdf_sent_as_a_reply_reaches_the_buyer_once(api
     assert not [s for s in harness.telegram.sent_to(TEAM_CHAT) if s.media_kind]  # the echoes are not forwarded
 
 
+CAPTION = "Paid from Sber, see the receipt"
+
+
+def yours(harness: Harness, order: FakeOrder) -> list[bytes | str]:
+    """Your messages in the order's Bybit chat, oldest first: a file's bytes, or a text."""
+    return [
+        media[0] if (media := harness.bybit.media_of(m)) else str(m.get("message"))
+        for m in harness.bybit.messages(order.id)
+        if m.get("userId") == "10001"
+    ]
+
+
+async def test_a_photo_caption_follows_the_photo_and_the_thumb_waits_for_both(harness: Harness) -> None:
+    order, post = await watched(harness, "session")
+    harness.bybit.inject("late", times=2, path=SESSION_SEND)  # both sends arrive and lose their answers
+    photo = harness.telegram.user_sends_photo(TEAM_CHAT, PNG, caption=CAPTION, reply_to_message_id=post.message_id)
+    await harness.telegram.wait_for(lambda: CAPTION in yours(harness, order), timeout=20)
+    assert (TEAM_CHAT, photo) not in harness.telegram.reactions  # the file went; the caption is still uncertain
+    await harness.telegram.wait_for(lambda: harness.telegram.reactions.get((TEAM_CHAT, photo)) == ["👍"], timeout=20)
+    assert yours(harness, order) == [PNG, CAPTION]  # each once, the caption right after the file
+    assert harness.bybit.calls_to(SESSION_SEND) == 2  # each found in the chat after its lost answer
+    harness.bybit.post_message(order.id, "b 02 got it")
+    await harness.wait_text("b 02 got it")
+    assert not forwarded(harness, CAPTION)  # its echo is known as the bridge's own
+    assert "Replies to Bybit: 0 waiting, 1 sent, 0 not sent" in await harness.reply_to("/status")
+
+
+async def test_a_pdf_caption_follows_the_pdf_once_across_a_restart(harness: Harness) -> None:
+    order, post = await watched(harness, "order")
+    harness.bybit.inject("late", path=ORDER_SEND)  # the file arrives, its answer is lost, the bridge goes down
+    pdf = harness.telegram.user_sends_document(
+        TEAM_CHAT, PDF, "receipt.pdf", "application/pdf", caption=CAPTION, reply_to_message_id=post.message_id
+    )
+    await harness.telegram.wait_for(lambda: yours(harness, order) == [PDF], timeout=20)
+    await harness.stop()
+    await harness.start()
+    await harness.telegram.wait_for(lambda: harness.telegram.reactions.get((TEAM_CHAT, pdf)) == ["👍"], timeout=20)
+    assert yours(harness, order) == [PDF, CAPTION]
+
+
 async def test_a_file_bybit_does_not_take_is_not_sent_and_says_why(harness: Harness) -> None:
     order, post = await watched(harness, "order")
     doc = harness.telegram.user_sends_document(
