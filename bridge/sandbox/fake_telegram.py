@@ -3,9 +3,9 @@
 Point a bot at it with ``Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.url)))``.
 It keeps chats, forum topics and per-chat message ids, checks what Telegram checks (HTML, lengths, sizes,
 threads, replies, the bot's rights, closed topics), fetches media URLs like Telegram does, queues updates for
-long polling (users' texts, photos and documents), serves files through ``getFile`` and
-``/file/bot<token>/<path>`` as the Bot API does, and can answer with the errors aiogram maps to exceptions (429,
-400 + ``migrate_to_chat_id``, 403, …) or accept a call and answer it late.
+long polling (users' texts, photos, documents, videos, voice and video notes, stickers, audio), serves files
+through ``getFile`` and ``/file/bot<token>/<path>`` as the Bot API does, and can answer with the errors aiogram
+maps to exceptions (429, 400 + ``migrate_to_chat_id``, 403, …) or accept a call and answer it late.
 
 Refusal texts are Telegram's own. Most come from the Bot API server (tdlib/telegram-bot-api ``Client.cpp``) and
 TDLib (tdlib/td ``td/telegram/*.cpp``), read at their 2026 heads; the Bot API server writes them as
@@ -34,6 +34,10 @@ from bridge.sandbox._server import LoopbackServer
 
 ChatType = Literal["private", "group", "supergroup"]
 MediaKind = Literal["photo", "document", "video"]
+"""The files the bot sends."""
+FileKind = Literal["photo", "document", "video", "voice", "video_note", "sticker", "audio"]
+"""The files a message may carry (users send all of these)."""
+UserFileKind = Literal["video", "voice", "video_note", "sticker", "audio"]
 BotStatus = Literal["administrator", "member", "restricted", "kicked"]
 
 MAX_TEXT_CHARS: Final = 4096
@@ -86,7 +90,15 @@ _SEND_METHODS = frozenset({"sendmessage", "sendphoto", "senddocument", "sendvide
 _PARSE_MODES = frozenset({"html", "markdown", "markdownv2"})
 _API_PATH = re.compile(r"/bot([^/]+)/([A-Za-z]+)")
 _FILE_PATH = re.compile(r"/file/bot([^/]+)/(.+)")
-_FILE_FOLDERS: Final[dict[MediaKind, str]] = {"photo": "photos", "document": "documents", "video": "videos"}
+_FILE_FOLDERS: Final[dict[FileKind, str]] = {
+    "photo": "photos",
+    "document": "documents",
+    "video": "videos",
+    "voice": "voice",
+    "video_note": "video_notes",
+    "sticker": "stickers",
+    "audio": "music",
+}
 _PHOTO_SIZES: Final = ((90, 68), (1280, 960))  # (width, height): a thumbnail, then the photo itself
 _THUMBNAIL: Final = b"SANDBOX-THUMBNAIL"
 """The bytes of a user photo's thumbnail size: not the photo, so only the largest size gives the real bytes."""
@@ -173,7 +185,7 @@ class SentMessage:
     plain: str | None = None
     caption: str | None = None
     plain_caption: str | None = None
-    media_kind: MediaKind | None = None
+    media_kind: FileKind | None = None
     media_bytes: bytes | None = None
     file_name: str | None = None
     media_url: str | None = None
@@ -263,7 +275,7 @@ class _Upload:
 
 @dataclass(frozen=True)
 class _Media:
-    kind: MediaKind
+    kind: FileKind
     data: bytes
     file_name: str
     mime_type: str
@@ -826,6 +838,49 @@ class FakeTelegram(LoopbackServer):
             reply_to=reply_to_message_id,
         )
 
+    def user_sends_file(
+        self,
+        chat_id: int,
+        kind: UserFileKind,
+        data: bytes,
+        *,
+        mime_type: str = "",
+        file_name: str = "",
+        caption: str | None = None,
+        media_group_id: str | None = None,
+        thread_id: int | None = None,
+        reply_to_message_id: int | None = None,
+        user_id: int = OWNER_ID,
+        first_name: str = OWNER_NAME,
+    ) -> int:
+        """Queue a user's video, voice message, round video note, sticker or audio file with the fields Telegram
+        gives each (as :meth:`user_says` does a text); ``media_group_id`` makes it one item of an album.
+
+        Like Telegram, video notes and stickers take no caption.
+        """
+        if caption is not None and kind in ("video_note", "sticker"):
+            raise ValueError(f"a {kind} has no caption")
+        ids = self._issue_file(_Media(kind, data, file_name, mime_type, None))
+        named = {key: value for key, value in (("file_name", file_name), ("mime_type", mime_type)) if value}
+        fields: dict[UserFileKind, dict[str, Any]] = {
+            "video": named | {"width": 1280, "height": 720, "duration": 3},
+            "voice": {"mime_type": mime_type or "audio/ogg", "duration": 3},
+            "video_note": {"length": 384, "duration": 3},
+            "sticker": {"type": "regular", "width": 512, "height": 512, "is_animated": False, "is_video": False},
+            "audio": named | {"duration": 3},
+        }
+        content = {kind: ids | fields[kind]} | _caption(caption)
+        if media_group_id is not None:
+            content["media_group_id"] = media_group_id
+        return self._user_message(
+            chat_id,
+            content,
+            user_id=user_id,
+            first_name=first_name,
+            thread_id=thread_id,
+            reply_to=reply_to_message_id,
+        )
+
     def sent_to(self, chat_id: int) -> list[SentMessage]:
         """The messages sent to one chat, in order."""
         return [sent for sent in self.sent if sent.chat_id == chat_id]
@@ -1211,6 +1266,8 @@ class FakeTelegram(LoopbackServer):
                 return {"document": ids | named}
             case "video":
                 return {"video": ids | named | {"width": 1280, "height": 720, "duration": 1}}
+            case other:
+                raise AssertionError(f"the bot sends no {other}")
 
     def _publish(
         self,

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from aiogram import Bot, F
+from aiogram.enums import ContentType as MessageType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import CommandObject
 from aiogram.types import Message
@@ -59,7 +60,8 @@ async def reply(message: Message, store: Store, replies: ReplyPolicy) -> None:
 
 
 async def reply_with_file(message: Message, bot: Bot, store: Store, replies: ReplyPolicy) -> None:
-    """A photo or file sent as a reply goes to the order's Bybit chat (jpg, png, pdf or mp4, as Bybit takes)."""
+    """A photo, file or video sent as a reply goes to the order's Bybit chat (jpg, png, pdf or mp4, as Bybit
+    takes); its caption follows as a text."""
     order_id = await replied_order(message, store)
     if order_id is None:
         return
@@ -70,6 +72,10 @@ async def reply_with_file(message: Message, bot: Bot, store: Store, replies: Rep
         document = message.document
         file_id, size, name = document.file_id, document.file_size, document.file_name or "file"
         mime = document.mime_type or ""
+    elif message.video:
+        video = message.video
+        file_id, size, name = video.file_id, video.file_size, video.file_name or f"video-{message.message_id}.mp4"
+        mime = video.mime_type or ""
     else:
         return
     content_type = ACCEPTED_FILES.get(mime)
@@ -88,6 +94,16 @@ async def reply_with_file(message: Message, bot: Bot, store: Store, replies: Rep
             reason = ""
             attachment = Attachment(data.read() if data else b"", name, mime, content_type)
     await _queue(message, store, replies, order_id, message.caption or "", file=attachment, reason=reason)
+
+
+async def reply_bybit_cannot_take(message: Message, store: Store, replies: ReplyPolicy) -> None:
+    """Any other reply (a voice message, a video note, a sticker, a location…) is not sent, and says so."""
+    order_id = await replied_order(message, store)
+    if order_id is None:
+        return
+    kind = UNSENDABLE.get(message.content_type, f"a {message.content_type.replace('_', ' ')}")
+    reason = f"Bybit's chat takes text, photos, PDF and mp4 files only, not {kind}"
+    await _queue(message, store, replies, order_id, "", reason=reason)
 
 
 @commands.command("send", "[ORDER_ID] TEXT", "send TEXT to the buyer's Bybit chat (in an order's topic: that order)")
@@ -132,9 +148,10 @@ async def _queue(
 
 TEAM_REPLIES = (
     (reply, F.reply_to_message & F.text & ~F.text.startswith("/")),
-    (reply_with_file, F.reply_to_message & (F.photo | F.document)),
+    (reply_with_file, F.reply_to_message & (F.photo | F.document | F.video)),
+    (reply_bybit_cannot_take, F.reply_to_message & ~F.text),
 )
-"""Registered after the commands: a plain text reply, a photo or a file."""
+"""Registered after the commands, in this order: a plain text reply, a photo, file or video, anything else."""
 ACCEPTED_FILES = {
     "image/jpeg": ContentType.PICTURE,
     "image/png": ContentType.PICTURE,
@@ -142,3 +159,16 @@ ACCEPTED_FILES = {
     "video/mp4": ContentType.VIDEO,
 }
 """MIME types Bybit's chat takes (jpg, png, pdf, mp4), as the content type they are sent with."""
+UNSENDABLE: dict[str, str] = {
+    MessageType.VOICE: "a voice message",
+    MessageType.VIDEO_NOTE: "a round video message",
+    MessageType.STICKER: "a sticker",
+    MessageType.AUDIO: "an audio file",
+    MessageType.LOCATION: "a location",
+    MessageType.VENUE: "a place",
+    MessageType.CONTACT: "a contact",
+    MessageType.POLL: "a poll",
+    MessageType.DICE: "a dice",
+    MessageType.STORY: "a story",
+}
+"""How a "not sent" answer names what a teammate sent (others by Telegram's own name for it)."""

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bridge.sandbox.fake_bybit import FakeOrder, Fault
-from bridge.sandbox.fake_telegram import SentMessage
+from bridge.sandbox.fake_telegram import SentMessage, UserFileKind
 from tests.harness import TEAM_CHAT, Harness
 
 SESSION_SEND = "/v5/p2p/chat/message/send_v1"
@@ -218,6 +218,43 @@ async def test_a_pdf_caption_follows_the_pdf_once_across_a_restart(harness: Harn
     await harness.start()
     await harness.telegram.wait_for(lambda: harness.telegram.reactions.get((TEAM_CHAT, pdf)) == ["👍"], timeout=20)
     assert yours(harness, order) == [PDF, CAPTION]
+
+
+MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100
+
+
+async def test_a_reply_bybit_cannot_take_gets_a_not_sent_answer_naming_what_it_is(harness: Harness) -> None:
+    order, post = await watched(harness, "session")
+
+    def reply_with(
+        kind: UserFileKind, data: bytes, mime_type: str = "", file_name: str = "", media_group_id: str | None = None
+    ) -> int:
+        return harness.telegram.user_sends_file(
+            TEAM_CHAT,
+            kind,
+            data,
+            mime_type=mime_type,
+            file_name=file_name,
+            media_group_id=media_group_id,
+            reply_to_message_id=post.message_id,
+        )
+
+    video = reply_with("video", MP4, mime_type="video/mp4", file_name="proof.mp4")  # Bybit takes mp4 videos
+    named = {
+        reply_with("voice", b"OggS voice"): "a voice message",
+        reply_with("video_note", b"round"): "a round video message",
+        reply_with("sticker", b"RIFF webp"): "a sticker",
+        reply_with("video", b"moov", mime_type="video/quicktime", file_name="clip.mov"): "jpg, png, pdf and mp4",
+    }
+    for data in (b"mp3 1", b"mp3 2"):  # an album: each item is answered
+        named[reply_with("audio", data, mime_type="audio/mpeg", media_group_id="album-1")] = "an audio file"
+    await harness.telegram.wait_for(lambda: all(answer_to(harness, asked) for asked in named), timeout=20)
+    for asked, kind in named.items():
+        [answer] = answer_to(harness, asked)
+        assert "Not sent" in (answer.plain or "") and kind in (answer.plain or ""), answer.plain
+    await harness.telegram.wait_for(lambda: harness.telegram.reactions.get((TEAM_CHAT, video)) == ["👍"], timeout=20)
+    assert yours(harness, order) == [MP4]
+    assert "Replies to Bybit: 0 waiting, 1 sent, 6 not sent" in await harness.reply_to("/status")
 
 
 async def test_a_file_bybit_does_not_take_is_not_sent_and_says_why(harness: Harness) -> None:
