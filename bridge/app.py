@@ -121,7 +121,11 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             backfill_limit=settings.backfill_limit,
             bot_username=me.username or "",
             help_text=HELP_TEXT,
-            replies=ReplyPolicy(settings.replies_enabled, frozenset(settings.telegram_reply_user_ids)),
+            replies=ReplyPolicy(
+                settings.replies_enabled,
+                frozenset(settings.telegram_reply_user_ids),
+                from_anonymous=settings.replies_from_anonymous,
+            ),
         )
         dispatcher = create_dispatcher(settings.served_chat_ids, store, dependencies)
 

@@ -103,6 +103,14 @@ _PHOTO_SIZES: Final = ((90, 68), (1280, 960))  # (width, height): a thumbnail, t
 _THUMBNAIL: Final = b"SANDBOX-THUMBNAIL"
 """The bytes of a user photo's thumbnail size: not the photo, so only the largest size gives the real bytes."""
 _COMMAND = re.compile(r"[a-z0-9_]{1,32}")
+Anonymity = Literal["group", "channel"]
+"""How a message may be posted without its author: by an anonymous admin as the group, or as a channel."""
+GROUP_ANONYMOUS_BOT: Final = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+"""The ``from`` Telegram gives a message an anonymous admin posted as the group."""
+CHANNEL_BOT: Final = {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
+"""The ``from`` Telegram gives a message posted in a group as a channel."""
+POSTING_CHANNEL: Final = {"id": -1002000000001, "type": "channel", "title": "Merchant news"}
+"""The channel messages posted "as a channel" come from."""
 OWNER_ID: Final = 777
 OWNER_NAME: Final = "Alice"
 _OWNER: Final = {"id": OWNER_ID, "is_bot": False, "first_name": OWNER_NAME}
@@ -766,12 +774,14 @@ class FakeTelegram(LoopbackServer):
         first_name: str = OWNER_NAME,
         thread_id: int | None = None,
         reply_to_message_id: int | None = None,
+        anonymous: Anonymity | None = None,
     ) -> int:
         """Queue a ``message`` update from a user and return its ``message_id``.
 
         A leading ``/command`` gets a ``bot_command`` entity; in a topic the message is a reply to the
         topic's creation message unless ``reply_to_message_id`` says otherwise (as in Telegram).
-        A bot that was kicked from the chat gets no update.
+        ``anonymous`` posts it as the group (an anonymous admin) or as a channel: ``sender_chat`` says which,
+        ``from`` is Telegram's stand-in bot, as in Telegram. A bot that was kicked from the chat gets no update.
         """
         content: dict[str, Any] = {"text": text} | _command_entities("entities", text)
         return self._user_message(
@@ -781,6 +791,7 @@ class FakeTelegram(LoopbackServer):
             first_name=first_name,
             thread_id=thread_id,
             reply_to=reply_to_message_id,
+            anonymous=anonymous,
         )
 
     def user_sends_photo(
@@ -1072,6 +1083,7 @@ class FakeTelegram(LoopbackServer):
         first_name: str,
         thread_id: int | None,
         reply_to: int | None,
+        anonymous: Anonymity | None = None,
     ) -> int:
         """Post a user's message and queue it as an update (unless the bot is out); return its id."""
         chat = self.chats[chat_id]
@@ -1080,6 +1092,10 @@ class FakeTelegram(LoopbackServer):
         if reply_to is not None and reply_to not in chat.messages:
             raise ValueError(f"no message {reply_to} in chat {chat_id}")
         sender = {"id": user_id, "is_bot": False, "first_name": first_name}
+        if anonymous == "group":
+            sender, content = dict(GROUP_ANONYMOUS_BOT), content | {"sender_chat": chat.as_json()}
+        elif anonymous == "channel":
+            sender, content = dict(CHANNEL_BOT), content | {"sender_chat": dict(POSTING_CHANNEL)}
         message = self._new_message(chat, sender, thread_id, reply_to, content)
         if not chat.bot_kicked:
             self._queue_update("message", message)

@@ -557,6 +557,20 @@ async def test_user_videos_voice_notes_stickers_and_audio_arrive_as_telegram_giv
         fake_telegram.user_sends_file(GROUP, "sticker", b"webp", caption="hi")
 
 
+async def test_messages_posted_as_the_group_or_a_channel_carry_sender_chat(
+    bot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.user_says(GROUP, "as the group", anonymous="group")
+    fake_telegram.user_says(GROUP, "as a channel", anonymous="channel")
+    fake_telegram.user_says(GROUP, "as myself")
+
+    posted = [u.message for u in await bot.get_updates() if u.message is not None]
+    senders = [
+        (m.from_user and m.from_user.id, m.sender_chat and (m.sender_chat.id, m.sender_chat.type)) for m in posted
+    ]
+    assert senders == [(1087968824, (GROUP, "supergroup")), (136817688, (-1002000000001, "channel")), (777, None)]
+
+
 async def test_files_the_bot_sent_download(bot: Bot) -> None:
     sent = await bot.send_document(GROUP, BufferedInputFile(b"statement", "statement.pdf"))
 

@@ -25,15 +25,29 @@ commands = Commands("replies")
 
 @dataclass(frozen=True)
 class ReplyPolicy:
-    """Who may send to Bybit from Telegram: anyone in a served chat, or only ``allowed`` user ids."""
+    """Who may send to Bybit from Telegram: anyone in a served chat, or only ``allowed`` user ids.
+
+    A message posted anonymously (as the group or as a channel) has no author to check: it is sent only
+    when nobody is singled out (``allowed`` empty) and ``from_anonymous`` says so.
+    """
 
     enabled: bool
     allowed: frozenset[int]
+    from_anonymous: bool = False
 
-    def refusal(self, user_id: int | None, text: str) -> str:
+    def refusal(self, user_id: int | None, text: str, *, anonymous: bool = False) -> str:
         """Why this reply will not be sent ("" when it may be)."""
         if not self.enabled:
             return "sending to Bybit is turned off here (REPLIES_ENABLED=false)"
+        if anonymous and self.allowed:
+            return (
+                "it was posted anonymously (as the group or a channel), so TELEGRAM_REPLY_USER_IDS cannot vouch for it"
+            )
+        if anonymous and not self.from_anonymous:
+            return (
+                "it was posted anonymously (as the group or a channel), so nobody can tell who sent it"
+                " (REPLIES_FROM_ANONYMOUS=true lets such replies through)"
+            )
         if self.allowed and user_id not in self.allowed:
             return "you may not send to Bybit from here (TELEGRAM_REPLY_USER_IDS)"
         if len(text) > MAX_REPLY_CHARS:
@@ -138,9 +152,11 @@ async def _queue(
     reason: str = "",
 ) -> None:
     """Write the reply to the outbox (once per Telegram message), or record why it will not be sent."""
-    user = message.from_user
+    user, anonymous = message.from_user, message.sender_chat
     user_id, name = (user.id, user.full_name) if user else (None, "")
-    reason = replies.refusal(user_id, text) or reason
+    if anonymous is not None:  # ``from`` is Telegram's stand-in bot: name the group or channel instead
+        name = f"{anonymous.title or anonymous.id} (anonymous)"
+    reason = replies.refusal(user_id, text, anonymous=anonymous is not None) or reason
     new = NewReply(message.chat.id, message.message_id, order_id, user_id, name, text, file)
     if await store.outbox.add(new, reason) and not reason:
         log.info("order %s: %s (user %s) replied from Telegram; queued for Bybit", order_id, name, user_id)

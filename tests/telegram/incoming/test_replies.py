@@ -97,6 +97,33 @@ async def test_replies_turned_off_or_from_someone_not_allowed_are_not_sent_and_s
     assert not on_bybit(harness, order, "let me answer")
 
 
+@pytest.mark.parametrize(
+    ("settings", "refusal"),
+    [
+        ({}, "REPLIES_FROM_ANONYMOUS=true"),  # by default nobody may answer buyers without a name
+        ({"telegram_reply_user_ids": [TEAMMATE], "replies_from_anonymous": True}, "TELEGRAM_REPLY_USER_IDS"),
+        ({"replies_from_anonymous": True}, None),  # everyone may reply, anonymous posts too
+    ],
+)
+async def test_replies_posted_anonymously_are_sent_only_when_allowed_and_else_say_why(
+    settings: dict[str, object], refusal: str | None, harness: Harness
+) -> None:
+    order, post = await watched(harness, "session", **settings)
+    asked = [
+        harness.say("from the admins", reply_to_message_id=post.message_id, anonymous="group"),
+        harness.say(f"/send {order.id} from the channel", anonymous="channel"),
+    ]
+    if refusal is None:
+        await harness.telegram.wait_for(lambda: all((TEAM_CHAT, m) in harness.telegram.reactions for m in asked))
+        assert [len(on_bybit(harness, order, t)) for t in ("from the admins", "from the channel")] == [1, 1]
+        return
+    await harness.telegram.wait_for(lambda: all(answer_to(harness, m) for m in asked))
+    for message_id in asked:
+        text = answer_to(harness, message_id)[0].plain or ""
+        assert "Not sent" in text and "anonymously" in text and refusal in text, text
+    assert [m for m in harness.bybit.messages(order.id) if m.get("userId") == "10001"] == []
+
+
 async def test_replies_disabled(harness: Harness) -> None:
     _, post = await watched(harness, "order", replies_enabled=False)
     asked = harness.say("hello buyer", reply_to_message_id=post.message_id)
