@@ -15,7 +15,7 @@ from typing import Any
 from bridge import __version__
 from bridge.app import run_bridge
 from bridge.config import load_settings
-from bridge.errors import ConfigError
+from bridge.errors import AlreadyRunning, ConfigError
 from bridge.logs import setup_logging
 
 log = logging.getLogger("bridge")
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     _freeze_start_up()
     try:
         asyncio.run(_until_signalled(run))
-    except ConfigError as exc:
+    except (ConfigError, AlreadyRunning) as exc:
         log.error("%s", exc)
         return 2
     return 0

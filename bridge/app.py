@@ -15,6 +15,7 @@ from bridge.bybit import URGENT_READS, ApiName, BybitClient, ChatSource, MediaFe
 from bridge.config import Settings
 from bridge.core import AutoWatch, Poller, ReplySender, Retention, Schedule, StatusTracker, Watchlist
 from bridge.errors import ConfigError
+from bridge.locks import one_bridge
 from bridge.logs import register_secrets
 from bridge.metrics import Observed, serve_metrics
 from bridge.store import Store
@@ -55,12 +56,15 @@ async def serve_team(dispatcher: Dispatcher, bot: Bot) -> None:
 
 
 async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
-    """Run until ``stop`` is set; raises ConfigError if Telegram refuses the token."""
+    """Run until ``stop`` is set; raises ConfigError if Telegram refuses the token, AlreadyRunning if another
+    bridge holds the database or the bot."""
     settings.require_credentials()
     register_secrets(settings.secrets)
     assert settings.telegram_bot_token and settings.bybit_api_key and settings.bybit_api_secret
     assert settings.telegram_chat_id is not None
     async with AsyncExitStack() as stack:
+        token = settings.telegram_bot_token.get_secret_value()
+        stack.enter_context(one_bridge(settings.bridge_db_path, settings.telegram_api_url, token))
         store = await Store.open(settings.bridge_db_path)
         stack.push_async_callback(store.close)
         client = BybitClient(
@@ -74,9 +78,7 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
         stack.push_async_callback(client.aclose)
         media = MediaFetcher(settings.media_hosts)
         stack.push_async_callback(media.aclose)
-        bot = create_bot(
-            settings.telegram_bot_token.get_secret_value(), settings.telegram_api_url, settings.telegram_timeout
-        )
+        bot = create_bot(token, settings.telegram_api_url, settings.telegram_timeout)
         stack.push_async_callback(bot.session.close)
         me = await _introduce(bot, stop)
         if me is None:
@@ -121,7 +123,11 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             backfill_limit=settings.backfill_limit,
             bot_username=me.username or "",
             help_text=HELP_TEXT,
-            replies=ReplyPolicy(settings.replies_enabled, frozenset(settings.telegram_reply_user_ids)),
+            replies=ReplyPolicy(
+                settings.replies_enabled,
+                frozenset(settings.telegram_reply_user_ids),
+                from_anonymous=settings.replies_from_anonymous,
+            ),
         )
         dispatcher = create_dispatcher(settings.served_chat_ids, store, dependencies)
 

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     telegram_timeout: float = Field(default=30.0, gt=0)
     telegram_reply_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     replies_enabled: bool = True
+    replies_from_anonymous: bool = False
 
     bybit_api_key: SecretStr | None = None
     bybit_api_secret: SecretStr | None = None

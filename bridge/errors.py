@@ -11,6 +11,10 @@ class ConfigError(BridgeError):
     """The configuration is missing or invalid; the message names the variable, never its value."""
 
 
+class AlreadyRunning(BridgeError):
+    """Another bridge holds this database (or this bot): this one must not start."""
+
+
 class SchemaTooNew(BridgeError):
     """The database was written by a newer bridge; this one must not touch it."""
 

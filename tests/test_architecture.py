@@ -25,6 +25,7 @@ ROOMS: dict[str, int] = {
     "bridge.telegram.incoming": 4,
     # wiring
     "bridge.config": 5,
+    "bridge.locks": 5,  # one bridge per database and per bot, taken by app
     "bridge.metrics": 5,  # the metrics and health endpoint, wired by app
     "bridge.telegram": 5,  # the package face re-exports the bot
     "bridge.app": 6,

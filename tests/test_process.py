@@ -89,6 +89,39 @@ async def test_sigkill_with_posts_pending_delivers_them_after_restart(fault: str
     await telegram.wait_for(lambda: bridge.pending() == 0)
 
 
+# -- one bridge per database and per bot --------------------------------------------------------------
+
+
+async def test_a_second_bridge_on_the_same_database_or_bot_refuses_to_start(bridge: Bridge) -> None:
+    runtime = bridge.workdir / "run"  # where the bot's lock goes (XDG_RUNTIME_DIR), kept inside the test
+    order = bridge.bybit.add_order()
+    bridge.bybit.post_message(order.id, "l 01")
+    first = await bridge.start(XDG_RUNTIME_DIR=str(runtime))
+    await bridge.watch(order)
+    await bridge.wait_line("l 01")
+    introductions = sum(1 for r in bridge.telegram.requests if r.method.lower() == "getme")
+
+    same_db = await bridge.launch(XDG_RUNTIME_DIR=str(runtime))
+    same_bot = await bridge.launch(XDG_RUNTIME_DIR=str(runtime), BRIDGE_DB_PATH=str(bridge.workdir / "other.db"))
+    for second, what in ((same_db, "this database"), (same_bot, "the same bot token")):
+        assert await second.wait(60) == 2, second.output
+        assert f"another p2p-bridge (pid {first.proc and first.proc.pid}) is already running on" in second.stderr
+        assert what in second.stderr and "Traceback" not in second.stderr
+    assert first.running
+    assert sum(1 for r in bridge.telegram.requests if r.method.lower() == "getme") == introductions  # never reached
+    locks = [bridge.db_path.with_name("bridge.db.lock"), *runtime.iterdir()]
+    assert len(locks) == 2
+    for lock in locks:
+        assert bridge.telegram.token.split(":")[1] not in lock.name + lock.read_text()
+
+    first.signal(signal.SIGKILL)  # the kernel drops a dead process's locks: a restart after a crash works
+    assert await first.wait(5) == -signal.SIGKILL
+    bridge.bybit.post_message(order.id, "l 02")
+    await bridge.start(XDG_RUNTIME_DIR=str(runtime))
+    await bridge.wait_line("l 02")
+    expect_once(bridge, "l ", 2)
+
+
 # -- signals -----------------------------------------------------------------------------------------
 
 

@@ -121,21 +121,22 @@ class ChatSource:
         session = await self._session(order.target_user_mask_id)
         await self._client.send_session_message(session, order.id, text, content_type)
 
-    async def find_sent(self, order: OrderInfo, key: str, since: datetime) -> str | None:
-        """The id of your own message with this text (or file path, its signed query aside), written since
-        ``since``, in the order's session chat."""
+    async def find_sent(self, order: OrderInfo, key: str, since: datetime) -> list[str]:
+        """The ids of your own messages with this text (or file path, its signed query aside), written since
+        ``since``, in the order's session chat, oldest first."""
+        found: list[str] = []
         pages = self.session_pages(order.target_user_mask_id)
         try:
             async for page in pages:
                 for item in page:
                     mine = item.send_user_nick_name == order.nick_name and item.content.split("?", 1)[0] == key
                     if mine and item.create_date >= since - SENT_CLOCK_SLACK:
-                        return item.id
+                        found.append(item.id)
                 if page[-1].create_date < since - SENT_CLOCK_SLACK:
                     break
         finally:
             await pages.aclose()  # type: ignore[attr-defined]
-        return None
+        return found[::-1]
 
     async def _session(self, user_mask_id: str) -> str:
         session = self._sessions.get(user_mask_id)

@@ -21,10 +21,12 @@ RETRY_CAP = 120.0
 class ReplySender:
     """Sends the outbox to Bybit through the chat API in use.
 
-    Every reply is written before its first attempt and marked *sending* when an attempt starts. On
+    Every reply is written before its first attempt (a file's caption as a text of its own, sent right
+    after the file) and marked *sending* when an attempt starts. On
     the order-scoped API a retry reuses the reply's ``msgUuid``, which Bybit keeps once. The session
     API has no such key: a reply whose attempt may have arrived (a timeout, a crash) is first looked
-    for in the chat (yours, same text, since it was queued) and sent only if it is not there.
+    for in the chat (yours, same text, since it was queued, not another reply's) and sent only if it is
+    not there.
     """
 
     def __init__(self, store: Store, source: ChatSource, client: BybitClient) -> None:
@@ -62,9 +64,15 @@ class ReplySender:
         if watch is None:
             await self._store.outbox.settle(item.id, OutState.REFUSED, "the order is not known to the bridge")
             return
+        lead = await self._store.outbox.lead(item) if item.part else None
+        if lead is not None and lead.state in (OutState.REFUSED, OutState.DISABLED):  # a caption without its file
+            await self._store.outbox.settle(item.id, OutState.REFUSED, "its file was not sent")
+            return
         if item.state is OutState.SENDING and self._source.current == "session":
             queued = datetime.fromtimestamp(item.created_at, tz=UTC)
-            found = item.bybit_msg_id or await self._source.find_sent(watch.info, item.key, queued)
+            found = item.bybit_msg_id or await self._store.outbox.which_sent(
+                item, watch.info.target_user_mask_id, await self._source.find_sent(watch.info, item.key, queued)
+            )
             if found:
                 await self._store.outbox.settle(item.id, OutState.SENT, bybit_msg_id=found)
                 log.info("order %s: reply %d had arrived already; not sent again", item.order_id, item.id)

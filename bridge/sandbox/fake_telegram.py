@@ -3,9 +3,9 @@
 Point a bot at it with ``Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.url)))``.
 It keeps chats, forum topics and per-chat message ids, checks what Telegram checks (HTML, lengths, sizes,
 threads, replies, the bot's rights, closed topics), fetches media URLs like Telegram does, queues updates for
-long polling (users' texts, photos and documents), serves files through ``getFile`` and
-``/file/bot<token>/<path>`` as the Bot API does, and can answer with the errors aiogram maps to exceptions (429,
-400 + ``migrate_to_chat_id``, 403, …) or accept a call and answer it late.
+long polling (users' texts, photos, documents, videos, voice and video notes, stickers, audio), serves files
+through ``getFile`` and ``/file/bot<token>/<path>`` as the Bot API does, and can answer with the errors aiogram
+maps to exceptions (429, 400 + ``migrate_to_chat_id``, 403, …) or accept a call and answer it late.
 
 Refusal texts are Telegram's own. Most come from the Bot API server (tdlib/telegram-bot-api ``Client.cpp``) and
 TDLib (tdlib/td ``td/telegram/*.cpp``), read at their 2026 heads; the Bot API server writes them as
@@ -34,6 +34,10 @@ from bridge.sandbox._server import LoopbackServer
 
 ChatType = Literal["private", "group", "supergroup"]
 MediaKind = Literal["photo", "document", "video"]
+"""The files the bot sends."""
+FileKind = Literal["photo", "document", "video", "voice", "video_note", "sticker", "audio"]
+"""The files a message may carry (users send all of these)."""
+UserFileKind = Literal["video", "voice", "video_note", "sticker", "audio"]
 BotStatus = Literal["administrator", "member", "restricted", "kicked"]
 
 MAX_TEXT_CHARS: Final = 4096
@@ -86,11 +90,27 @@ _SEND_METHODS = frozenset({"sendmessage", "sendphoto", "senddocument", "sendvide
 _PARSE_MODES = frozenset({"html", "markdown", "markdownv2"})
 _API_PATH = re.compile(r"/bot([^/]+)/([A-Za-z]+)")
 _FILE_PATH = re.compile(r"/file/bot([^/]+)/(.+)")
-_FILE_FOLDERS: Final[dict[MediaKind, str]] = {"photo": "photos", "document": "documents", "video": "videos"}
+_FILE_FOLDERS: Final[dict[FileKind, str]] = {
+    "photo": "photos",
+    "document": "documents",
+    "video": "videos",
+    "voice": "voice",
+    "video_note": "video_notes",
+    "sticker": "stickers",
+    "audio": "music",
+}
 _PHOTO_SIZES: Final = ((90, 68), (1280, 960))  # (width, height): a thumbnail, then the photo itself
 _THUMBNAIL: Final = b"SANDBOX-THUMBNAIL"
 """The bytes of a user photo's thumbnail size: not the photo, so only the largest size gives the real bytes."""
 _COMMAND = re.compile(r"[a-z0-9_]{1,32}")
+Anonymity = Literal["group", "channel"]
+"""How a message may be posted without its author: by an anonymous admin as the group, or as a channel."""
+GROUP_ANONYMOUS_BOT: Final = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+"""The ``from`` Telegram gives a message an anonymous admin posted as the group."""
+CHANNEL_BOT: Final = {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
+"""The ``from`` Telegram gives a message posted in a group as a channel."""
+POSTING_CHANNEL: Final = {"id": -1002000000001, "type": "channel", "title": "Merchant news"}
+"""The channel messages posted "as a channel" come from."""
 OWNER_ID: Final = 777
 OWNER_NAME: Final = "Alice"
 _OWNER: Final = {"id": OWNER_ID, "is_bot": False, "first_name": OWNER_NAME}
@@ -173,7 +193,7 @@ class SentMessage:
     plain: str | None = None
     caption: str | None = None
     plain_caption: str | None = None
-    media_kind: MediaKind | None = None
+    media_kind: FileKind | None = None
     media_bytes: bytes | None = None
     file_name: str | None = None
     media_url: str | None = None
@@ -263,7 +283,7 @@ class _Upload:
 
 @dataclass(frozen=True)
 class _Media:
-    kind: MediaKind
+    kind: FileKind
     data: bytes
     file_name: str
     mime_type: str
@@ -754,12 +774,14 @@ class FakeTelegram(LoopbackServer):
         first_name: str = OWNER_NAME,
         thread_id: int | None = None,
         reply_to_message_id: int | None = None,
+        anonymous: Anonymity | None = None,
     ) -> int:
         """Queue a ``message`` update from a user and return its ``message_id``.
 
         A leading ``/command`` gets a ``bot_command`` entity; in a topic the message is a reply to the
         topic's creation message unless ``reply_to_message_id`` says otherwise (as in Telegram).
-        A bot that was kicked from the chat gets no update.
+        ``anonymous`` posts it as the group (an anonymous admin) or as a channel: ``sender_chat`` says which,
+        ``from`` is Telegram's stand-in bot, as in Telegram. A bot that was kicked from the chat gets no update.
         """
         content: dict[str, Any] = {"text": text} | _command_entities("entities", text)
         return self._user_message(
@@ -769,6 +791,7 @@ class FakeTelegram(LoopbackServer):
             first_name=first_name,
             thread_id=thread_id,
             reply_to=reply_to_message_id,
+            anonymous=anonymous,
         )
 
     def user_sends_photo(
@@ -817,6 +840,49 @@ class FakeTelegram(LoopbackServer):
         """Queue a user's file sent as a document (as :meth:`user_says` does a text); return its ``message_id``."""
         ids = self._issue_file(_Media("document", data, file_name, mime_type, None))
         content = {"document": ids | {"file_name": file_name, "mime_type": mime_type}} | _caption(caption)
+        return self._user_message(
+            chat_id,
+            content,
+            user_id=user_id,
+            first_name=first_name,
+            thread_id=thread_id,
+            reply_to=reply_to_message_id,
+        )
+
+    def user_sends_file(
+        self,
+        chat_id: int,
+        kind: UserFileKind,
+        data: bytes,
+        *,
+        mime_type: str = "",
+        file_name: str = "",
+        caption: str | None = None,
+        media_group_id: str | None = None,
+        thread_id: int | None = None,
+        reply_to_message_id: int | None = None,
+        user_id: int = OWNER_ID,
+        first_name: str = OWNER_NAME,
+    ) -> int:
+        """Queue a user's video, voice message, round video note, sticker or audio file with the fields Telegram
+        gives each (as :meth:`user_says` does a text); ``media_group_id`` makes it one item of an album.
+
+        Like Telegram, video notes and stickers take no caption.
+        """
+        if caption is not None and kind in ("video_note", "sticker"):
+            raise ValueError(f"a {kind} has no caption")
+        ids = self._issue_file(_Media(kind, data, file_name, mime_type, None))
+        named = {key: value for key, value in (("file_name", file_name), ("mime_type", mime_type)) if value}
+        fields: dict[UserFileKind, dict[str, Any]] = {
+            "video": named | {"width": 1280, "height": 720, "duration": 3},
+            "voice": {"mime_type": mime_type or "audio/ogg", "duration": 3},
+            "video_note": {"length": 384, "duration": 3},
+            "sticker": {"type": "regular", "width": 512, "height": 512, "is_animated": False, "is_video": False},
+            "audio": named | {"duration": 3},
+        }
+        content = {kind: ids | fields[kind]} | _caption(caption)
+        if media_group_id is not None:
+            content["media_group_id"] = media_group_id
         return self._user_message(
             chat_id,
             content,
@@ -1017,6 +1083,7 @@ class FakeTelegram(LoopbackServer):
         first_name: str,
         thread_id: int | None,
         reply_to: int | None,
+        anonymous: Anonymity | None = None,
     ) -> int:
         """Post a user's message and queue it as an update (unless the bot is out); return its id."""
         chat = self.chats[chat_id]
@@ -1025,6 +1092,10 @@ class FakeTelegram(LoopbackServer):
         if reply_to is not None and reply_to not in chat.messages:
             raise ValueError(f"no message {reply_to} in chat {chat_id}")
         sender = {"id": user_id, "is_bot": False, "first_name": first_name}
+        if anonymous == "group":
+            sender, content = dict(GROUP_ANONYMOUS_BOT), content | {"sender_chat": chat.as_json()}
+        elif anonymous == "channel":
+            sender, content = dict(CHANNEL_BOT), content | {"sender_chat": dict(POSTING_CHANNEL)}
         message = self._new_message(chat, sender, thread_id, reply_to, content)
         if not chat.bot_kicked:
             self._queue_update("message", message)
@@ -1211,6 +1282,8 @@ class FakeTelegram(LoopbackServer):
                 return {"document": ids | named}
             case "video":
                 return {"video": ids | named | {"width": 1280, "height": 720, "duration": 1}}
+            case other:
+                raise AssertionError(f"the bot sends no {other}")
 
     def _publish(
         self,

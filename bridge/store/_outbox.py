@@ -13,6 +13,11 @@ from bridge.store._records import Attachment, NewReply, Outgoing, OutState, Tabl
 
 ECHO_WINDOW_MS = 10 * 60_000  # a sent text seen in the chat this long after it was queued is its echo
 ECHO_CLOCK_SLACK_MS = 60_000  # Bybit's clock may run ahead of ours
+SENT_LOOKBACK = 4 * 60.0  # seconds before a reply was queued from which an earlier one's message may be found with it
+_REPLY_KEY = """CASE WHEN file_url IS NULL THEN text
+              WHEN instr(file_url, '?') = 0 THEN file_url
+              ELSE substr(file_url, 1, instr(file_url, '?') - 1) END"""
+"""A reply as Bybit's chat lists it: its text, or its file's path without the signed query."""
 
 
 class Outbox(Table):
@@ -21,36 +26,49 @@ class Outbox(Table):
     async def add(self, reply: NewReply, refusal: str = "") -> bool:
         """Queue a reply, once per Telegram message however often Telegram delivers the update.
 
-        With a ``refusal`` (replies off, sender not allowed) it is recorded as never to be sent, so the
-        teammate is told why, once. Returns whether the reply is new.
+        A file with a caption goes as two parts, the file and then the caption as a text. With a
+        ``refusal`` (replies off, sender not allowed) it is recorded as never to be sent, so the teammate
+        is told why, once. Returns whether the reply is new.
         """
         state = OutState.DISABLED if refusal else OutState.QUEUED
         file = reply.file
-        cursor = await self._db.execute(
-            """INSERT OR IGNORE INTO outbox (chat_id, tg_message_id, order_id, user_id, user_name, text, content_type,
-                   file_name, mime_type, file_data, msg_uuid, state, last_error, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (
-                reply.chat_id,
-                reply.tg_message_id,
-                reply.order_id,
-                reply.user_id,
-                reply.user_name,
-                reply.text,
-                file.content_type if file else ContentType.TEXT,
-                file.file_name if file else "",
-                file.mime_type if file else "",
-                None if refusal or file is None else file.data,
-                str(uuid.uuid4()),
-                state,
-                error_text(refusal) or None,
-                time.time(),
-            ),
-        )
+        parts = [(file, "" if file else reply.text)]
+        if file and reply.text and not refusal:
+            parts.append((None, reply.text))
+        added = 0
+        for number, (attachment, text) in enumerate(parts):
+            cursor = await self._db.execute(
+                """INSERT OR IGNORE INTO outbox (chat_id, tg_message_id, part, order_id, user_id, user_name, text,
+                       content_type, file_name, mime_type, file_data, msg_uuid, state, last_error, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    reply.chat_id,
+                    reply.tg_message_id,
+                    number,
+                    reply.order_id,
+                    reply.user_id,
+                    reply.user_name,
+                    text,
+                    attachment.content_type if attachment else ContentType.TEXT,
+                    attachment.file_name if attachment else "",
+                    attachment.mime_type if attachment else "",
+                    None if refusal or attachment is None else attachment.data,
+                    str(uuid.uuid4()),
+                    state,
+                    error_text(refusal) or None,
+                    time.time(),
+                ),
+            )
+            added += cursor.rowcount
         await self._db.commit()
-        if cursor.rowcount:
+        if added:
             (self._wakeups.feedback if refusal else self._wakeups.outbox).set()
-        return cursor.rowcount > 0
+        return added > 0
+
+    async def lead(self, item: Outgoing) -> Outgoing | None:
+        """The first part of the reply ``item`` is a later part of (the file a caption follows)."""
+        found = await self._select("chat_id = ? AND tg_message_id = ? AND part = 0", (item.chat_id, item.tg_message_id))
+        return found[0] if found else None
 
     async def due(self, limit: int = 20) -> list[Outgoing]:
         """Replies not yet settled with Bybit, oldest first."""
@@ -92,10 +110,7 @@ class Outbox(Table):
         marks = ",".join("?" * len(order_ids))
         query = f"""SELECT id FROM outbox WHERE order_id IN ({marks}) AND state IN (?, ?)
                     AND (bybit_msg_id = ? OR (bybit_msg_id IS NULL AND (msg_uuid = ?
-                         OR (CASE WHEN file_url IS NULL THEN text
-                                  WHEN instr(file_url, '?') = 0 THEN file_url
-                                  ELSE substr(file_url, 1, instr(file_url, '?') - 1) END = ?
-                             AND created_at * 1000 BETWEEN ? AND ?))))
+                         OR ({_REPLY_KEY} = ? AND created_at * 1000 BETWEEN ? AND ?))))
                     ORDER BY bybit_msg_id IS NULL, id LIMIT 1"""
         window = (created_ms - ECHO_WINDOW_MS, created_ms + ECHO_CLOCK_SLACK_MS)
         key = text.split("?", 1)[0]  # a file's path is signed anew on every list call
@@ -108,21 +123,58 @@ class Outbox(Table):
         await self._db.commit()
         return True
 
-    async def feedback_owed(self, limit: int = 20) -> list[Outgoing]:
-        """Settled replies whose teammate has not been told yet."""
-        return await self._select(
-            "state IN (?, ?, ?) AND feedback_done = 0 ORDER BY id LIMIT ?",
-            (OutState.SENT, OutState.REFUSED, OutState.DISABLED, limit),
-        )
+    async def which_sent(self, item: Outgoing, counterparty: str, found: Sequence[str]) -> str | None:
+        """Which of ``found`` (your messages with the reply's text in the session chat with ``counterparty``,
+        oldest first) is the reply itself; None if it never arrived.
 
-    async def feedback_given(self, item_id: int) -> None:
-        """The teammate was told."""
-        await self._db.execute("UPDATE outbox SET feedback_done = 1 WHERE id = ?", (item_id,))
+        A message another reply is linked to is that reply's. Replies are sent one at a time, in order, so
+        the earlier replies with the same text that went without a link hold the oldest of the rest, and
+        this one, if it arrived, is the newest: two identical texts never claim one message. Earlier
+        replies are counted generously (a reply sent again is better than one lost).
+        """
+        if not found:
+            return None
+        marks = ",".join("?" * len(found))
+        query = f"SELECT bybit_msg_id FROM outbox WHERE id != ? AND bybit_msg_id IN ({marks})"
+        async with self._db.execute(query, (item.id, *found)) as cursor:
+            claimed = {row[0] for row in await cursor.fetchall()}
+        free = [msg_id for msg_id in found if msg_id not in claimed]
+        query = f"""SELECT COUNT(*) FROM outbox WHERE id < ? AND state = ? AND bybit_msg_id IS NULL AND {_REPLY_KEY} = ?
+                    AND sent_at >= ? AND order_id IN
+                        (SELECT order_id FROM orders WHERE json_extract(info, '$.targetUserMaskId') = ?)"""
+        params = (item.id, OutState.SENT, item.key, item.created_at - SENT_LOOKBACK, counterparty)
+        async with self._db.execute(query, params) as cursor:
+            row = await cursor.fetchone()
+        earlier = int(row[0]) if row else 0
+        return free[-1] if len(free) > earlier else None
+
+    async def feedback_owed(self, limit: int = 20) -> list[tuple[Outgoing, ...]]:
+        """Replies whose every part is settled and whose teammate has not been told yet, each with its parts."""
+        owed = """SELECT chat_id, tg_message_id FROM outbox WHERE feedback_done = 0
+                   GROUP BY chat_id, tg_message_id HAVING SUM(state IN (?, ?)) = 0 ORDER BY MIN(id) LIMIT ?"""
+        rows = await self._select(
+            f"(chat_id, tg_message_id) IN ({owed}) ORDER BY id", (OutState.QUEUED, OutState.SENDING, limit)
+        )
+        replies: dict[tuple[int, int], list[Outgoing]] = {}
+        for row in rows:
+            replies.setdefault((row.chat_id, row.tg_message_id), []).append(row)
+        return [tuple(parts) for parts in replies.values()]
+
+    async def feedback_given(self, reply: Outgoing) -> None:
+        """The teammate was told what became of the reply (all its parts)."""
+        await self._db.execute(
+            "UPDATE outbox SET feedback_done = 1 WHERE chat_id = ? AND tg_message_id = ?",
+            (reply.chat_id, reply.tg_message_id),
+        )
         await self._db.commit()
 
     async def counts(self) -> dict[OutState, int]:
-        """Replies by state (for /status)."""
-        async with self._db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state") as cursor:
+        """Replies by state (for /status): a reply of several parts is where its first unsent part is."""
+        query = """SELECT COALESCE((SELECT p.state FROM outbox p
+                                    WHERE p.chat_id = o.chat_id AND p.tg_message_id = o.tg_message_id AND p.state != ?
+                                    ORDER BY p.part LIMIT 1), ?), COUNT(*)
+                   FROM outbox o WHERE o.part = 0 GROUP BY 1"""
+        async with self._db.execute(query, (OutState.SENT, OutState.SENT)) as cursor:
             found = {OutState(row[0]): int(row[1]) for row in await cursor.fetchall()}
         return {state: found.get(state, 0) for state in OutState}
 
@@ -142,6 +194,7 @@ def _outgoing(row: aiosqlite.Row) -> Outgoing:
         id=row["id"],
         chat_id=row["chat_id"],
         tg_message_id=row["tg_message_id"],
+        part=row["part"],
         order_id=row["order_id"],
         user_id=row["user_id"],
         user_name=row["user_name"],

@@ -128,6 +128,8 @@ class Outgoing(NewReply):
     """A teammate's reply in the outbox, with where it is on its way to Bybit."""
 
     id: int
+    part: int = 0
+    """Which of the reply's Bybit messages this is: 0 the text or the file, 1 a file's caption."""
     msg_uuid: str
     state: OutState
     attempts: int

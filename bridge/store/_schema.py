@@ -139,6 +139,44 @@ MIGRATIONS: tuple[Migration, ...] = (
     ALTER TABLE orders ADD COLUMN made_topic INTEGER;
     """,
     ),
+    Migration(
+        "a reply may go as several Bybit messages (a file, then its caption): the outbox holds one row per part",
+        """
+    CREATE TABLE outbox_parts (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id       INTEGER NOT NULL,
+        tg_message_id INTEGER NOT NULL,
+        part          INTEGER NOT NULL DEFAULT 0,
+        order_id      TEXT NOT NULL REFERENCES orders(order_id),
+        user_id       INTEGER,
+        user_name     TEXT NOT NULL DEFAULT '',
+        text          TEXT NOT NULL,
+        content_type  TEXT NOT NULL DEFAULT 'str',
+        file_name     TEXT NOT NULL DEFAULT '',
+        mime_type     TEXT NOT NULL DEFAULT '',
+        file_data     BLOB,
+        file_url      TEXT,
+        msg_uuid      TEXT NOT NULL UNIQUE,
+        state         TEXT NOT NULL,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        created_at    REAL NOT NULL,
+        sent_at       REAL,
+        bybit_msg_id  TEXT,
+        feedback_done INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (chat_id, tg_message_id, part)
+    );
+    INSERT INTO outbox_parts (id, chat_id, tg_message_id, order_id, user_id, user_name, text, content_type,
+        file_name, mime_type, file_data, file_url, msg_uuid, state, attempts, last_error, created_at, sent_at,
+        bybit_msg_id, feedback_done)
+    SELECT id, chat_id, tg_message_id, order_id, user_id, user_name, text, content_type, file_name, mime_type,
+        file_data, file_url, msg_uuid, state, attempts, last_error, created_at, sent_at, bybit_msg_id, feedback_done
+    FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_parts RENAME TO outbox;
+    CREATE INDEX outbox_by_state ON outbox(state, id);
+    """,
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -529,6 +529,48 @@ async def test_user_document_arrives_and_downloads(bot: Bot, fake_telegram: Fake
     assert downloaded is not None and downloaded.read() == b"%PDF-1.4 bill"
 
 
+async def test_user_videos_voice_notes_stickers_and_audio_arrive_as_telegram_gives_them(
+    bot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.user_sends_file(GROUP, "video", b"mp4", mime_type="video/mp4", file_name="v.mp4", caption="see")
+    fake_telegram.user_sends_file(GROUP, "voice", b"ogg")
+    fake_telegram.user_sends_file(GROUP, "video_note", b"round")
+    fake_telegram.user_sends_file(GROUP, "sticker", b"webp")
+    for data in (b"mp3 1", b"mp3 2"):
+        fake_telegram.user_sends_file(GROUP, "audio", data, mime_type="audio/mpeg", media_group_id="album-1")
+
+    messages = [u.message for u in await bot.get_updates() if u.message is not None]
+    assert [m.content_type for m in messages] == ["video", "voice", "video_note", "sticker", "audio", "audio"]
+    video, voice = messages[0].video, messages[1].voice
+    assert video is not None and (video.mime_type, video.file_name, messages[0].caption) == (
+        "video/mp4",
+        "v.mp4",
+        "see",
+    )
+    assert voice is not None and voice.mime_type == "audio/ogg"
+    assert [m.media_group_id for m in messages[4:]] == ["album-1", "album-1"]
+    note = messages[2].video_note
+    assert note is not None
+    path = (await bot.get_file(note.file_id)).file_path
+    assert path is not None and path.startswith("video_notes/")
+    with pytest.raises(ValueError, match="no caption"):
+        fake_telegram.user_sends_file(GROUP, "sticker", b"webp", caption="hi")
+
+
+async def test_messages_posted_as_the_group_or_a_channel_carry_sender_chat(
+    bot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.user_says(GROUP, "as the group", anonymous="group")
+    fake_telegram.user_says(GROUP, "as a channel", anonymous="channel")
+    fake_telegram.user_says(GROUP, "as myself")
+
+    posted = [u.message for u in await bot.get_updates() if u.message is not None]
+    senders = [
+        (m.from_user and m.from_user.id, m.sender_chat and (m.sender_chat.id, m.sender_chat.type)) for m in posted
+    ]
+    assert senders == [(1087968824, (GROUP, "supergroup")), (136817688, (-1002000000001, "channel")), (777, None)]
+
+
 async def test_files_the_bot_sent_download(bot: Bot) -> None:
     sent = await bot.send_document(GROUP, BufferedInputFile(b"statement", "statement.pdf"))
 

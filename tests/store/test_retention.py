@@ -41,7 +41,7 @@ async def test_prune_forgets_settled_history_of_long_unwatched_orders(tmp_path: 
         await store.outbox.add(reply)
         [queued] = await store.outbox.due()
         await store.outbox.settle(queued.id, OutState.SENT)
-        await store.outbox.feedback_given(queued.id)
+        await store.outbox.feedback_given(queued)
         await store.orders.unwatch("1")
 
         assert await store.orders.prune(time.time() - 60) == Pruned(0, 0, 0, 0)  # unwatched too recently

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bridge.bybit import ContentType
 from bridge.errors import SchemaTooNew
-from bridge.store import MIGRATIONS, SCHEMA_VERSION, State, Store
+from bridge.store import MIGRATIONS, SCHEMA_VERSION, Attachment, NewReply, OutState, State, Store
 from tests.factories import message, order
 
 
@@ -87,3 +88,33 @@ async def test_messages_of_orders_no_longer_watched_are_still_delivered(tmp_path
         assert await store.messages.chats_with_work() == {-100}
         await store.orders.watch(info, -100, None, 1)
         assert (await store.messages.queue()).unwatched == 0
+
+
+async def test_replies_queued_before_parts_keep_their_place_and_a_caption_becomes_a_part(tmp_path: Path) -> None:
+    path = tmp_path / "parts.db"
+    before_parts = next(n for n, step in enumerate(MIGRATIONS) if "one row per part" in step.description)
+    with sqlite3.connect(path) as db:
+        db.executescript("".join(step.script + ";" for step in MIGRATIONS[:before_parts]))
+        db.execute(f"PRAGMA user_version = {before_parts}")
+        db.execute(
+            "INSERT INTO orders (order_id, chat_id, info, watched_at) VALUES (?, ?, ?, 0)",
+            ("1", -100, order().model_dump_json(by_alias=True)),
+        )
+        db.execute(
+            """INSERT INTO outbox (chat_id, tg_message_id, order_id, text, msg_uuid, state, created_at)
+               VALUES (-100, 7, '1', 'queued before', 'u-1', 'queued', 0)"""
+        )
+    async with await Store.open(path) as store:
+        photo = Attachment(b"png", "photo.jpg", "image/jpeg", ContentType.PICTURE)
+        assert await store.outbox.add(NewReply(-100, 8, "1", 5, "Ann", "see the receipt", photo))
+        assert not await store.outbox.add(NewReply(-100, 8, "1", 5, "Ann", "see the receipt", photo))  # once
+        due = await store.outbox.due()
+        assert [(r.tg_message_id, r.part, r.text, r.file is not None) for r in due] == [
+            (7, 0, "queued before", False),
+            (8, 0, "", True),
+            (8, 1, "see the receipt", False),
+        ]
+        for reply in due:
+            await store.outbox.settle(reply.id, OutState.SENT)
+        assert [len(parts) for parts in await store.outbox.feedback_owed()] == [1, 2]
+        assert (await store.outbox.counts())[OutState.SENT] == 2  # replies, not parts

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from aiogram import Bot, F
+from aiogram.enums import ContentType as MessageType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import CommandObject
 from aiogram.types import Message
@@ -24,15 +25,29 @@ commands = Commands("replies")
 
 @dataclass(frozen=True)
 class ReplyPolicy:
-    """Who may send to Bybit from Telegram: anyone in a served chat, or only ``allowed`` user ids."""
+    """Who may send to Bybit from Telegram: anyone in a served chat, or only ``allowed`` user ids.
+
+    A message posted anonymously (as the group or as a channel) has no author to check: it is sent only
+    when nobody is singled out (``allowed`` empty) and ``from_anonymous`` says so.
+    """
 
     enabled: bool
     allowed: frozenset[int]
+    from_anonymous: bool = False
 
-    def refusal(self, user_id: int | None, text: str) -> str:
+    def refusal(self, user_id: int | None, text: str, *, anonymous: bool = False) -> str:
         """Why this reply will not be sent ("" when it may be)."""
         if not self.enabled:
             return "sending to Bybit is turned off here (REPLIES_ENABLED=false)"
+        if anonymous and self.allowed:
+            return (
+                "it was posted anonymously (as the group or a channel), so TELEGRAM_REPLY_USER_IDS cannot vouch for it"
+            )
+        if anonymous and not self.from_anonymous:
+            return (
+                "it was posted anonymously (as the group or a channel), so nobody can tell who sent it"
+                " (REPLIES_FROM_ANONYMOUS=true lets such replies through)"
+            )
         if self.allowed and user_id not in self.allowed:
             return "you may not send to Bybit from here (TELEGRAM_REPLY_USER_IDS)"
         if len(text) > MAX_REPLY_CHARS:
@@ -59,7 +74,8 @@ async def reply(message: Message, store: Store, replies: ReplyPolicy) -> None:
 
 
 async def reply_with_file(message: Message, bot: Bot, store: Store, replies: ReplyPolicy) -> None:
-    """A photo or file sent as a reply goes to the order's Bybit chat (jpg, png, pdf or mp4, as Bybit takes)."""
+    """A photo, file or video sent as a reply goes to the order's Bybit chat (jpg, png, pdf or mp4, as Bybit
+    takes); its caption follows as a text."""
     order_id = await replied_order(message, store)
     if order_id is None:
         return
@@ -70,6 +86,10 @@ async def reply_with_file(message: Message, bot: Bot, store: Store, replies: Rep
         document = message.document
         file_id, size, name = document.file_id, document.file_size, document.file_name or "file"
         mime = document.mime_type or ""
+    elif message.video:
+        video = message.video
+        file_id, size, name = video.file_id, video.file_size, video.file_name or f"video-{message.message_id}.mp4"
+        mime = video.mime_type or ""
     else:
         return
     content_type = ACCEPTED_FILES.get(mime)
@@ -88,6 +108,16 @@ async def reply_with_file(message: Message, bot: Bot, store: Store, replies: Rep
             reason = ""
             attachment = Attachment(data.read() if data else b"", name, mime, content_type)
     await _queue(message, store, replies, order_id, message.caption or "", file=attachment, reason=reason)
+
+
+async def reply_bybit_cannot_take(message: Message, store: Store, replies: ReplyPolicy) -> None:
+    """Any other reply (a voice message, a video note, a sticker, a location…) is not sent, and says so."""
+    order_id = await replied_order(message, store)
+    if order_id is None:
+        return
+    kind = UNSENDABLE.get(message.content_type, f"a {message.content_type.replace('_', ' ')}")
+    reason = f"Bybit's chat takes text, photos, PDF and mp4 files only, not {kind}"
+    await _queue(message, store, replies, order_id, "", reason=reason)
 
 
 @commands.command("send", "[ORDER_ID] TEXT", "send TEXT to the buyer's Bybit chat (in an order's topic: that order)")
@@ -121,9 +151,11 @@ async def _queue(
     reason: str = "",
 ) -> None:
     """Write the reply to the outbox (once per Telegram message), or record why it will not be sent."""
-    user = message.from_user
+    user, anonymous = message.from_user, message.sender_chat
     user_id, name = (user.id, user.full_name) if user else (None, "")
-    reason = replies.refusal(user_id, text) or reason
+    if anonymous is not None:  # ``from`` is Telegram's stand-in bot: name the group or channel instead
+        name = f"{anonymous.title or anonymous.id} (anonymous)"
+    reason = replies.refusal(user_id, text, anonymous=anonymous is not None) or reason
     new = NewReply(message.chat.id, message.message_id, order_id, user_id, name, text, file)
     if await store.outbox.add(new, reason) and not reason:
         log.info("order %s: %s (user %s) replied from Telegram; queued for Bybit", order_id, name, user_id)
@@ -131,9 +163,10 @@ async def _queue(
 
 TEAM_REPLIES = (
     (reply, F.reply_to_message & F.text & ~F.text.startswith("/")),
-    (reply_with_file, F.reply_to_message & (F.photo | F.document)),
+    (reply_with_file, F.reply_to_message & (F.photo | F.document | F.video)),
+    (reply_bybit_cannot_take, F.reply_to_message & ~F.text),
 )
-"""Registered after the commands: a plain text reply, a photo or a file."""
+"""Registered after the commands, in this order: a plain text reply, a photo, file or video, anything else."""
 ACCEPTED_FILES = {
     "image/jpeg": ContentType.PICTURE,
     "image/png": ContentType.PICTURE,
@@ -141,3 +174,16 @@ ACCEPTED_FILES = {
     "video/mp4": ContentType.VIDEO,
 }
 """MIME types Bybit's chat takes (jpg, png, pdf, mp4), as the content type they are sent with."""
+UNSENDABLE: dict[str, str] = {
+    MessageType.VOICE: "a voice message",
+    MessageType.VIDEO_NOTE: "a round video message",
+    MessageType.STICKER: "a sticker",
+    MessageType.AUDIO: "an audio file",
+    MessageType.LOCATION: "a location",
+    MessageType.VENUE: "a place",
+    MessageType.CONTACT: "a contact",
+    MessageType.POLL: "a poll",
+    MessageType.DICE: "a dice",
+    MessageType.STORY: "a story",
+}
+"""How a "not sent" answer names what a teammate sent (others by Telegram's own name for it)."""

@@ -32,22 +32,32 @@ class Feedback:
         """Give whatever feedback is owed, whenever more is, forever."""
         while True:
             self._store.wakeups.feedback.clear()
-            for item in await self._store.outbox.feedback_owed():
-                await self._give(item)
+            for reply in await self._store.outbox.feedback_owed():
+                await self._give(reply)
             await wait_event(self._store.wakeups.feedback, IDLE_RECHECK)
 
-    async def _give(self, item: Outgoing) -> None:
-        chat_id = item.chat_id
+    async def _give(self, parts: tuple[Outgoing, ...]) -> None:
+        """A 👍 when every part of the reply went; else why not (and what went, when a caption did not)."""
+        first = parts[0]
+        chat_id = first.chat_id
+        unsent = [part for part in parts if part.state is not OutState.SENT]
         try:
-            if item.state is OutState.SENT:
+            if not unsent:
                 reaction: list[ReactionTypeEmoji | ReactionTypeCustomEmoji | ReactionTypePaid] = [
                     ReactionTypeEmoji(emoji=SENT_REACTION)
                 ]
-                await self._call(chat_id, lambda: self._bot.set_message_reaction(chat_id, item.tg_message_id, reaction))
+                await self._call(
+                    chat_id, lambda: self._bot.set_message_reaction(chat_id, first.tg_message_id, reaction)
+                )
             else:
-                text = f"⚠️ <b>Not sent</b> to the buyer's Bybit chat: {html.escape(item.last_error)}."
-                reply = ReplyParameters(message_id=item.tg_message_id, allow_sending_without_reply=True)
+                reason = html.escape(unsent[0].last_error)
+                text = (
+                    f"⚠️ <b>Not sent</b> to the buyer's Bybit chat: {reason}."
+                    if unsent[0] is first
+                    else f"⚠️ The file went to the buyer's Bybit chat, but its caption was <b>not sent</b>: {reason}."
+                )
+                reply = ReplyParameters(message_id=first.tg_message_id, allow_sending_without_reply=True)
                 await self._call(chat_id, lambda: self._bot.send_message(chat_id, text, reply_parameters=reply))
         except (TelegramBadRequest, ChatUnavailable, TelegramTimedOut) as exc:  # feedback is a courtesy: once
-            log.warning("chat %s: could not tell the sender of reply %d its outcome (%s)", chat_id, item.id, exc)
-        await self._store.outbox.feedback_given(item.id)
+            log.warning("chat %s: could not tell the sender of reply %d its outcome (%s)", chat_id, first.id, exc)
+        await self._store.outbox.feedback_given(first)
