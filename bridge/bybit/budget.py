@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -42,24 +43,29 @@ def _result(answer: Outcome | int) -> str:
 
 @dataclass
 class BudgetStats:
-    """Requests sent to Bybit: how many in the last minute, by endpoint since start, and how each ended."""
+    """Requests sent to Bybit: the last minute's by endpoint and result, and every one since start."""
 
     reads_per_second: float
-    sent: deque[float] = field(default_factory=deque)
+    recent: deque[tuple[float, str, str]] = field(default_factory=deque)
+    """(when, endpoint, result) of the requests of the last minute; the result is "" until answered."""
     by_endpoint: Counter[str] = field(default_factory=Counter)
     results: Counter[tuple[str, str]] = field(default_factory=Counter)
+    clock: Callable[[], float] = time.monotonic
 
     def record(self, path: str) -> None:
         """One request is on its way to Bybit."""
-        now = time.monotonic()
-        self.sent.append(now)
+        now = self.clock()
+        self.recent.append((now, endpoint(path), ""))
         self.by_endpoint[endpoint(path)] += 1
-        while self.sent and now - self.sent[0] > WINDOW:
-            self.sent.popleft()
+        while self.recent and now - self.recent[0][0] > WINDOW:
+            self.recent.popleft()
 
     def answered(self, path: str, answer: Outcome | int) -> None:
         """A request to ``path`` ended: with Bybit's return code, or an :class:`Outcome`."""
-        self.results[endpoint(path), _result(answer)] += 1
+        result = _result(answer)
+        self.results[endpoint(path), result] += 1
+        if result == RATE_LIMITED:
+            self.recent.append((self.clock(), endpoint(path), result))
 
     @property
     def rate_limited(self) -> int:
@@ -71,17 +77,23 @@ class BudgetStats:
         """Requests sent since start."""
         return sum(self.by_endpoint.values())
 
+    def _last_minute(self) -> list[tuple[float, str, str]]:
+        now = self.clock()
+        return [entry for entry in self.recent if now - entry[0] <= WINDOW]
+
     def per_second(self) -> float:
         """Requests a second over the last minute."""
-        now = time.monotonic()
-        return sum(1 for moment in self.sent if now - moment <= WINDOW) / WINDOW
+        return sum(1 for _, _, result in self._last_minute() if not result) / WINDOW
 
     def summary(self) -> str:
-        """One line: the rate against the budget, the busiest endpoints, rate-limit answers."""
-        busiest = ", ".join(f"{name} {count}" for name, count in self.by_endpoint.most_common(3)) or "none yet"
+        """One line, all of the last minute: the rate against the budget, the busiest endpoints, rate limits."""
+        minute = self._last_minute()
+        calls = Counter(name for _, name, result in minute if not result)
+        busiest = ", ".join(f"{name} {count}" for name, count in calls.most_common(3)) or "none"
+        limited = sum(1 for _, _, result in minute if result)
         return (
-            f"{self.per_second():.2f}/s of {self.reads_per_second:g}/s over the last minute;"
-            f" most calls: {busiest}; rate-limited {self.rate_limited} time(s)"
+            f"{self.per_second():.2f}/s of {self.reads_per_second:g}/s over the last minute; most calls in it:"
+            f" {busiest}; rate-limited {limited} time(s) in it ({self.rate_limited} since start)"
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 import pytest
 
@@ -41,7 +42,19 @@ async def test_each_request_is_counted_by_endpoint_and_result(fake_bybit: FakeBy
     }
     assert client.stats.rate_limited == 1
     assert client.stats.by_endpoint == {INFO: 4, "order/pending/simplifyList": 1}
-    assert "rate-limited 1 time(s)" in client.stats.summary()
+    assert "rate-limited 1 time(s) in it (1 since start)" in client.stats.summary()
+    assert f"most calls in it: {INFO} 4, order/pending/simplifyList 1" in client.stats.summary()
+
+
+async def test_the_budget_line_counts_the_last_minute_only(fake_bybit: FakeBybit) -> None:
+    """Before: the busiest endpoints were counted since start beside a rate of the last minute."""
+    order = fake_bybit.add_order()
+    async with quick_client(fake_bybit.url, fake_bybit) as client:
+        await client.order_info(order.id)
+        client.stats.clock = lambda: time.monotonic() + 61  # a minute later
+        await client.pending_order_pages()
+    assert "most calls in it: order/pending/simplifyList 1;" in client.stats.summary()
+    assert client.stats.by_endpoint == {INFO: 1, "order/pending/simplifyList": 1}
 
 
 async def test_requests_that_reach_nobody_count_as_transport_errors(fake_bybit: FakeBybit) -> None:
