@@ -297,6 +297,8 @@ class _Fault(_Plan):
     status: int
     description: str
     retry_after: int | None = None
+    page: bool = False
+    """Answer with an HTML page (as a proxy in the way does), not Telegram's JSON."""
 
 
 @dataclass
@@ -326,13 +328,18 @@ def _take(plans: list[_PlanT], method: str) -> _PlanT | None:
 class _ApiError(Exception):
     """A refusal in Telegram's ``{"ok": false, …}`` form."""
 
-    def __init__(self, status: int, description: str, parameters: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, status: int, description: str, parameters: dict[str, int] | None = None, *, page: bool = False
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.parameters = parameters
+        self.page = page
 
     def response(self) -> web.Response:
+        if self.page:
+            return web.Response(status=self.status, text=self.description, content_type="text/html")
         payload: dict[str, Any] = {"ok": False, "error_code": self.status, "description": self.description}
         if self.parameters:
             payload["parameters"] = self.parameters
@@ -851,14 +858,22 @@ class FakeTelegram(LoopbackServer):
         self._faults.append(_Fault(method, times, 429, description, retry_after))
 
     def inject_error(
-        self, status: int, description: str, times: int = 1, method: str | None = None, *, after: int = 0
+        self,
+        status: int,
+        description: str,
+        times: int = 1,
+        method: str | None = None,
+        *,
+        after: int = 0,
+        page: bool = False,
     ) -> None:
         """Answer the next ``times`` send calls (or calls to ``method``) with ``status`` and ``description``.
 
         E.g. ``inject_error(400, "Bad Request: can't parse entities: …", times=3)`` refuses the next three sends
         whatever their content, as a parse error would. ``after`` lets that many matching calls pass first.
+        ``page`` answers with ``description`` as an HTML page instead of Telegram's JSON, as a proxy does.
         """
-        self._faults.append(_Fault(method, times, status, description, after=after))
+        self._faults.append(_Fault(method, times, status, description, after=after, page=page))
 
     def inject_slow_response(
         self, seconds: float, times: int = 1, method: str | None = None, *, after: int = 0
@@ -1100,7 +1115,7 @@ class FakeTelegram(LoopbackServer):
         if fault.retry_after is not None:
             self.flood_errors += 1
             return _retry_after(fault.retry_after)
-        return _ApiError(fault.status, fault.description)
+        return _ApiError(fault.status, fault.description, page=fault.page)
 
     def _scaled(self, pace: tuple[int, float]) -> _SlidingWindow:
         return _SlidingWindow(pace[0] * self._flood_scale, pace[1])

@@ -2,21 +2,23 @@
 
 Every way a post can fail ends in one of three places: delivered, *held* (the chat is paused, or
 the message waits for a fresh media link, for the media host or for Telegram to confirm in time; all
-show in /status and resume by themselves) or *dead-lettered* (Telegram refused it for good; /status
-counts it and /retry sends it again). A held message holds its order's later messages, so each
-order's messages stay in order.
+show in /status and resume by themselves) or *dead-lettered* (Telegram refused it for good, or it
+failed in a way nobody foresaw; /status counts it and /retry sends it again). A held message holds
+its order's later messages, so each order's messages stay in order; one message's trouble never
+stops its chat.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass, field
 
 from aiogram.exceptions import TelegramBadRequest, TelegramEntityTooLarge, TelegramMigrateToChat
 
-from bridge.errors import ChatUnavailable, MediaUnavailable, TelegramTimedOut
+from bridge.errors import ChatUnavailable, MediaUnavailable, TelegramTimedOut, describe
 from bridge.store import Pending, Store, Watch
 from bridge.tasks import Supervisor, wait_event
 from bridge.telegram.constants import MessageLimit
@@ -179,6 +181,10 @@ class Delivery:
             await self._home_failed(watch, exc.message)
         except TelegramTimedOut as exc:
             await self._home_failed(watch, str(exc))
+        except _BEYOND_ONE_ORDER:
+            raise
+        except Exception as exc:  # unforeseen: this order's home waits and is tried again, the chat goes on
+            await self._home_failed(watch, describe(exc))
         else:
             self._home_failures.pop(watch.order_id, None)
 
@@ -228,6 +234,11 @@ class Delivery:
             return
         except TelegramBadRequest as exc:
             await self._dead_letter(watch, seqs, exc.message)
+            return
+        except _BEYOND_ONE_ORDER:
+            raise
+        except Exception as exc:  # unforeseen (a reply aiogram cannot decode, …): this post only, never its chat
+            await self._dead_letter(watch, seqs, describe(exc), unexpected=exc)
             return
         await self._store.messages.mark_delivered(seqs, chat_id, ids)
 
@@ -301,15 +312,23 @@ class Delivery:
         log.warning("order %s: its topic is closed; posting in the general thread", watch.order_id)
         await self._store.orders.set_home(watch.order_id, None, card)
 
-    async def _dead_letter(self, watch: Watch, seqs: list[int], reason: str) -> None:
+    async def _dead_letter(
+        self, watch: Watch, seqs: list[int], reason: str, *, unexpected: Exception | None = None
+    ) -> None:
         await self._store.messages.dead_letter(seqs, reason)
         self._call.stats.errors["dead_lettered"] += len(seqs)
         log.error(
-            "order %s: Telegram refused %d message(s) for good (%s); /retry sends them again",
+            "order %s: %s %d message(s) (%s); /retry sends them again",
             watch.order_id,
+            "failed unexpectedly on" if unexpected else "Telegram refused for good",
             len(seqs),
             reason,
+            exc_info=unexpected,
         )
+
+
+_BEYOND_ONE_ORDER = (ChatUnavailable, TelegramMigrateToChat, sqlite3.Error)
+"""Failures about the whole chat (or the store), not one order: the worker acts on them, never a dead letter."""
 
 
 def _ids(item: Pending) -> tuple[str, str]:
