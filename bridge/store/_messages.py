@@ -6,7 +6,7 @@ import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from bridge.bybit import ChatMessage
-from bridge.store._records import Pending, Queue, State, Table, watch_from_row
+from bridge.store._records import Pending, Queue, State, Table, watch_from_row, writes
 
 
 class Messages(Table):
@@ -24,6 +24,7 @@ class Messages(Table):
         ) as cursor:
             return {str(row[0]) for row in await cursor.fetchall()}
 
+    @writes
     async def record(self, entries: Iterable[tuple[str, ChatMessage, State]]) -> int:
         """Record seen messages as (order id, message, state) in one transaction; returns new pending count.
 
@@ -46,6 +47,7 @@ class Messages(Table):
             self._wakeups.delivery.set()
         return added
 
+    @writes
     async def finish_backfill(self, order_ids: Sequence[str], limit: int) -> int:
         """Newly watched orders take over their waiting messages, then count as backfilled; returns how many moved.
 
@@ -96,6 +98,7 @@ class Messages(Table):
             for row in rows
         ]
 
+    @writes
     async def request_refresh(self, seq: int) -> None:
         """The message's media link expired: hold it (and its order's later messages) for a fresh link."""
         await self._db.execute("UPDATE messages SET state = ? WHERE seq = ?", (State.REFRESH, seq))
@@ -117,6 +120,7 @@ class Messages(Table):
         ) as cursor:
             return {str(row[0]) for row in await cursor.fetchall()}
 
+    @writes
     async def refreshed(self, wanted: Collection[str], links: Mapping[str, str]) -> None:
         """Back to pending with the fresh links Bybit gave (a message not found keeps its old link)."""
         for msg_id in wanted:
@@ -129,6 +133,7 @@ class Messages(Table):
         await self._db.commit()
         self._wakeups.delivery.set()
 
+    @writes
     async def hold(self, seq: int, until: float, reason: str) -> None:
         """Keep a message (and its order's later ones) waiting until ``until``; the first hold starts its clock."""
         await self._db.execute(
@@ -172,6 +177,7 @@ class Messages(Table):
         pending, held, dead, delivered, seen = (int(value or 0) for value in (row or (0, 0, 0, 0, 0)))
         return Queue(pending=pending, held=held, dead=dead, delivered=delivered, seen=seen)
 
+    @writes
     async def mark_delivered(self, seqs: Sequence[int], chat_id: int, telegram_ids: Sequence[int]) -> None:
         """Telegram confirmed: mark the messages delivered and remember which posts became of them."""
         now = time.time()
@@ -190,6 +196,7 @@ class Messages(Table):
             await self._remember_posts(chat_id, rows[-1]["order_id"], rows[-1]["msg_id"], telegram_ids)
         await self._db.commit()
 
+    @writes
     async def mark_part(self, seq: int, parts_done: int, chat_id: int, telegram_id: int) -> None:
         """One part of a long message is confirmed: a retry resumes after it."""
         await self._db.execute("UPDATE messages SET parts_done = ? WHERE seq = ?", (parts_done, seq))
@@ -205,6 +212,7 @@ class Messages(Table):
             [(chat_id, tg_id, order_id, msg_id) for tg_id in telegram_ids],
         )
 
+    @writes
     async def note_failure(self, seq: int, error: str) -> int:
         """Count a failed delivery attempt (the message stays pending); returns the attempts so far."""
         await self._db.execute(
@@ -215,6 +223,7 @@ class Messages(Table):
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
+    @writes
     async def dead_letter(self, seqs: Sequence[int], error: str) -> None:
         """Telegram refused these for good: out of the queue, counted in /status, back with /retry."""
         await self._db.executemany(
@@ -223,6 +232,7 @@ class Messages(Table):
         )
         await self._db.commit()
 
+    @writes
     async def retry_dead(self, chat_id: int) -> int:
         """Put a chat's dead-lettered messages back in the queue; returns how many."""
         cursor = await self._db.execute(

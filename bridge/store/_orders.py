@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 
 from bridge.bybit import OrderInfo
-from bridge.store._records import ALERT_ID_PREFIX, OutState, Pruned, State, Table, Watch, watch_from_row
+from bridge.store._records import ALERT_ID_PREFIX, OutState, Pruned, State, Table, Watch, watch_from_row, writes
 
 
 class Orders(Table):
     """Watched orders: where their messages go, and their Telegram home."""
 
+    @writes
     async def watch(self, info: OrderInfo, chat_id: int, thread_id: int | None, user_id: int | None) -> None:
         """Start (or resume) forwarding an order to a chat; its history (or gap) is read anew, within the limit."""
         await self._db.execute(
@@ -27,6 +28,7 @@ class Orders(Table):
         self._wakeups.poller.set()
         self._wakeups.delivery.set()
 
+    @writes
     async def unwatch(self, order_id: str) -> bool:
         """Stop forwarding an order; False if it was not watched."""
         cursor = await self._db.execute(
@@ -44,6 +46,7 @@ class Orders(Table):
         ) as cursor:
             return await cursor.fetchone() is not None
 
+    @writes
     async def prune(self, unwatched_before: float) -> Pruned:
         """Forget what is settled of orders unwatched before ``unwatched_before`` (epoch seconds).
 
@@ -112,6 +115,7 @@ class Orders(Table):
         async with self._db.execute(query + " ORDER BY watched_at", params) as cursor:
             return [watch_from_row(row) for row in await cursor.fetchall()]
 
+    @writes
     async def update_info(self, info: OrderInfo, *, finished: bool = False) -> None:
         """Keep the latest order detail Bybit returned; its card is edited to match. ``finished``: from now on."""
         await self._db.execute(
@@ -127,11 +131,13 @@ class Orders(Table):
         """Watches of a chat whose card shows an old status."""
         return await self._select("card_stale = 1 AND home_ready = 1 AND chat_id = ?", (chat_id,))
 
+    @writes
     async def card_edited(self, order_id: str) -> None:
         """The card shows the latest order detail."""
         await self._db.execute("UPDATE orders SET card_stale = 0 WHERE order_id = ?", (order_id,))
         await self._db.commit()
 
+    @writes
     async def retire_finished(self, grace: float) -> list[str]:
         """Stop watching orders finished ``grace`` seconds ago whose messages are all delivered; their topics close."""
         async with self._db.execute(
@@ -153,6 +159,7 @@ class Orders(Table):
         """Retired orders of a chat whose topic is still open."""
         return await self._select("close_topic = 1 AND chat_id = ?", (chat_id,), active=False)
 
+    @writes
     async def topic_closed(self, order_id: str) -> None:
         """The order's topic is closed (or could not be): nothing more to do for it."""
         await self._db.execute("UPDATE orders SET close_topic = 0 WHERE order_id = ?", (order_id,))
@@ -163,6 +170,7 @@ class Orders(Table):
         async with self._db.execute(query, (int(active), *params)) as cursor:
             return [watch_from_row(row) for row in await cursor.fetchall()]
 
+    @writes
     async def set_home(self, order_id: str, thread_id: int | None, card_message_id: int | None) -> None:
         """The order's Telegram home is ready: its topic (if any) and its card."""
         await self._db.execute(
@@ -171,11 +179,13 @@ class Orders(Table):
         )
         await self._db.commit()
 
+    @writes
     async def topic_made(self, order_id: str, thread_id: int) -> None:
         """A forum topic was made for the order: the home, if it fails now, is finished in it later."""
         await self._db.execute("UPDATE orders SET made_topic = ? WHERE order_id = ?", (thread_id, order_id))
         await self._db.commit()
 
+    @writes
     async def reset_home(self, order_id: str) -> None:
         """The order's topic is gone: build a new home before its next message."""
         await self._db.execute(

@@ -39,7 +39,7 @@ async def status_report(health: Health, store: Store, chat_id: int, chat_api: st
     queue = await store.messages.queue()
     watches = await store.orders.active()
     here = sum(1 for w in watches if w.chat_id == chat_id)
-    paused = await store.chats.paused()
+    paused = await store.chats.paused() | health.telegram.store_holds
     replies = await store.outbox.counts()
     errors = health.poll.errors + health.telegram.errors
     error_text = ", ".join(f"{kind} {count}" for kind, count in sorted(errors.items())) or "none"

@@ -52,11 +52,14 @@ _RESULTS: tuple[tuple[type[Exception], str], ...] = (
 
 @dataclass
 class CallStats:
-    """What ``/status`` and the metrics report about Telegram: last success, errors by kind, every call's result."""
+    """What ``/status`` and the metrics report about Telegram: last success, errors by kind, every call's result,
+    and the chats whose posts are held because the store refused to record one (next try, epoch s; why).
+    """
 
     last_success: float | None = None
     errors: Counter[str] = field(default_factory=Counter)
     calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    store_holds: dict[int, tuple[float, str]] = field(default_factory=dict)
 
 
 def timed_out(exc: Exception) -> bool:

@@ -5,11 +5,14 @@ the message waits for a fresh media link, for the media host or for Telegram to 
 show in /status and resume by themselves) or *dead-lettered* (Telegram refused it for good, or it
 failed in a way nobody foresaw; /status counts it and /retry sends it again). A held message holds
 its order's later messages, so each order's messages stay in order; one message's trouble never
-stops its chat.
+stops its chat. When the store refuses to record a post Telegram took, the chat is held (in memory, shown
+in /status) and the record is made again until the store takes it: the post is never sent twice.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
 import sqlite3
@@ -28,6 +31,7 @@ from bridge.telegram.outgoing.pacing import BULK
 from bridge.telegram.outgoing.refusals import Refusal, refusal
 from bridge.telegram.outgoing.render import MediaPart, Part, TextPart, media_as_link, render, text_block
 from bridge.telegram.outgoing.sender import TelegramSender
+from bridge.telegram.outgoing.unsaved import Unsaved
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,8 @@ REOPEN_INTERVAL = 60.0  # a topic closed again this soon after the bridge reopen
 HOME_RETRY_BASE = 30.0  # seconds before retrying an order's home that failed, doubled per failure
 MAX_HOME_ATTEMPTS = 3  # then the order's messages go to the chat without a topic or card
 IDLE_RECHECK = 5.0
+STORE_RETRY_BASE = 1.0  # seconds a chat is held after the store refused a write, doubled per refusal
+STORE_RETRY_CAP = 60.0
 
 
 @dataclass
@@ -109,6 +115,8 @@ class Delivery:
         self._stopping = False
         self._reopened: dict[str, float] = {}
         self._home_failures: dict[str, tuple[int, float]] = {}
+        self._unsaved = Unsaved()
+        self._store_refusals: dict[int, int] = {}  # chat → the store's refusals in a row
 
     async def run(self) -> None:
         """Start a worker for every chat with work waiting, whenever more arrives, until :meth:`stop`."""
@@ -116,10 +124,12 @@ class Delivery:
             self._store.wakeups.delivery.clear()
             if not self._stopping:
                 paused = await self._store.chats.paused()
+                store_holds = self._call.stats.store_holds  # a chat's records the store refused come first
+                held = paused | store_holds
                 now = time.time()
-                for chat_id in await self._store.messages.chats_with_work():
+                for chat_id in await self._store.messages.chats_with_work() | store_holds.keys():
                     name = f"deliver:{chat_id}"
-                    if paused.get(chat_id, (0.0, ""))[0] <= now and not self._workers.running(name):
+                    if held.get(chat_id, (0.0, ""))[0] <= now and not self._workers.running(name):
                         serve = functools.partial(self._serve, chat_id, was_paused=chat_id in paused)
                         self._workers.spawn(name, serve, keep_alive=False)
             await wait_event(self._store.wakeups.delivery, IDLE_RECHECK)
@@ -129,10 +139,41 @@ class Delivery:
         self._stopping = True
         await self._workers.wait(timeout)
         await self._workers.stop()
+        for chat_id in self._unsaved.chats():
+            with contextlib.suppress(sqlite3.Error):
+                await self._unsaved.flush(chat_id)
+        if self._unsaved.kept():
+            log.error(
+                "the store never recorded %d post(s) Telegram took; they will be posted again after the restart",
+                self._unsaved.kept(),
+            )
 
     async def _serve(self, chat_id: int, *, was_paused: bool) -> None:
-        """Work through one chat until nothing is left, making new orders' homes between posts."""
+        """Work through one chat until nothing is left; while the store refuses to write, hold the chat."""
         BULK.set(True)  # this task's posts give way to command replies
+        try:
+            await self._work(chat_id, was_paused=was_paused)
+        except sqlite3.Error as exc:
+            self._store_refused(chat_id, exc)
+            return
+        if self._store_refusals.pop(chat_id, None) is not None:
+            self._call.stats.store_holds.pop(chat_id, None)
+            log.info("chat %s: the store takes writes again; its posts go on", chat_id)
+
+    def _store_refused(self, chat_id: int, exc: sqlite3.Error) -> None:
+        """Hold the chat (in memory: the store may not take even that) and try again ever later."""
+        refusals = self._store_refusals.get(chat_id, 0) + 1
+        self._store_refusals[chat_id] = refusals
+        delay = min(STORE_RETRY_CAP, STORE_RETRY_BASE * 2 ** (refusals - 1))
+        reason = f"the store refused a write: {exc}"
+        self._call.stats.store_holds[chat_id] = (time.time() + delay, reason)
+        asyncio.get_running_loop().call_later(delay, self._store.wakeups.delivery.set)
+        if refusals == 1:
+            log.error("chat %s: %s; its posts wait (none is sent twice), retrying ever less often", chat_id, reason)
+
+    async def _work(self, chat_id: int, *, was_paused: bool) -> None:
+        """Make the chat's records the store refused before, then post until nothing is left (homes between)."""
+        await self._unsaved.flush(chat_id)
         home_turn = True
         try:
             while not self._stopping:
@@ -174,7 +215,7 @@ class Delivery:
     async def _make_home(self, watch: Watch) -> None:
         """Make one order's home; a failure waits (then gives up on topic and card), never blocking the chat."""
         try:
-            await self._homes.ensure(watch)
+            await self._homes.ensure(watch, self._unsaved)
         except TelegramBadRequest as exc:
             if refusal(exc) is Refusal.NO_RIGHTS:
                 raise ChatUnavailable(exc.message) from None
@@ -220,7 +261,8 @@ class Delivery:
             for number, part in enumerate(parts[first.parts_done :], start=first.parts_done + 1):
                 sent = await self._send(chat_id, watch, part, first)
                 if number < len(parts):
-                    await self._store.messages.mark_part(first.seq, number, chat_id, sent)
+                    mark = functools.partial(self._store.messages.mark_part, first.seq, number, chat_id, sent)
+                    await self._unsaved.record(chat_id, mark)
                 ids.append(sent)
         except _Requeue:
             return
@@ -240,7 +282,7 @@ class Delivery:
         except Exception as exc:  # unforeseen (a reply aiogram cannot decode, …): this post only, never its chat
             await self._dead_letter(watch, seqs, describe(exc), unexpected=exc)
             return
-        await self._store.messages.mark_delivered(seqs, chat_id, ids)
+        await self._unsaved.record(chat_id, functools.partial(self._store.messages.mark_delivered, seqs, chat_id, ids))
 
     async def _send(self, chat_id: int, watch: Watch, part: Part, item: Pending, *, plain: bool = False) -> int:
         """Post one part, healing what can be healed; raises _Requeue when the post must wait."""

