@@ -69,8 +69,9 @@ class ChatUnavailable(BridgeError):
         super().__init__(reason)
 
 
-class TelegramTimedOut(BridgeError):
-    """Telegram did not answer in time, so a post may or may not have arrived."""
+class TelegramAnswerLost(BridgeError):
+    """Telegram's answer was lost (none in time, the connection reset, a 5xx): the call may or may not have
+    taken effect, so a post may or may not have arrived."""
 
 
 def describe(exc: BaseException) -> str:

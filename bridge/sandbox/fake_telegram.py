@@ -299,6 +299,10 @@ class _Fault(_Plan):
     retry_after: int | None = None
     page: bool = False
     """Answer with an HTML page (as a proxy in the way does), not Telegram's JSON."""
+    taken: bool = False
+    """Carry the call out first: only its answer is lost on the way back."""
+    reset: bool = False
+    """No answer at all: the connection is reset."""
 
 
 @dataclass
@@ -344,6 +348,13 @@ class _ApiError(Exception):
         if self.parameters:
             payload["parameters"] = self.parameters
         return web.json_response(payload, status=self.status)
+
+
+def _reset(request: web.Request) -> web.Response:
+    """Drop the connection without an answer (the response returned is never sent)."""
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response()
 
 
 def _bad(reason: str) -> _ApiError:
@@ -866,14 +877,23 @@ class FakeTelegram(LoopbackServer):
         *,
         after: int = 0,
         page: bool = False,
+        taken: bool = False,
     ) -> None:
         """Answer the next ``times`` send calls (or calls to ``method``) with ``status`` and ``description``.
 
         E.g. ``inject_error(400, "Bad Request: can't parse entities: …", times=3)`` refuses the next three sends
         whatever their content, as a parse error would. ``after`` lets that many matching calls pass first.
-        ``page`` answers with ``description`` as an HTML page instead of Telegram's JSON, as a proxy does.
+        ``page`` answers with ``description`` as an HTML page instead of Telegram's JSON, as a proxy does;
+        ``taken`` carries each call out first (a proxy's 502 after Telegram took the post).
         """
-        self._faults.append(_Fault(method, times, status, description, after=after, page=page))
+        self._faults.append(_Fault(method, times, status, description, after=after, page=page, taken=taken))
+
+    def inject_reset(self, times: int = 1, method: str | None = None, *, after: int = 0, taken: bool = True) -> None:
+        """Reset the connection of the next ``times`` send calls (or calls to ``method``) instead of answering.
+
+        With ``taken`` (the default) each call is carried out first, as when the answer is lost on its way back.
+        """
+        self._faults.append(_Fault(method, times, 0, "connection reset", after=after, taken=taken, reset=True))
 
     def inject_slow_response(
         self, seconds: float, times: int = 1, method: str | None = None, *, after: int = 0
@@ -1108,10 +1128,7 @@ class FakeTelegram(LoopbackServer):
             change = {"chat": chat.as_json(), "from": _OWNER, "date": int(time.time())}
             self._queue_update("my_chat_member", change | {"old_chat_member": old, "new_chat_member": new})
 
-    def _take_fault(self, method: str) -> _ApiError | None:
-        fault = _take(self._faults, method)
-        if fault is None:
-            return None
+    def _fault_error(self, fault: _Fault) -> _ApiError:
         if fault.retry_after is not None:
             self.flood_errors += 1
             return _retry_after(fault.retry_after)
@@ -1283,9 +1300,13 @@ class FakeTelegram(LoopbackServer):
         try:
             params = await _read_params(request)
             self.requests.append(RecordedCall(method, params.values, time.monotonic()))
-            if (fault := self._take_fault(method)) is not None:
-                raise fault
-            response = web.json_response({"ok": True, "result": await handler(params)})
+            fault = _take(self._faults, method)
+            result = await handler(params) if fault is None or fault.taken else None
+            if fault is not None:  # refused, or (taken) carried out and its answer lost on the way back
+                if fault.reset:
+                    return _reset(request)
+                raise self._fault_error(fault)
+            response = web.json_response({"ok": True, "result": result})
         except _ApiError as exc:
             response = exc.response()
         if delay is not None:

@@ -17,11 +17,12 @@ import functools
 import logging
 import sqlite3
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiogram.exceptions import TelegramBadRequest, TelegramEntityTooLarge, TelegramMigrateToChat
 
-from bridge.errors import ChatUnavailable, MediaUnavailable, TelegramTimedOut, describe
+from bridge.errors import ChatUnavailable, MediaUnavailable, TelegramAnswerLost, describe
 from bridge.store import Pending, Store, Watch
 from bridge.tasks import Supervisor, wait_event
 from bridge.telegram.constants import MessageLimit
@@ -30,6 +31,7 @@ from bridge.telegram.outgoing.homes import Homes
 from bridge.telegram.outgoing.pacing import BULK
 from bridge.telegram.outgoing.refusals import Refusal, refusal
 from bridge.telegram.outgoing.render import MediaPart, Part, TextPart, media_as_link, render, text_block
+from bridge.telegram.outgoing.retries import Retries
 from bridge.telegram.outgoing.sender import TelegramSender
 from bridge.telegram.outgoing.unsaved import Unsaved
 
@@ -45,6 +47,8 @@ MEDIA_RETRY_CAP = 120.0
 REOPEN_INTERVAL = 60.0  # a topic closed again this soon after the bridge reopened it is left closed
 HOME_RETRY_BASE = 30.0  # seconds before retrying an order's home that failed, doubled per failure
 MAX_HOME_ATTEMPTS = 3  # then the order's messages go to the chat without a topic or card
+CHORE_RETRY_BASE = 30.0  # seconds before editing a card or closing a topic again after it failed, doubled
+CHORE_RETRY_CAP = 600.0
 IDLE_RECHECK = 5.0
 STORE_RETRY_BASE = 1.0  # seconds a chat is held after the store refused a write, doubled per refusal
 STORE_RETRY_CAP = 60.0
@@ -114,9 +118,10 @@ class Delivery:
         self._workers = Supervisor()
         self._stopping = False
         self._reopened: dict[str, float] = {}
-        self._home_failures: dict[str, tuple[int, float]] = {}
+        self._home_failures: Retries[str] = Retries(HOME_RETRY_BASE, HOME_RETRY_BASE * 2**MAX_HOME_ATTEMPTS)
+        self._chore_failures: Retries[tuple[str, str]] = Retries(CHORE_RETRY_BASE, CHORE_RETRY_CAP)
         self._unsaved = Unsaved()
-        self._store_refusals: dict[int, int] = {}  # chat → the store's refusals in a row
+        self._store_refusals: Retries[int] = Retries(STORE_RETRY_BASE, STORE_RETRY_CAP)
 
     async def run(self) -> None:
         """Start a worker for every chat with work waiting, whenever more arrives, until :meth:`stop`."""
@@ -156,18 +161,16 @@ class Delivery:
         except sqlite3.Error as exc:
             self._store_refused(chat_id, exc)
             return
-        if self._store_refusals.pop(chat_id, None) is not None:
+        if self._store_refusals.succeeded(chat_id):
             self._call.stats.store_holds.pop(chat_id, None)
             log.info("chat %s: the store takes writes again; its posts go on", chat_id)
 
     def _store_refused(self, chat_id: int, exc: sqlite3.Error) -> None:
         """Hold the chat (in memory: the store may not take even that) and try again ever later."""
-        refusals = self._store_refusals.get(chat_id, 0) + 1
-        self._store_refusals[chat_id] = refusals
-        delay = min(STORE_RETRY_CAP, STORE_RETRY_BASE * 2 ** (refusals - 1))
+        refusals, delay = self._store_refusals.failed(chat_id)
         reason = f"the store refused a write: {exc}"
         self._call.stats.store_holds[chat_id] = (time.time() + delay, reason)
-        asyncio.get_running_loop().call_later(delay, self._store.wakeups.delivery.set)
+        self._wake_in(delay)
         if refusals == 1:
             log.error("chat %s: %s; its posts wait (none is sent twice), retrying ever less often", chat_id, reason)
 
@@ -178,10 +181,10 @@ class Delivery:
         try:
             while not self._stopping:
                 for watch in await self._store.orders.stale_cards(chat_id):
-                    await self._homes.edit_card(watch)
+                    await self._chore("editing its card", watch, self._homes.edit_card)
                 for watch in await self._store.orders.topics_to_close(chat_id):
-                    await self._homes.close(watch)
-                homes = [w for w in await self._store.orders.homeless(chat_id) if self._home_due(w.order_id)]
+                    await self._chore("closing its topic", watch, self._homes.close)
+                homes = [w for w in await self._store.orders.homeless(chat_id) if self._home_failures.due(w.order_id)]
                 batch = await self._store.messages.pending(chat_id, limit=BATCH_SIZE)
                 if homes and (home_turn or not batch):
                     await self._make_home(homes[0])
@@ -203,14 +206,33 @@ class Delivery:
     async def _pause(self, chat_id: int, exc: ChatUnavailable) -> None:
         already = (await self._store.chats.paused()).get(chat_id)
         await self._store.chats.pause(chat_id, time.time() + exc.retry_in, exc.reason)
+        self._wake_in(exc.retry_in)
         if already is None or already[1] != exc.reason:
             log.error("chat %s: %s; its messages are held, retrying in %.0f s", chat_id, exc.reason, exc.retry_in)
 
-    # -- homes -----------------------------------------------------------------------------------
+    def _wake_in(self, seconds: float) -> None:
+        """Look for work again when a held chat's time comes (not at the next idle recheck)."""
+        asyncio.get_running_loop().call_later(seconds, self._store.wakeups.delivery.set)
 
-    def _home_due(self, order_id: str) -> bool:
-        failures = self._home_failures.get(order_id)
-        return failures is None or failures[1] <= time.monotonic()
+    async def _chore(self, what: str, watch: Watch, do: Callable[[Watch], Awaitable[None]]) -> None:
+        """Edit a card or close a topic; when that fails, try again ever later, the chat's posts going on."""
+        key = (what, watch.order_id)
+        if not self._chore_failures.due(key):
+            return
+        try:
+            await do(watch)
+        except _BEYOND_ONE_ORDER:
+            raise
+        except Exception as exc:  # Telegram's answer lost, or unforeseen: only this card or topic waits
+            failures, delay = self._chore_failures.failed(key)
+            if failures == 1:
+                log.warning(
+                    "order %s: %s failed (%s); trying again in %.0f s", watch.order_id, what, describe(exc), delay
+                )
+        else:
+            self._chore_failures.succeeded(key)
+
+    # -- homes -----------------------------------------------------------------------------------
 
     async def _make_home(self, watch: Watch) -> None:
         """Make one order's home; a failure waits (then gives up on topic and card), never blocking the chat."""
@@ -220,26 +242,24 @@ class Delivery:
             if refusal(exc) is Refusal.NO_RIGHTS:
                 raise ChatUnavailable(exc.message) from None
             await self._home_failed(watch, exc.message)
-        except TelegramTimedOut as exc:
+        except TelegramAnswerLost as exc:
             await self._home_failed(watch, str(exc))
         except _BEYOND_ONE_ORDER:
             raise
         except Exception as exc:  # unforeseen: this order's home waits and is tried again, the chat goes on
             await self._home_failed(watch, describe(exc))
         else:
-            self._home_failures.pop(watch.order_id, None)
+            self._home_failures.succeeded(watch.order_id)
 
     async def _home_failed(self, watch: Watch, reason: str) -> None:
-        failures = self._home_failures.get(watch.order_id, (0, 0.0))[0] + 1
+        failures, delay = self._home_failures.failed(watch.order_id)
         if failures >= MAX_HOME_ATTEMPTS:
-            self._home_failures.pop(watch.order_id, None)
+            self._home_failures.succeeded(watch.order_id)  # given up: posted without
             log.error(
                 "order %s: no topic or card after %d tries (%s); posting without", watch.order_id, failures, reason
             )
             await self._store.orders.set_home(watch.order_id, watch.made_topic, None)
             return
-        delay = HOME_RETRY_BASE * 2 ** (failures - 1)
-        self._home_failures[watch.order_id] = (failures, time.monotonic() + delay)
         log.warning(
             "order %s: making its topic and card failed (%s); retrying in %.0f s", watch.order_id, reason, delay
         )
@@ -266,7 +286,7 @@ class Delivery:
                 ids.append(sent)
         except _Requeue:
             return
-        except TelegramTimedOut as exc:
+        except TelegramAnswerLost as exc:
             attempts = first.attempts + 1  # a post's messages were tried as often (see next_post)
             if attempts < MAX_TIMEOUTS:
                 for seq in seqs:

@@ -150,6 +150,31 @@ async def test_a_post_telegram_never_confirms_holds_its_order_and_is_tried_again
     assert "0 dead-lettered" in await harness.reply_to("/status")
 
 
+async def test_a_post_whose_connection_resets_is_tried_like_one_that_timed_out(harness: Harness) -> None:
+    order = await watched(harness, telegram_timeout=0.5)
+    other = harness.bybit.add_order(counterparty_nick="SellerEve")
+    harness.telegram.inject_reset(times=3, method=SEND)  # Telegram takes the post; the answer never comes back
+    harness.bybit.post_message(order.id, "x 01 reset")
+    await harness.telegram.wait_for(lambda: held(harness) == 1, timeout=30)
+    assert len(posts_with(harness, "x 01")) == 3  # tried three times with the chat paused, then its order held
+    assert "Watching" in await harness.reply_to(f"/watch {other.id}")
+    harness.bybit.post_message(other.id, "y 01 meanwhile")
+    await harness.wait_text("y 01 meanwhile")
+    await harness.wait_text("x 01 reset", count=4, timeout=20)  # the fourth try (4 s later) is confirmed
+    assert "0 dead-lettered" in await harness.reply_to("/status")
+
+
+async def test_a_proxy_error_page_after_telegram_took_the_post_is_a_lost_answer(harness: Harness) -> None:
+    order = await watched(harness, telegram_timeout=0.5)
+    page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+    harness.telegram.inject_error(502, page, method=SEND, page=True, taken=True)
+    harness.bybit.post_message(order.id, "x 01 through a proxy")
+    await harness.wait_text("x 01 through a proxy", count=2)  # tried again after a pause, never dead-lettered
+    harness.bybit.post_message(order.id, "x 02")
+    await harness.wait_text("x 02")
+    assert "0 dead-lettered" in await harness.reply_to("/status")
+
+
 async def test_a_long_text_resumes_after_its_last_confirmed_part(harness: Harness) -> None:
     order = await watched(harness, telegram_timeout=0.5)
     words = " ".join(f"w{n:05d}" for n in range(1500))  # three posts' worth
