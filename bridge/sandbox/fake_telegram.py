@@ -1449,6 +1449,7 @@ class FakeTelegram(LoopbackServer):
                 "message is not modified: specified new message content and reply markup are exactly the same "
                 "as a current content and reply markup of the message"
             )
+        self._check_flood(chat)  # edits count against the chat's pace like posts
         message |= {"text": plain, "edit_date": int(time.time())}
         self.edits.append((chat.id, message["message_id"], plain))
         return message
