@@ -80,7 +80,21 @@ class Pending:
     attempts: int
     link_refreshed: bool = False
     parts_done: int = 0
-    failing_since: float | None = None
+
+
+@dataclass(frozen=True)
+class FileToFollow:
+    """A file whose place in its order a post keeps (the placeholder) until it can be fetched and posted."""
+
+    seq: int
+    message: ChatMessage
+    watch: Watch
+    chat_id: int
+    placeholder: int  # the post keeping its place, as Telegram numbered it
+    since: float  # when it first could not be fetched
+    attempts: int
+    link_refreshed: bool
+    last_error: str
 
 
 class OutState(StrEnum):

@@ -41,6 +41,7 @@ async def status_report(health: Health, store: Store, chat_id: int, chat_api: st
     here = sum(1 for w in watches if w.chat_id == chat_id)
     paused = await store.chats.paused() | health.telegram.store_holds
     replies = await store.outbox.counts()
+    files = await store.follows.count()
     errors = health.poll.errors + health.telegram.errors
     error_text = ", ".join(f"{kind} {count}" for kind, count in sorted(errors.items())) or "none"
     lines = [
@@ -53,6 +54,7 @@ async def status_report(health: Health, store: Store, chat_id: int, chat_api: st
         f"Last Telegram send: {ago(health.telegram.last_success, now)}",
         f"Delivery queue: {queue.pending} pending, {queue.held} held, {queue.dead} dead-lettered"
         f"{' (/retry sends them again)' if queue.dead else ''}, {queue.delivered} delivered",
+        *([f"Held files: {files} (a post with the link keeps each one's place; the file follows it)"] if files else []),
         f"Replies to Bybit: {replies[OutState.QUEUED] + replies[OutState.SENDING]} waiting,"
         f" {replies[OutState.SENT]} sent, {replies[OutState.REFUSED] + replies[OutState.DISABLED]} not sent",
         f"Errors since start: {error_text}",

@@ -1,11 +1,12 @@
 """Pending messages → Telegram: one worker per chat, paced within Telegram's limits, never dropping.
 
-Every way a post can fail ends in one of three places: delivered, *held* (the chat is paused, or
-the message waits for a fresh media link, for the media host or for Telegram to confirm in time; all
-show in /status and resume by themselves) or *dead-lettered* (Telegram refused it for good, or it
-failed in a way nobody foresaw; /status counts it and /retry sends it again). A held message holds
-its order's later messages, so each order's messages stay in order; one message's trouble never
-stops its chat. When the store refuses to record a post Telegram took, the chat is held (in memory, shown
+Every way a post can fail ends in one of three places: delivered, *held* (the chat is paused, or the
+message waits for Telegram to confirm it; all show in /status and resume by themselves) or
+*dead-lettered* (Telegram refused it for good, or it failed in a way nobody foresaw; /status counts it
+and /retry sends it again). A held message holds its order's later messages, so each order's messages
+stay in order; one message's trouble never stops its chat. A file that cannot be fetched at once (the
+media host fails, its link expired) keeps its place by a post saying so and follows as a reply to it
+(follows.py). When the store refuses to record a post Telegram took, the chat is held (in memory, shown
 in /status) and the record is made again until the store takes it: the post is never sent twice.
 """
 
@@ -27,10 +28,19 @@ from bridge.store import Pending, Store, Watch
 from bridge.tasks import Supervisor, wait_event
 from bridge.telegram.constants import MessageLimit
 from bridge.telegram.outgoing.calls import TelegramCaller
+from bridge.telegram.outgoing.follows import MEDIA_OUTAGE_PATIENCE, MEDIA_RETRY_BASE, FileFollower
 from bridge.telegram.outgoing.homes import Homes
 from bridge.telegram.outgoing.pacing import BULK
 from bridge.telegram.outgoing.refusals import Refusal, refusal
-from bridge.telegram.outgoing.render import MediaPart, Part, TextPart, media_as_link, render, text_block
+from bridge.telegram.outgoing.render import (
+    FILE_FOLLOWS,
+    MediaPart,
+    Part,
+    TextPart,
+    media_as_link,
+    render,
+    text_block,
+)
 from bridge.telegram.outgoing.retries import Retries
 from bridge.telegram.outgoing.sender import TelegramSender
 from bridge.telegram.outgoing.unsaved import Unsaved
@@ -41,9 +51,6 @@ BATCH_SIZE = 500  # pending messages of a chat read at a time: enough to join a 
 COALESCE_BACKLOG = 3  # more waiting than this in a chat: join an order's pending texts into one post
 MAX_TIMEOUTS = 3  # a post Telegram never confirmed is tried this often with the chat paused, then its order is held
 TIMEOUT_HOLD_CAP = 600.0  # seconds at most between two tries of a post Telegram keeps not confirming
-MEDIA_OUTAGE_PATIENCE = 15 * 60.0  # seconds a file is retried while the media host fails, before the link fallback
-MEDIA_RETRY_BASE = 5.0
-MEDIA_RETRY_CAP = 120.0
 REOPEN_INTERVAL = 60.0  # a topic closed again this soon after the bridge reopened it is left closed
 HOME_RETRY_BASE = 30.0  # seconds before retrying an order's home that failed, doubled per failure
 MAX_HOME_ATTEMPTS = 3  # then the order's messages go to the chat without a topic or card
@@ -68,7 +75,17 @@ class Post:
 
 
 class _Requeue(Exception):
-    """The post was not sent and its messages wait (held, refreshing, re-homed): plan again."""
+    """The post was not sent and its messages wait (held, re-homed): plan again."""
+
+
+class _FileFollows(Exception):
+    """The file cannot be fetched now but may be soon: post ``placeholder`` in its place, the file follows."""
+
+    def __init__(self, placeholder: TextPart, reason: str, *, refresh: bool) -> None:
+        super().__init__(reason)
+        self.placeholder = placeholder
+        self.reason = reason
+        self.refresh = refresh
 
 
 def next_post(batch: list[Pending], *, coalesce: bool) -> Post:
@@ -116,6 +133,7 @@ class Delivery:
         self._homes = homes
         self._media_host = media_host
         self._workers = Supervisor()
+        self._files = FileFollower(store, sender, call, media_host=media_host)
         self._stopping = False
         self._reopened: dict[str, float] = {}
         self._home_failures: Retries[str] = Retries(HOME_RETRY_BASE, HOME_RETRY_BASE * 2**MAX_HOME_ATTEMPTS)
@@ -137,6 +155,8 @@ class Delivery:
                     if held.get(chat_id, (0.0, ""))[0] <= now and not self._workers.running(name):
                         serve = functools.partial(self._serve, chat_id, was_paused=chat_id in paused)
                         self._workers.spawn(name, serve, keep_alive=False)
+                if not self._workers.running("files") and await self._store.follows.any_due(MEDIA_OUTAGE_PATIENCE):
+                    self._workers.spawn("files", self._files.run, keep_alive=False)
             await wait_event(self._store.wakeups.delivery, IDLE_RECHECK)
 
     async def stop(self, timeout: float) -> None:
@@ -277,9 +297,14 @@ class Delivery:
             else render(first.message, watch.info, self._media_host)
         )
         ids: list[int] = []
+        follows: _FileFollows | None = None
         try:
             for number, part in enumerate(parts[first.parts_done :], start=first.parts_done + 1):
-                sent = await self._send(chat_id, watch, part, first)
+                try:
+                    sent = await self._send(chat_id, watch, part, first)
+                except _FileFollows as file_follows:  # its place is kept by a post now, the file follows
+                    sent = await self._send(chat_id, watch, file_follows.placeholder, first)
+                    follows = file_follows
                 if number < len(parts):
                     mark = functools.partial(self._store.messages.mark_part, first.seq, number, chat_id, sent)
                     await self._unsaved.record(chat_id, mark)
@@ -302,7 +327,26 @@ class Delivery:
         except Exception as exc:  # unforeseen (a reply aiogram cannot decode, …): this post only, never its chat
             await self._dead_letter(watch, seqs, describe(exc), unexpected=exc)
             return
-        await self._unsaved.record(chat_id, functools.partial(self._store.messages.mark_delivered, seqs, chat_id, ids))
+        if follows is None:
+            await self._unsaved.record(
+                chat_id, functools.partial(self._store.messages.mark_delivered, seqs, chat_id, ids)
+            )
+            return
+        log.warning(
+            "order %s: message %s's file could not be fetched (%s); its place is kept, the file follows",
+            *_ids(first),
+            follows.reason,
+        )
+        placed = functools.partial(
+            self._store.follows.placed,
+            first.seq,
+            chat_id,
+            ids[0],
+            retry_at=time.time() + MEDIA_RETRY_BASE,
+            refresh=follows.refresh,
+            reason=follows.reason,
+        )
+        await self._unsaved.record(chat_id, placed)
 
     async def _send(self, chat_id: int, watch: Watch, part: Part, item: Pending, *, plain: bool = False) -> int:
         """Post one part, healing what can be healed; raises _Requeue when the post must wait."""
@@ -312,7 +356,9 @@ class Delivery:
                 chat_id, lambda: self._sender.send(chat_id, watch.thread_id, part, reply_to, plain=plain)
             )
         except MediaUnavailable as exc:
-            await self._media_failed(item, exc)
+            assert isinstance(part, MediaPart)  # only media are fetched
+            if exc.transient or (exc.expired and not item.link_refreshed):
+                raise _FileFollows(media_as_link(part, FILE_FOLLOWS), exc.reason, refresh=exc.expired) from None
             reason = exc.reason
         except TelegramEntityTooLarge:
             reason = "the file is too large for Telegram"
@@ -348,20 +394,6 @@ class Delivery:
         for seq in seqs:
             await self._store.messages.hold(seq, time.time() + delay, reason)
         log.error("order %s: %s; its messages are held, trying again in %.0f s", watch.order_id, reason, delay)
-
-    async def _media_failed(self, item: Pending, exc: MediaUnavailable) -> None:
-        """An expired link waits for a fresh one and a failing host for a while; else the caller sends a link."""
-        if exc.expired and not item.link_refreshed:
-            log.info("order %s: media link of message %s expired; asking Bybit for a fresh one", *_ids(item))
-            await self._store.messages.request_refresh(item.seq)
-            raise _Requeue
-        failing_for = time.time() - (item.failing_since or time.time())
-        if exc.transient and failing_for < MEDIA_OUTAGE_PATIENCE:
-            delay = min(MEDIA_RETRY_CAP, MEDIA_RETRY_BASE * 2**item.attempts)
-            if item.failing_since is None:
-                log.warning("order %s: media host failed for message %s (%s); retrying", *_ids(item), exc.reason)
-            await self._store.messages.hold(item.seq, time.time() + delay, exc.reason)
-            raise _Requeue
 
     async def _topic_closed(self, watch: Watch) -> None:
         """Reopen a topic someone closed; if the bridge may not (or it was closed again), post outside it."""

@@ -112,6 +112,10 @@ def text_block(message: ChatMessage, order: OrderInfo) -> str | None:
     return posts[0] if len(posts) == 1 else None
 
 
+FILE_FOLLOWS = "file follows"
+"""Why a placeholder carries a link: the file is fetched again and posted as a reply to it."""
+
+
 def media_as_link(part: MediaPart, reason: str) -> TextPart:
     """The fallback when Telegram cannot take the media: a working link, and why."""
     link = f'<a href="{html.escape(part.url, quote=True)}">{html.escape(part.file_name)}</a>'

@@ -37,6 +37,10 @@ class TelegramSender:
             return sent.message_id
         return (await self._send_media(chat_id, thread_id, part, reply, parse_mode)).message_id
 
+    async def edit(self, chat_id: int, message_id: int, part: TextPart) -> None:
+        """Replace the text of a post the bot made."""
+        await self._bot.edit_message_text(part.html, chat_id=chat_id, message_id=message_id)
+
     async def _send_media(
         self,
         chat_id: int,

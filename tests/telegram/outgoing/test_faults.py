@@ -83,7 +83,7 @@ async def test_a_reaction_whose_answer_was_lost_is_set_again(harness: Harness) -
     assert len(tries) == 3
 
 
-async def test_media_link_expired_before_delivery_is_fetched_anew_in_order(harness: Harness) -> None:
+async def test_an_expired_media_link_keeps_its_place_and_the_file_follows_through_a_fresh_one(harness: Harness) -> None:
     bybit = harness.bybit
     order = bybit.add_order()
     await harness.start()
@@ -98,10 +98,14 @@ async def test_media_link_expired_before_delivery_is_fetched_anew_in_order(harne
     harness.telegram.restore_bot(TEAM_CHAT)
     await harness.wait_text("after the receipt", timeout=15)
 
+    [placeholder] = [s for s in forwarded(harness) if "receipt.png" in (s.plain or "")]
+    after = next(s for s in forwarded(harness) if "after the receipt" in (s.plain or ""))
+    assert "file follows" in (placeholder.plain or "")
+    assert placeholder.message_id < after.message_id  # the receipt's place is kept, before what followed it
+    await harness.telegram.wait_for(lambda: any(s.media_kind for s in harness.telegram.sent), timeout=20)
     [photo] = [s for s in harness.telegram.sent if s.media_kind]
     assert photo.media_bytes == PNG  # the receipt itself, through a fresh link
-    after = next(s for s in forwarded(harness) if "after the receipt" in (s.plain or ""))
-    assert photo.message_id < after.message_id  # and still before what followed it
+    assert photo.reply_to == placeholder.message_id
 
 
 async def test_missing_media_object_becomes_a_text_post_with_link_and_reason(harness: Harness) -> None:
