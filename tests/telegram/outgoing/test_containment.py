@@ -63,3 +63,15 @@ async def test_an_answer_aiogram_cannot_decode_dead_letters_that_message_only(ha
 
     assert "1 dead-lettered" in await harness.reply_to("/status")  # kept, with its reason, for /retry
     assert not any("a 01 undecodable answer" in t for t in harness.texts(TEAM_CHAT))
+
+
+async def test_an_order_whose_home_fails_unexpectedly_never_holds_the_chat(harness: Harness) -> None:
+    harness.telegram.chats[TEAM_CHAT].is_forum = True
+    first, second = harness.bybit.add_order(), harness.bybit.add_order(counterparty_nick="SellerSue")
+    await harness.start()
+    await harness.reply_to(f"/watch {first.id}")
+    await harness.telegram.wait_for(lambda: len(harness.telegram.chats[TEAM_CHAT].topics) == 1)
+    harness.telegram.inject_error(200, "<html>captive portal</html>", times=50, method="createForumTopic", page=True)
+    await harness.reply_to(f"/watch {second.id}")  # its topic cannot be made: the answer is not Telegram's
+    harness.bybit.post_message(first.id, "a 01 the other order goes on")
+    await harness.wait_text("a 01 the other order goes on")
