@@ -10,9 +10,10 @@ class Chats(Table):
 
     @writes
     async def move(self, old_chat_id: int, new_chat_id: int) -> None:
-        """A group became a supergroup with a new id: move its watches and posts, and remember the move."""
+        """A group became a supergroup with a new id: move its watches, posts and files to follow; remember it."""
         await self._db.execute("UPDATE orders SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
         await self._db.execute("UPDATE posts SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
+        await self._db.execute("UPDATE follows SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
         await self._db.execute(
             """INSERT INTO chats (chat_id, moved_from) VALUES (?, ?)
                ON CONFLICT(chat_id) DO UPDATE SET moved_from = excluded.moved_from""",

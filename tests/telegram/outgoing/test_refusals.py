@@ -251,3 +251,19 @@ async def test_a_file_telegram_refuses_when_it_follows_leaves_its_placeholder_sa
     assert edited == placeholder.message_id
     assert "the file stays a link: Telegram refused the file: Bad Request: IMAGE_PROCESS_FAILED" in text
     assert "receipt.png" in text and not [s for s in harness.telegram.sent if s.media_kind]
+
+
+async def test_a_file_that_follows_follows_its_group_into_the_supergroup(harness: Harness) -> None:
+    supergroup = -1009999999999
+    harness.telegram.chats[TEAM_CHAT].type = "group"
+    order = await watched(harness)
+    harness.bybit.media_host_down = True
+    harness.bybit.post_media(order.id, "pic", PNG, "receipt.png")
+    await harness.telegram.wait_for(lambda: files_to_follow(harness) == 1)
+    harness.telegram.migrate_chat(TEAM_CHAT, supergroup)
+    harness.bybit.post_message(order.id, "x 01 after the upgrade")
+    await harness.wait_text("x 01 after the upgrade", chat_id=supergroup)
+    harness.bybit.media_host_down = False
+    await harness.telegram.wait_for(lambda: any(s.media_kind for s in harness.telegram.sent), timeout=20)
+    [photo] = [s for s in harness.telegram.sent if s.media_kind]
+    assert photo.chat_id == supergroup and photo.media_bytes == PNG
