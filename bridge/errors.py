@@ -73,5 +73,13 @@ class ChatUnavailable(BridgeError):
         super().__init__(reason)
 
 
-class TelegramTimedOut(BridgeError):
-    """Telegram did not answer in time, so a post may or may not have arrived."""
+class TelegramAnswerLost(BridgeError):
+    """Telegram's answer was lost (none in time, the connection reset, a 5xx): the call may or may not have
+    taken effect, so a post may or may not have arrived."""
+
+
+def describe(exc: BaseException) -> str:
+    """An unforeseen failure in a few words: its kind and what it says (the first of a group's)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"[:300]

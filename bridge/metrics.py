@@ -56,10 +56,11 @@ class Observed:
 class _Figures:
     """A Prometheus collector over one moment's figures: the store's counts and the live counters."""
 
-    def __init__(self, health: Health, queue: Queue, watched: int) -> None:
+    def __init__(self, health: Health, queue: Queue, watched: int, files: int) -> None:
         self._health = health
         self._queue = queue
         self._watched = watched
+        self._files = files
 
     def collect(self) -> Iterable[Metric]:
         """Every metric, as prometheus_client's registry asks for them."""
@@ -67,7 +68,10 @@ class _Figures:
         yield CounterMetricFamily(f"{PREFIX}messages_seen", "Messages read from Bybit and recorded", queue.seen)
         yield CounterMetricFamily(f"{PREFIX}messages_delivered", "Messages Telegram confirmed", queue.delivered)
         yield GaugeMetricFamily(
-            f"{PREFIX}messages_held", "Messages waiting for something to heal (media link, media host)", queue.held
+            f"{PREFIX}messages_held", "Messages waiting for something to heal (Telegram's confirmation)", queue.held
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}files_to_follow", "Files a post with the link stands in for until they can be posted", self._files
         )
         yield GaugeMetricFamily(
             f"{PREFIX}messages_dead_lettered", "Messages Telegram refused for good (/retry sends again)", queue.dead
@@ -113,9 +117,9 @@ async def serve_metrics(host: str, port: int, observed: Observed) -> AsyncIterat
 
     async def metrics(request: web.Request) -> web.Response:
         registry = CollectorRegistry()  # this scrape's figures only; never the process-wide default registry
-        registry.register(
-            _Figures(observed.health, await observed.store.messages.queue(), len(await observed.store.orders.active()))
-        )
+        store = observed.store
+        queue, watched, files = await store.messages.queue(), await store.orders.active(), await store.follows.count()
+        registry.register(_Figures(observed.health, queue, len(watched), files))
         encode, content_type = choose_encoder(request.headers.get("Accept", ""))
         return web.Response(body=encode(registry), headers={"Content-Type": content_type})
 

@@ -81,6 +81,7 @@ async def test_metrics_show_messages_calls_queue_and_poll_lag(
     samples = await eventually(lambda: scrape(port), lambda samples: sample(samples, delivered) == 2)
     assert sample(samples, "p2p_bridge_messages_seen_total") == 2
     assert sample(samples, "p2p_bridge_messages_held") == 0
+    assert sample(samples, "p2p_bridge_files_to_follow") == 0
     assert sample(samples, "p2p_bridge_messages_dead_lettered") == 0
     assert sample(samples, "p2p_bridge_queue_depth") == 0
     assert sample(samples, "p2p_bridge_watched_orders") == 1

@@ -26,15 +26,21 @@ UNREADABLE_TEXT_CHARS = 2000  # characters of a raw payload kept for a message t
 
 
 def _ms_to_datetime(value: object) -> object:
-    """Bybit sends times as milliseconds since the epoch, usually as strings; "" means none."""
+    """Bybit sends times as milliseconds since the epoch, usually as strings; "" means none.
+
+    A time no datetime can hold (year 10000, NaN, 1e300) is left as it came, for validation to refuse.
+    """
     if isinstance(value, str):
         value = value.strip()
         if not value:
             return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
-    if isinstance(value, str) and value.isdigit():
-        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value / 1000, tz=UTC)
+        if isinstance(value, str) and value.isdigit():
+            return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
     return value
 
 

@@ -317,6 +317,12 @@ class _Fault(_Plan):
     status: int
     description: str
     retry_after: int | None = None
+    page: bool = False
+    """Answer with an HTML page (as a proxy in the way does), not Telegram's JSON."""
+    taken: bool = False
+    """Carry the call out first: only its answer is lost on the way back."""
+    reset: bool = False
+    """No answer at all: the connection is reset."""
 
 
 @dataclass
@@ -346,17 +352,29 @@ def _take(plans: list[_PlanT], method: str) -> _PlanT | None:
 class _ApiError(Exception):
     """A refusal in Telegram's ``{"ok": false, …}`` form."""
 
-    def __init__(self, status: int, description: str, parameters: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, status: int, description: str, parameters: dict[str, int] | None = None, *, page: bool = False
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.parameters = parameters
+        self.page = page
 
     def response(self) -> web.Response:
+        if self.page:
+            return web.Response(status=self.status, text=self.description, content_type="text/html")
         payload: dict[str, Any] = {"ok": False, "error_code": self.status, "description": self.description}
         if self.parameters:
             payload["parameters"] = self.parameters
         return web.json_response(payload, status=self.status)
+
+
+def _reset(request: web.Request) -> web.Response:
+    """Drop the connection without an answer (the response returned is never sent)."""
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response()
 
 
 def _bad(reason: str) -> _ApiError:
@@ -917,14 +935,31 @@ class FakeTelegram(LoopbackServer):
         self._faults.append(_Fault(method, times, 429, description, retry_after))
 
     def inject_error(
-        self, status: int, description: str, times: int = 1, method: str | None = None, *, after: int = 0
+        self,
+        status: int,
+        description: str,
+        times: int = 1,
+        method: str | None = None,
+        *,
+        after: int = 0,
+        page: bool = False,
+        taken: bool = False,
     ) -> None:
         """Answer the next ``times`` send calls (or calls to ``method``) with ``status`` and ``description``.
 
         E.g. ``inject_error(400, "Bad Request: can't parse entities: …", times=3)`` refuses the next three sends
         whatever their content, as a parse error would. ``after`` lets that many matching calls pass first.
+        ``page`` answers with ``description`` as an HTML page instead of Telegram's JSON, as a proxy does;
+        ``taken`` carries each call out first (a proxy's 502 after Telegram took the post).
         """
-        self._faults.append(_Fault(method, times, status, description, after=after))
+        self._faults.append(_Fault(method, times, status, description, after=after, page=page, taken=taken))
+
+    def inject_reset(self, times: int = 1, method: str | None = None, *, after: int = 0, taken: bool = True) -> None:
+        """Reset the connection of the next ``times`` send calls (or calls to ``method``) instead of answering.
+
+        With ``taken`` (the default) each call is carried out first, as when the answer is lost on its way back.
+        """
+        self._faults.append(_Fault(method, times, 0, "connection reset", after=after, taken=taken, reset=True))
 
     def inject_slow_response(
         self, seconds: float, times: int = 1, method: str | None = None, *, after: int = 0
@@ -1164,14 +1199,11 @@ class FakeTelegram(LoopbackServer):
             change = {"chat": chat.as_json(), "from": _OWNER, "date": int(time.time())}
             self._queue_update("my_chat_member", change | {"old_chat_member": old, "new_chat_member": new})
 
-    def _take_fault(self, method: str) -> _ApiError | None:
-        fault = _take(self._faults, method)
-        if fault is None:
-            return None
+    def _fault_error(self, fault: _Fault) -> _ApiError:
         if fault.retry_after is not None:
             self.flood_errors += 1
             return _retry_after(fault.retry_after)
-        return _ApiError(fault.status, fault.description)
+        return _ApiError(fault.status, fault.description, page=fault.page)
 
     def _scaled(self, pace: tuple[int, float]) -> _SlidingWindow:
         return _SlidingWindow(pace[0] * self._flood_scale, pace[1])
@@ -1341,9 +1373,13 @@ class FakeTelegram(LoopbackServer):
         try:
             params = await _read_params(request)
             self.requests.append(RecordedCall(method, params.values, time.monotonic()))
-            if (fault := self._take_fault(method)) is not None:
-                raise fault
-            response = web.json_response({"ok": True, "result": await handler(params)})
+            fault = _take(self._faults, method)
+            result = await handler(params) if fault is None or fault.taken else None
+            if fault is not None:  # refused, or (taken) carried out and its answer lost on the way back
+                if fault.reset:
+                    return _reset(request)
+                raise self._fault_error(fault)
+            response = web.json_response({"ok": True, "result": result})
         except _ApiError as exc:
             response = exc.response()
         if delay is not None:
@@ -1486,6 +1522,7 @@ class FakeTelegram(LoopbackServer):
                 "message is not modified: specified new message content and reply markup are exactly the same "
                 "as a current content and reply markup of the message"
             )
+        self._check_flood(chat)  # edits count against the chat's pace like posts
         message |= {"text": plain, "edit_date": int(time.time())}
         self.edits.append((chat.id, message["message_id"], plain))
         return message

@@ -1,12 +1,14 @@
 """The store: watched orders, every message seen and its delivery state, per-chat state, small values."""
 
 from bridge.store._chats import Chats
+from bridge.store._follows import Follows
 from bridge.store._messages import Messages
 from bridge.store._orders import Orders
 from bridge.store._outbox import Outbox
 from bridge.store._records import (
     ALERT_ID_PREFIX,
     Attachment,
+    FileToFollow,
     NewReply,
     Outgoing,
     OutState,
@@ -28,6 +30,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "Attachment",
     "Chats",
+    "FileToFollow",
+    "Follows",
     "Messages",
     "Migration",
     "NewReply",

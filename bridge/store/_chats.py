@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from bridge.store._records import Table, error_text
+from bridge.store._records import Table, error_text, writes
 
 
 class Chats(Table):
     """Per-chat delivery state: held (paused) chats, and groups that became supergroups."""
 
+    @writes
     async def move(self, old_chat_id: int, new_chat_id: int) -> None:
-        """A group became a supergroup with a new id: move its watches and posts, and remember the move."""
+        """A group became a supergroup with a new id: move its watches, posts and files to follow; remember it."""
         await self._db.execute("UPDATE orders SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
         await self._db.execute("UPDATE posts SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
+        await self._db.execute("UPDATE follows SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
         await self._db.execute(
             """INSERT INTO chats (chat_id, moved_from) VALUES (?, ?)
                ON CONFLICT(chat_id) DO UPDATE SET moved_from = excluded.moved_from""",
@@ -26,6 +28,7 @@ class Chats(Table):
             row = await cursor.fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
+    @writes
     async def pause(self, chat_id: int, until: float, reason: str) -> None:
         """Telegram refuses posts to this chat: hold its messages until ``until`` (epoch seconds)."""
         await self._db.execute(
@@ -36,6 +39,7 @@ class Chats(Table):
         )
         await self._db.commit()
 
+    @writes
     async def resume(self, chat_id: int) -> bool:
         """Lift a pause (the bot is back in the chat); True if there was one."""
         cursor = await self._db.execute(

@@ -6,6 +6,8 @@ import math
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
+import aiosqlite
+
 from bridge.bybit import ChatMessage
 from bridge.store._records import (
     ALERT_ID_PREFIX,
@@ -16,6 +18,7 @@ from bridge.store._records import (
     error_text,
     insert_message,
     watch_from_row,
+    writes,
 )
 
 
@@ -34,6 +37,7 @@ class Messages(Table):
         ) as cursor:
             return {str(row[0]) for row in await cursor.fetchall()}
 
+    @writes
     async def record(self, entries: Iterable[tuple[str, ChatMessage, State]]) -> int:
         """Record seen messages as (order id, message, state) in one transaction; returns new pending count.
 
@@ -73,6 +77,7 @@ class Messages(Table):
         ) as cursor:
             return {str(row[0]): int(row[1]) for row in await cursor.fetchall()}
 
+    @writes
     async def finish_backfill(self, order_ids: Sequence[str], limit: int) -> int:
         """Newly watched orders take over their waiting messages, then count as backfilled; returns how many moved.
 
@@ -103,7 +108,7 @@ class Messages(Table):
         Messages of orders no longer watched are among them: one recorded by a read that was under way as
         its order was retired or unwatched, or sent again by /retry, is delivered all the same.
         """
-        query = """SELECT m.seq, m.payload, m.attempts, m.link_refreshed, m.parts_done, m.failing_since, o.*
+        query = """SELECT m.seq, m.payload, m.attempts, m.link_refreshed, m.parts_done, o.*
                    FROM messages m JOIN orders o ON o.order_id = m.order_id
                    WHERE m.state = :pending AND o.home_ready = 1
                      AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.order_id = m.order_id AND r.seq <= m.seq
@@ -122,44 +127,51 @@ class Messages(Table):
                 attempts=row["attempts"],
                 link_refreshed=bool(row["link_refreshed"]),
                 parts_done=row["parts_done"],
-                failing_since=row["failing_since"],
             )
             for row in rows
         ]
 
-    async def request_refresh(self, seq: int) -> None:
-        """The message's media link expired: hold it (and its order's later messages) for a fresh link."""
-        await self._db.execute("UPDATE messages SET state = ? WHERE seq = ?", (State.REFRESH, seq))
-        await self._db.commit()
-        self._wakeups.poller.set()  # the poller fetches links
-
     async def awaiting_refresh(self, order_ids: Sequence[str]) -> set[str]:
-        """Ids of the orders' messages waiting for a fresh media link."""
+        """Ids of the orders' messages waiting for a fresh media link (held, or a file that follows)."""
         marks = ",".join("?" * len(order_ids))
         async with self._db.execute(
-            f"SELECT msg_id FROM messages WHERE state = ? AND order_id IN ({marks})", (State.REFRESH, *order_ids)
+            f"""SELECT msg_id FROM messages WHERE order_id IN ({marks})
+                AND (state = ? OR seq IN (SELECT seq FROM follows WHERE refresh = 1))""",
+            (*order_ids, State.REFRESH),
         ) as cursor:
             return {str(row[0]) for row in await cursor.fetchall()}
 
     async def orders_awaiting_refresh(self) -> set[str]:
-        """Orders with a message waiting for a fresh media link."""
+        """Orders with a message waiting for a fresh media link (held, or a file that follows)."""
         async with self._db.execute(
-            "SELECT DISTINCT order_id FROM messages WHERE state = ?", (State.REFRESH,)
+            """SELECT DISTINCT order_id FROM messages
+               WHERE state = ? OR seq IN (SELECT seq FROM follows WHERE refresh = 1)""",
+            (State.REFRESH,),
         ) as cursor:
             return {str(row[0]) for row in await cursor.fetchall()}
 
+    @writes
     async def refreshed(self, wanted: Collection[str], links: Mapping[str, str]) -> None:
-        """Back to pending with the fresh links Bybit gave (a message not found keeps its old link)."""
+        """Back to pending (or, a file that follows, due) with the fresh links Bybit gave (a message not found
+        keeps its old link)."""
+        follows = "seq IN (SELECT seq FROM follows WHERE refresh = 1)"
         for msg_id in wanted:
             await self._db.execute(
-                """UPDATE messages SET state = ?, link_refreshed = 1,
-                       payload = CASE WHEN ? IS NULL THEN payload ELSE json_set(payload, '$.message', ?) END
-                   WHERE msg_id = ? AND state = ?""",
-                (State.PENDING, links.get(msg_id), links.get(msg_id), msg_id, State.REFRESH),
+                f"""UPDATE messages SET state = CASE state WHEN :refresh THEN :pending ELSE state END,
+                       link_refreshed = 1,
+                       payload = CASE WHEN :link IS NULL THEN payload ELSE json_set(payload, '$.message', :link) END
+                   WHERE msg_id = :msg_id AND (state = :refresh OR {follows})""",
+                {"refresh": State.REFRESH, "pending": State.PENDING, "link": links.get(msg_id), "msg_id": msg_id},
+            )
+            await self._db.execute(
+                "UPDATE follows SET refresh = 0, retry_at = 0 WHERE refresh = 1 AND seq = "
+                "(SELECT seq FROM messages WHERE msg_id = ?)",
+                (msg_id,),
             )
         await self._db.commit()
         self._wakeups.delivery.set()
 
+    @writes
     async def hold(self, seq: int, until: float, reason: str) -> None:
         """Keep a message (and its order's later ones) waiting until ``until``; the first hold starts its clock."""
         await self._db.execute(
@@ -204,39 +216,23 @@ class Messages(Table):
         pending, held, dead, delivered, seen, unwatched = (int(value or 0) for value in (row or (0,) * 6))
         return Queue(pending=pending, held=held, dead=dead, delivered=delivered, seen=seen, unwatched=unwatched)
 
+    @writes
     async def mark_delivered(self, seqs: Sequence[int], chat_id: int, telegram_ids: Sequence[int]) -> None:
         """Telegram confirmed: mark the messages delivered and remember which posts became of them."""
-        now = time.time()
-        async with self._db.execute(
-            f"SELECT seq, msg_id, order_id FROM messages WHERE seq IN ({','.join('?' * len(seqs))})",
-            tuple(seqs),
-        ) as cursor:
-            rows = list(await cursor.fetchall())
-        await self._db.executemany(
-            """UPDATE messages SET state = ?, delivered_at = ?, last_error = NULL, hold_until = NULL
-               WHERE seq = ?""",
-            [(State.DELIVERED, now, seq) for seq in seqs],
-        )
-        # Posts map back to the newest message they carry (what a reply to them answers).
-        if rows:
-            await self._remember_posts(chat_id, rows[-1]["order_id"], rows[-1]["msg_id"], telegram_ids)
+        await delivered(self._db, seqs, chat_id, telegram_ids)
         await self._db.commit()
 
+    @writes
     async def mark_part(self, seq: int, parts_done: int, chat_id: int, telegram_id: int) -> None:
         """One part of a long message is confirmed: a retry resumes after it."""
         await self._db.execute("UPDATE messages SET parts_done = ? WHERE seq = ?", (parts_done, seq))
         async with self._db.execute("SELECT msg_id, order_id FROM messages WHERE seq = ?", (seq,)) as cursor:
             row = await cursor.fetchone()
         if row is not None:
-            await self._remember_posts(chat_id, row["order_id"], row["msg_id"], [telegram_id])
+            await remember_posts(self._db, chat_id, row["order_id"], row["msg_id"], [telegram_id])
         await self._db.commit()
 
-    async def _remember_posts(self, chat_id: int, order_id: str, msg_id: str, telegram_ids: Sequence[int]) -> None:
-        await self._db.executemany(
-            "INSERT OR REPLACE INTO posts (chat_id, message_id, order_id, msg_id) VALUES (?, ?, ?, ?)",
-            [(chat_id, tg_id, order_id, msg_id) for tg_id in telegram_ids],
-        )
-
+    @writes
     async def note_failure(self, seq: int, error: str) -> int:
         """Count a failed delivery attempt (the message stays pending); returns the attempts so far."""
         await self._db.execute(
@@ -247,6 +243,7 @@ class Messages(Table):
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
+    @writes
     async def dead_letter(self, seqs: Sequence[int], error: str) -> None:
         """Telegram refused these for good: out of the queue, counted in /status, back with /retry."""
         await self._db.executemany(
@@ -255,6 +252,7 @@ class Messages(Table):
         )
         await self._db.commit()
 
+    @writes
     async def retry_dead(self, chat_id: int) -> int:
         """Put a chat's dead-lettered messages back in the queue; returns how many."""
         cursor = await self._db.execute(
@@ -266,3 +264,28 @@ class Messages(Table):
         if cursor.rowcount:
             self._wakeups.delivery.set()
         return cursor.rowcount
+
+
+async def delivered(db: aiosqlite.Connection, seqs: Sequence[int], chat_id: int, telegram_ids: Sequence[int]) -> None:
+    """Mark messages delivered and remember the posts they became, in the caller's transaction."""
+    async with db.execute(
+        f"SELECT seq, msg_id, order_id FROM messages WHERE seq IN ({','.join('?' * len(seqs))})", tuple(seqs)
+    ) as cursor:
+        rows = list(await cursor.fetchall())
+    await db.executemany(
+        "UPDATE messages SET state = ?, delivered_at = ?, last_error = NULL, hold_until = NULL WHERE seq = ?",
+        [(State.DELIVERED, time.time(), seq) for seq in seqs],
+    )
+    # Posts map back to the newest message they carry (what a reply to them answers).
+    if rows:
+        await remember_posts(db, chat_id, rows[-1]["order_id"], rows[-1]["msg_id"], telegram_ids)
+
+
+async def remember_posts(
+    db: aiosqlite.Connection, chat_id: int, order_id: str, msg_id: str, telegram_ids: Sequence[int]
+) -> None:
+    """Which order and message each of these Telegram posts carries (what a reply to one answers)."""
+    await db.executemany(
+        "INSERT OR REPLACE INTO posts (chat_id, message_id, order_id, msg_id) VALUES (?, ?, ?, ?)",
+        [(chat_id, tg_id, order_id, msg_id) for tg_id in telegram_ids],
+    )

@@ -17,12 +17,14 @@ from bridge.store._records import (
     Watch,
     insert_message,
     watch_from_row,
+    writes,
 )
 
 
 class Orders(Table):
     """Watched orders: where their messages go, and their Telegram home."""
 
+    @writes
     async def watch(self, info: OrderInfo, chat_id: int, thread_id: int | None, user_id: int | None) -> None:
         """Start (or resume) forwarding an order to a chat; its history (or gap) is read anew, within the limit.
 
@@ -46,6 +48,7 @@ class Orders(Table):
         self._wakeups.poller.set()
         self._wakeups.delivery.set()
 
+    @writes
     async def unwatch(self, order_id: str) -> bool:
         """Stop forwarding an order; False if it was not watched."""
         cursor = await self._db.execute(
@@ -63,6 +66,7 @@ class Orders(Table):
         ) as cursor:
             return await cursor.fetchone() is not None
 
+    @writes
     async def prune(self, unwatched_before: float) -> Pruned:
         """Forget what is settled of orders unwatched before ``unwatched_before`` (epoch seconds).
 
@@ -131,25 +135,22 @@ class Orders(Table):
         async with self._db.execute(query + " ORDER BY watched_at", params) as cursor:
             return [watch_from_row(row) for row in await cursor.fetchall()]
 
+    @writes
     async def update_info(self, info: OrderInfo, *, finished: bool = False, alert: ChatMessage | None = None) -> None:
         """Keep the latest order detail Bybit returned; its card is edited to match. ``finished``: from now on.
 
         ``alert`` (the message telling the order's chat of a new status) is recorded in the same
         transaction: the change is never kept without its alert, nor the alert without the change.
         """
-        try:
-            await self._db.execute(
-                """UPDATE orders SET info = ?, card_stale = 1,
-                       finished_at = CASE WHEN ? THEN COALESCE(finished_at, ?) ELSE NULL END
-                   WHERE order_id = ?""",
-                (info.model_dump_json(by_alias=True), finished, time.time(), info.id),
-            )
-            if alert is not None:
-                await insert_message(self._db, info.id, alert, State.PENDING)
-            await self._db.commit()
-        except BaseException:
-            await self._db.rollback()
-            raise
+        await self._db.execute(
+            """UPDATE orders SET info = ?, card_stale = 1,
+                   finished_at = CASE WHEN ? THEN COALESCE(finished_at, ?) ELSE NULL END
+               WHERE order_id = ?""",
+            (info.model_dump_json(by_alias=True), finished, time.time(), info.id),
+        )
+        if alert is not None:
+            await insert_message(self._db, info.id, alert, State.PENDING)
+        await self._db.commit()
         self._wakeups.delivery.set()
         if finished:
             self._wakeups.poller.set()  # a finished order is read on its own schedule until it is retired
@@ -158,11 +159,13 @@ class Orders(Table):
         """Watches of a chat whose card shows an old status."""
         return await self._select("card_stale = 1 AND home_ready = 1 AND chat_id = ?", (chat_id,))
 
+    @writes
     async def card_edited(self, order_id: str) -> None:
         """The card shows the latest order detail."""
         await self._db.execute("UPDATE orders SET card_stale = 0 WHERE order_id = ?", (order_id,))
         await self._db.commit()
 
+    @writes
     async def retire_finished(self, grace: float, read_at: Mapping[str, float]) -> Retirement:
         """Stop watching orders finished ``grace`` seconds ago whose chat was read since and whose messages are
         all delivered; their topics close.
@@ -198,6 +201,7 @@ class Orders(Table):
         """Retired orders of a chat whose topic is still open."""
         return await self._select("close_topic = 1 AND chat_id = ?", (chat_id,), active=False)
 
+    @writes
     async def topic_closed(self, order_id: str) -> None:
         """The order's topic is closed (or could not be): nothing more to do for it."""
         await self._db.execute("UPDATE orders SET close_topic = 0 WHERE order_id = ?", (order_id,))
@@ -208,6 +212,7 @@ class Orders(Table):
         async with self._db.execute(query, (int(active), *params)) as cursor:
             return [watch_from_row(row) for row in await cursor.fetchall()]
 
+    @writes
     async def set_home(self, order_id: str, thread_id: int | None, card_message_id: int | None) -> None:
         """The order's Telegram home is ready: its topic (if any) and its card."""
         await self._db.execute(
@@ -216,11 +221,13 @@ class Orders(Table):
         )
         await self._db.commit()
 
+    @writes
     async def topic_made(self, order_id: str, thread_id: int) -> None:
         """A forum topic was made for the order: the home, if it fails now, is finished in it later."""
         await self._db.execute("UPDATE orders SET made_topic = ? WHERE order_id = ?", (thread_id, order_id))
         await self._db.commit()
 
+    @writes
     async def reset_home(self, order_id: str) -> None:
         """The order's topic is gone: build a new home before its next message."""
         await self._db.execute(

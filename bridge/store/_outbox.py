@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import aiosqlite
 
 from bridge.bybit import ContentType
-from bridge.store._records import Attachment, NewReply, Outgoing, OutState, Table, error_text
+from bridge.store._records import Attachment, NewReply, Outgoing, OutState, Table, error_text, writes
 
 ECHO_WINDOW_MS = 10 * 60_000  # a sent text seen in the chat this long after it was queued is its echo
 ECHO_CLOCK_SLACK_MS = 60_000  # Bybit's clock may run ahead of ours
@@ -23,6 +23,7 @@ _REPLY_KEY = """CASE WHEN file_url IS NULL THEN text
 class Outbox(Table):
     """Teammates' replies on their way to Bybit, and the feedback owed to them."""
 
+    @writes
     async def add(self, reply: NewReply, refusal: str = "") -> bool:
         """Queue a reply, once per Telegram message however often Telegram delivers the update.
 
@@ -74,6 +75,7 @@ class Outbox(Table):
         """Replies not yet settled with Bybit, oldest first."""
         return await self._select("state IN (?, ?) ORDER BY id LIMIT ?", (OutState.QUEUED, OutState.SENDING, limit))
 
+    @writes
     async def attempting(self, item_id: int) -> None:
         """An attempt starts: from now on a crash leaves it uncertain (sent or not), to be checked before a retry."""
         await self._db.execute(
@@ -81,16 +83,19 @@ class Outbox(Table):
         )
         await self._db.commit()
 
+    @writes
     async def uploaded(self, item_id: int, url: str) -> None:
         """The file is on Bybit's side: later attempts send this path instead of uploading again."""
         await self._db.execute("UPDATE outbox SET file_url = ?, file_data = NULL WHERE id = ?", (url, item_id))
         await self._db.commit()
 
+    @writes
     async def failed_for_now(self, item_id: int, error: str) -> None:
         """Bybit could not be reached: keep it uncertain, to be checked and retried."""
         await self._db.execute("UPDATE outbox SET last_error = ? WHERE id = ?", (error_text(error), item_id))
         await self._db.commit()
 
+    @writes
     async def settle(self, item_id: int, state: OutState, reason: str = "", bybit_msg_id: str | None = None) -> None:
         """Bybit took it (``SENT``) or refused it (``REFUSED``, with ``reason``); feedback is owed."""
         await self._db.execute(
@@ -101,6 +106,7 @@ class Outbox(Table):
         await self._db.commit()
         self._wakeups.feedback.set()
 
+    @writes
     async def match_echo(
         self, order_ids: Sequence[str], text: str, msg_uuid: str, created_ms: int, msg_id: str
     ) -> bool:
@@ -160,6 +166,7 @@ class Outbox(Table):
             replies.setdefault((row.chat_id, row.tg_message_id), []).append(row)
         return [tuple(parts) for parts in replies.values()]
 
+    @writes
     async def feedback_given(self, reply: Outgoing) -> None:
         """The teammate was told what became of the reply (all its parts)."""
         await self._db.execute(

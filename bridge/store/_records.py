@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import sqlite3
 import time
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Concatenate, ParamSpec, TypeVar
 
 import aiosqlite
 
@@ -87,7 +92,21 @@ class Pending:
     attempts: int
     link_refreshed: bool = False
     parts_done: int = 0
-    failing_since: float | None = None
+
+
+@dataclass(frozen=True)
+class FileToFollow:
+    """A file whose place in its order a post keeps (the placeholder) until it can be fetched and posted."""
+
+    seq: int
+    message: ChatMessage
+    watch: Watch
+    chat_id: int
+    placeholder: int  # the post keeping its place, as Telegram numbered it
+    since: float  # when it first could not be fetched
+    attempts: int
+    link_refreshed: bool
+    last_error: str
 
 
 class OutState(StrEnum):
@@ -170,11 +189,41 @@ def error_text(error: str, limit: int = ERROR_CHARS) -> str:
 
 
 class Table:
-    """One concern of the store, sharing the connection and the wake-ups."""
+    """One concern of the store, sharing the connection and the wake-ups (and one writer at a time)."""
 
     def __init__(self, db: aiosqlite.Connection, wakeups: Wakeups) -> None:
         self._db = db
         self._wakeups = wakeups
+        self._writing = _WRITE_LOCKS.setdefault(db, asyncio.Lock())
+
+
+_WRITE_LOCKS: weakref.WeakKeyDictionary[aiosqlite.Connection, asyncio.Lock] = weakref.WeakKeyDictionary()
+"""One lock per connection: the tables share it, so no writer's statements join another's transaction."""
+
+_T = TypeVar("_T", bound=Table)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def writes(method: Callable[Concatenate[_T, _P], Awaitable[_R]]) -> Callable[Concatenate[_T, _P], Awaitable[_R]]:
+    """Make a Table method that writes one transaction: alone on the connection, and all or nothing.
+
+    SQLite keeps a failed write's earlier statements in the open transaction, so the next commit (of any
+    table) would write half of it; a method that fails (disk full, database locked, I/O error) is
+    rolled back instead. The method itself commits; writers must not call one another.
+    """
+
+    @functools.wraps(method)
+    async def transaction(table: _T, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        async with table._writing:
+            try:
+                return await method(table, *args, **kwargs)
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):  # the method's own failure is the one to report
+                    await table._db.rollback()
+                raise
+
+    return transaction
 
 
 @functools.lru_cache(maxsize=PARSED_INFOS)

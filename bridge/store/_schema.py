@@ -177,6 +177,21 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX outbox_by_state ON outbox(state, id);
     """,
     ),
+    Migration(
+        "files that follow: a file not fetched at once keeps its place by a post, and follows it when it can",
+        """
+    CREATE TABLE follows (
+        seq         INTEGER PRIMARY KEY,
+        chat_id     INTEGER NOT NULL,
+        placeholder INTEGER NOT NULL,
+        since       REAL NOT NULL,
+        retry_at    REAL NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        refresh     INTEGER NOT NULL DEFAULT 0,
+        last_error  TEXT NOT NULL DEFAULT ''
+    );
+    """,
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -9,6 +9,7 @@ from typing import Self
 import aiosqlite
 
 from bridge.store._chats import Chats
+from bridge.store._follows import Follows
 from bridge.store._messages import Messages
 from bridge.store._orders import Orders
 from bridge.store._outbox import Outbox
@@ -20,8 +21,8 @@ from bridge.store._values import Values
 class Store:
     """Async access to the bridge database. Open with :meth:`open`, close with :meth:`close`.
 
-    ``orders``, ``messages``, ``chats``, ``outbox`` and ``values`` hold the queries of one concern each;
-    ``wakeups`` wake the delivery and the poller when there is work for them.
+    ``orders``, ``messages``, ``follows``, ``chats``, ``outbox`` and ``values`` hold the queries of one concern
+    each; ``wakeups`` wake the delivery and the poller when there is work for them.
     """
 
     def __init__(self, db: aiosqlite.Connection) -> None:
@@ -32,6 +33,7 @@ class Store:
         self.chats = Chats(db, self.wakeups)
         self.values = Values(db, self.wakeups)
         self.outbox = Outbox(db, self.wakeups)
+        self.follows = Follows(db, self.wakeups)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from bridge.store._records import Table
+from bridge.store._records import Table, writes
 
 
 class Values(Table):
@@ -27,6 +27,7 @@ class Values(Table):
         """Remember a value across restarts."""
         await self.set_many({key: value})
 
+    @writes
     async def set_many(self, values: Mapping[str, str]) -> None:
         """Remember several values across restarts, in one transaction."""
         await self._db.executemany("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", values.items())

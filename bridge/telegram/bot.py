@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import ClientDecodeError, TelegramServerError
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import Response, TelegramType
+
+
+class _Session(AiohttpSession):
+    """aiogram's session, but a 5xx that is not Telegram's JSON (a proxy's error page) is a server error too."""
+
+    def check_response(
+        self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int, content: str
+    ) -> Response[TelegramType]:
+        try:
+            return super().check_response(bot, method, status_code, content)
+        except ClientDecodeError:
+            if status_code < HTTPStatus.INTERNAL_SERVER_ERROR:
+                raise
+            raise TelegramServerError(method, f"HTTP {status_code}, not from Telegram (a proxy?)") from None
 
 
 def create_bot(token: str, api_url: str, timeout: float) -> Bot:
@@ -14,6 +33,6 @@ def create_bot(token: str, api_url: str, timeout: float) -> Bot:
 
     ``timeout`` bounds each call; getUpdates long polls add their own timeout on top.
     """
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url.rstrip("/")), timeout=timeout)
+    session = _Session(api=TelegramAPIServer.from_base(api_url.rstrip("/")), timeout=timeout)
     defaults = DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True)
     return Bot(token, session=session, default=defaults)

@@ -65,6 +65,14 @@ def test_an_unreadable_message_becomes_a_placeholder_with_its_raw_text() -> None
     assert parse_items(ChatMessage, [nameless], "again")[0].id == messages[2].id  # the same id every read
 
 
+@pytest.mark.parametrize("when", ["253402300800000", "99999999999999999999", -99999999999999, 1e300, float("nan")])
+def test_a_time_no_datetime_can_hold_makes_a_placeholder_not_a_failed_page(when: object) -> None:
+    good = docs_items("order_message_listpage", "result")[0]
+    messages = parse_items(ChatMessage, [good | {"id": "3000835349", "createDate": when}, good], "test")
+    assert [m.unreadable for m in messages] == [True, False]
+    assert messages[0].id == "3000835349"
+
+
 async def test_the_docs_session_example_is_forwarded(harness: Harness) -> None:
     bybit = harness.bybit
     order = bybit.add_order(counterparty_nick="Saaaul")
@@ -107,3 +115,17 @@ async def test_an_unreadable_message_is_forwarded_and_never_blocks_its_chat(harn
     await harness.wait_text("u 03")
     unreadable = [t for t in harness.texts() if "could not read this message" in t]
     assert len(unreadable) == 1 and '"when": "now"' in unreadable[0]
+
+
+async def test_a_message_dated_beyond_year_9999_never_stops_its_order_chat(harness: Harness) -> None:
+    bybit = harness.bybit
+    order = bybit.add_order()
+    await harness.start(bybit_chat_api="order")
+    await harness.reply_to(f"/watch {order.id}")
+    first = bybit.post_message(order.id, "d 01")
+    await harness.wait_text("d 01")
+    next_id = str(int(first["id"]) + 1)
+    bybit.post_raw_order_message(order.id, {"id": next_id, "createDate": "99999999999999999999", "message": "?"})
+    bybit.post_message(order.id, "d 02")
+    await harness.wait_text("d 02")
+    assert sum("could not read this message" in t for t in harness.texts()) == 1

@@ -39,8 +39,9 @@ async def status_report(health: Health, store: Store, chat_id: int, chat_api: st
     queue = await store.messages.queue()
     watches = await store.orders.active()
     here = sum(1 for w in watches if w.chat_id == chat_id)
-    paused = await store.chats.paused()
+    paused = await store.chats.paused() | health.telegram.store_holds
     replies = await store.outbox.counts()
+    files = await store.follows.count()
     errors = health.poll.errors + health.telegram.errors
     error_text = ", ".join(f"{kind} {count}" for kind, count in sorted(errors.items())) or "none"
     lines = [
@@ -54,6 +55,7 @@ async def status_report(health: Health, store: Store, chat_id: int, chat_api: st
         f"Delivery queue: {queue.pending} pending, {queue.held} held"
         f"{f' ({queue.unwatched} of orders no longer watched, delivered all the same)' if queue.unwatched else ''},"
         f" {queue.dead} dead-lettered{' (/retry sends them again)' if queue.dead else ''}, {queue.delivered} delivered",
+        *([f"Held files: {files} (a post with the link keeps each one's place; the file follows it)"] if files else []),
         f"Replies to Bybit: {replies[OutState.QUEUED] + replies[OutState.SENDING]} waiting,"
         f" {replies[OutState.SENT]} sent, {replies[OutState.REFUSED] + replies[OutState.DISABLED]} not sent",
         f"Errors since start: {error_text}",

@@ -26,15 +26,16 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
+from aiohttp import ClientConnectorError
 
-from bridge.errors import ChatUnavailable, TelegramTimedOut
+from bridge.errors import ChatUnavailable, TelegramAnswerLost
 from bridge.telegram.outgoing.refusals import Refusal, refusal
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-NETWORK_RETRY_CAP = 60.0  # seconds between two tries while Telegram is unreachable
+NETWORK_RETRY_CAP = 60.0  # seconds between two tries while no connection to Telegram can be made
 
 _RESULTS: tuple[tuple[type[Exception], str], ...] = (
     (TelegramRetryAfter, "429"),
@@ -52,16 +53,24 @@ _RESULTS: tuple[tuple[type[Exception], str], ...] = (
 
 @dataclass
 class CallStats:
-    """What ``/status`` and the metrics report about Telegram: last success, errors by kind, every call's result."""
+    """What ``/status`` and the metrics report about Telegram: last success, errors by kind, every call's result,
+    and the chats whose posts are held because the store refused to record one (next try, epoch s; why).
+    """
 
     last_success: float | None = None
     errors: Counter[str] = field(default_factory=Counter)
     calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    store_holds: dict[int, tuple[float, str]] = field(default_factory=dict)
 
 
 def timed_out(exc: Exception) -> bool:
     """Whether Telegram did not answer in time (the call may have taken effect)."""
     return isinstance(exc.__cause__, TimeoutError)
+
+
+def never_sent(exc: Exception) -> bool:
+    """Whether the call never left: no connection to Telegram (or the proxy) could be made."""
+    return isinstance(exc.__cause__, ClientConnectorError)
 
 
 def _result_of(exc: Exception) -> str:
@@ -99,11 +108,12 @@ class CallCounter(BaseRequestMiddleware):
 
 
 class TelegramCaller:
-    """Runs one call for a chat, waiting out network trouble (429s are the pacing middleware's).
+    """Runs one call for a chat, waiting while no connection can be made (429s are the pacing middleware's).
 
     Raises :class:`ChatUnavailable` when Telegram refuses the chat itself (403, chat not found) and
-    :class:`TelegramTimedOut` when it did not answer in time: the call may have taken effect, so it is
-    not repeated here. Other refusals (400) pass through for the caller to judge.
+    :class:`TelegramAnswerLost` when the call went out but its answer did not come back (no answer in
+    time, the connection reset, a 5xx from Telegram or a proxy): it may have taken effect, so it is not
+    repeated here. Other refusals (400) pass through for the caller to judge.
     """
 
     def __init__(self, stats: CallStats) -> None:
@@ -126,15 +136,20 @@ class TelegramCaller:
             except TelegramEntityTooLarge:
                 self.stats.errors["too_large"] += 1
                 raise
-            except (TelegramNetworkError, TelegramServerError) as exc:
+            except TelegramNetworkError as exc:
                 if timed_out(exc):
                     self.stats.errors["timeout"] += 1
-                    raise TelegramTimedOut("Telegram did not answer in time") from None
-                failures += 1
+                    raise TelegramAnswerLost("Telegram did not answer in time") from None
                 self.stats.errors["network"] += 1
+                if not never_sent(exc):
+                    raise TelegramAnswerLost(f"Telegram's answer was lost ({exc.message})") from None
+                failures += 1
                 delay = min(NETWORK_RETRY_CAP, 2.0 ** (failures - 1))
                 log.warning("chat %s: Telegram unreachable (%s), retrying in %.0f s", chat_id, exc, delay)
                 await asyncio.sleep(delay)
                 continue
+            except TelegramServerError as exc:
+                self.stats.errors["server_error"] += 1
+                raise TelegramAnswerLost(f"Telegram answered {exc.message}") from None
             self.stats.last_success = time.time()
             return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from aiogram import Bot
@@ -11,6 +12,7 @@ from bridge.store import Store, Watch
 from bridge.telegram.outgoing.calls import TelegramCaller
 from bridge.telegram.outgoing.refusals import Refusal, refusal
 from bridge.telegram.outgoing.render import order_card, topic_name
+from bridge.telegram.outgoing.unsaved import Unsaved
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +29,20 @@ class Homes:
         self._call = call
         self._forum: dict[int, bool] = {}
 
-    async def ensure(self, watch: Watch) -> None:
+    async def ensure(self, watch: Watch, unsaved: Unsaved) -> None:
         """Create the order's topic (if possible, and not made already), post and pin its card, and record both.
 
         A card Telegram refuses for good is left out; refusals that concern the chat or the topic
-        pass through to the caller.
+        pass through to the caller. The records go through ``unsaved``: one the store refuses is made
+        again later, never by making the topic or card again.
         """
         chat_id = watch.chat_id
         thread_id = watch.made_topic
         if thread_id is None and await self._is_forum(chat_id):
             thread_id = await self._create_topic(watch)
             if thread_id is not None:  # kept at once: if the card fails now, the next try uses this topic
-                await self._store.orders.topic_made(watch.order_id, thread_id)
+                made = functools.partial(self._store.orders.topic_made, watch.order_id, thread_id)
+                await unsaved.record(chat_id, made)
         try:
             card: int | None = (
                 await self._call(
@@ -51,7 +55,7 @@ class Homes:
                 raise
             log.error("order %s: Telegram refused its card (%s); its messages follow without one", watch.order_id, exc)
             card = None
-        await self._store.orders.set_home(watch.order_id, thread_id, card)
+        await unsaved.record(chat_id, functools.partial(self._store.orders.set_home, watch.order_id, thread_id, card))
         if thread_id is not None and card is not None:
             await self._pin(chat_id, card, watch.order_id)
         log.info("order %s: home ready in chat %s (topic %s)", watch.order_id, chat_id, thread_id)

@@ -14,6 +14,7 @@ from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextR
 from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import (
     CreateForumTopic,
+    EditMessageText,
     PinChatMessage,
     SendDocument,
     SendMessage,
@@ -28,8 +29,9 @@ from bridge.telegram.outgoing.calls import CallStats
 
 log = logging.getLogger(__name__)
 
-POSTING_METHODS = (SendMessage, SendPhoto, SendDocument, SendVideo, CreateForumTopic, PinChatMessage)
-"""Calls that put a message (or a service message) into a chat, so they count against its limits."""
+POSTING_METHODS = (SendMessage, SendPhoto, SendDocument, SendVideo, CreateForumTopic, PinChatMessage, EditMessageText)
+"""Calls that put a message (or a service message) into a chat or edit one (an order card), so they count
+against its limits."""
 
 BULK: ContextVar[bool] = ContextVar("bulk_posting", default=False)
 """Set in tasks that post the backlog (delivery workers); every other post (command replies) goes first."""
@@ -108,7 +110,7 @@ class Pacer:
 
 
 def posts(method: object) -> bool:
-    """Whether a Bot API call puts a message into a chat."""
+    """Whether a Bot API call puts a message into a chat (or edits one)."""
     return isinstance(method, POSTING_METHODS)
 
 

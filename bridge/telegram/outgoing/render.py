@@ -113,6 +113,10 @@ def text_block(message: ChatMessage, order: OrderInfo) -> str | None:
     return posts[0] if len(posts) == 1 else None
 
 
+FILE_FOLLOWS = "file follows"
+"""Why a placeholder carries a link: the file is fetched again and posted as a reply to it."""
+
+
 def media_as_link(part: MediaPart, reason: str) -> TextPart:
     """The fallback when the media cannot be sent: its link (a web link clickable, any other as text), and why."""
     if part.url.startswith(("http://", "https://")):

@@ -8,6 +8,7 @@ from aiogram.types import BufferedInputFile, Message, ReplyParameters
 
 from bridge.bybit import MessageKind
 from bridge.bybit.media import MediaFetcher
+from bridge.errors import MediaUnavailable, describe
 from bridge.telegram.constants import FileSizeLimit
 from bridge.telegram.outgoing.render import MediaPart, Part, TextPart, as_plain
 
@@ -36,6 +37,10 @@ class TelegramSender:
             return sent.message_id
         return (await self._send_media(chat_id, thread_id, part, reply, parse_mode)).message_id
 
+    async def edit(self, chat_id: int, message_id: int, part: TextPart) -> None:
+        """Replace the text of a post the bot made."""
+        await self._bot.edit_message_text(part.html, chat_id=chat_id, message_id=message_id)
+
     async def _send_media(
         self,
         chat_id: int,
@@ -45,7 +50,13 @@ class TelegramSender:
         parse_mode: str | Default | None,
     ) -> Message:
         limit = FileSizeLimit.PHOTO_UPLOAD if part.kind is MessageKind.IMAGE else FileSizeLimit.FILE_UPLOAD
-        upload = BufferedInputFile(await self._media.fetch(part.url, limit), filename=part.file_name)
+        try:
+            data = await self._media.fetch(part.url, limit)
+        except MediaUnavailable:
+            raise
+        except Exception as exc:  # a link the HTTP client cannot even use (a tab in it, a bad port): shown as is
+            raise MediaUnavailable(f"the file link cannot be fetched ({describe(exc)})") from exc
+        upload = BufferedInputFile(data, filename=part.file_name)
         caption = part.caption if isinstance(parse_mode, Default) else as_plain(part.caption)
         if part.kind is MessageKind.IMAGE:
             send = self._bot.send_photo

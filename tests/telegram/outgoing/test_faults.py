@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
+import sqlite3
 import time
 
 import httpx
@@ -25,11 +27,17 @@ def forwarded(harness: Harness) -> list[SentMessage]:
     return [s for s in harness.telegram.sent_to(TEAM_CHAT) if " · order …" in (s.plain or s.plain_caption or "")]
 
 
-async def watched(harness: Harness, *history: str) -> FakeOrder:
+def recorded(harness: Harness, message_id: int) -> bool:
+    """Whether the bridge has marked the post delivered."""
+    with contextlib.closing(sqlite3.connect(harness.db_path)) as db:
+        return bool(db.execute("SELECT 1 FROM posts WHERE message_id = ?", (message_id,)).fetchone())
+
+
+async def watched(harness: Harness, *history: str, **settings: object) -> FakeOrder:
     order = harness.bybit.add_order()
     for text in history:
         harness.bybit.post_message(order.id, text)
-    await harness.start()
+    await harness.start(**settings)
     assert "Watching" in await harness.reply_to(f"/watch {order.id}")
     if history:
         await harness.wait_text(history[-1])
@@ -53,7 +61,7 @@ async def test_flood_control_is_waited_out_and_nothing_is_dropped(harness: Harne
 
 
 async def test_server_error_is_retried_and_delivered_once(harness: Harness) -> None:
-    order = await watched(harness, "e 01")
+    order = await watched(harness, "e 01", telegram_timeout=0.5)  # a 5xx pauses the chat like a timeout
     harness.telegram.inject_error(500, "Internal Server Error", times=1)
     harness.bybit.post_message(order.id, "e 02")
     await harness.wait_text("e 02")
@@ -64,7 +72,18 @@ async def test_server_error_is_retried_and_delivered_once(harness: Harness) -> N
     assert body_lines(harness, "e ") == ["e 01", "e 02", "e 03"]
 
 
-async def test_media_link_expired_before_delivery_is_fetched_anew_in_order(harness: Harness) -> None:
+async def test_a_reaction_whose_answer_was_lost_is_set_again(harness: Harness) -> None:
+    await watched(harness, "e 01")
+    post = next(s for s in harness.telegram.sent_to(TEAM_CHAT) if "e 01" in (s.plain or ""))
+    await harness.telegram.wait_for(lambda: recorded(harness, post.message_id))  # so a reply to it is a reply
+    harness.telegram.inject_error(502, "Bad Gateway", times=2, method="setMessageReaction")
+    asked = harness.say("Received, thanks", user_id=4242, reply_to_message_id=post.message_id)
+    await harness.telegram.wait_for(lambda: harness.telegram.reactions.get((TEAM_CHAT, asked)) == ["👍"])
+    tries = [r for r in harness.telegram.requests if r.method == "setMessageReaction"]
+    assert len(tries) == 3
+
+
+async def test_an_expired_media_link_keeps_its_place_and_the_file_follows_through_a_fresh_one(harness: Harness) -> None:
     bybit = harness.bybit
     order = bybit.add_order()
     await harness.start()
@@ -79,10 +98,14 @@ async def test_media_link_expired_before_delivery_is_fetched_anew_in_order(harne
     harness.telegram.restore_bot(TEAM_CHAT)
     await harness.wait_text("after the receipt", timeout=15)
 
+    [placeholder] = [s for s in forwarded(harness) if "receipt.png" in (s.plain or "")]
+    after = next(s for s in forwarded(harness) if "after the receipt" in (s.plain or ""))
+    assert "file follows" in (placeholder.plain or "")
+    assert placeholder.message_id < after.message_id  # the receipt's place is kept, before what followed it
+    await harness.telegram.wait_for(lambda: any(s.media_kind for s in harness.telegram.sent), timeout=20)
     [photo] = [s for s in harness.telegram.sent if s.media_kind]
     assert photo.media_bytes == PNG  # the receipt itself, through a fresh link
-    after = next(s for s in forwarded(harness) if "after the receipt" in (s.plain or ""))
-    assert photo.message_id < after.message_id  # and still before what followed it
+    assert photo.reply_to == placeholder.message_id
 
 
 async def test_missing_media_object_becomes_a_text_post_with_link_and_reason(harness: Harness) -> None:

@@ -127,6 +127,21 @@ async def test_a_card_that_failed_after_its_topic_was_made_is_posted_in_that_top
     assert lines_of(in_thread(harness.telegram, topic.thread_id), "c 01") == ["c 01 hello"]
 
 
+async def test_a_429_on_a_card_edit_is_waited_out_and_the_chat_goes_on(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    paid, other = harness.bybit.add_order(), harness.bybit.add_order(counterparty_nick="SellerEve")
+    await watch_in_forum(harness, paid, other)
+    harness.telegram.inject_retry_after(times=1, retry_after=1, method="editMessageText")
+    paid.status = 20
+    harness.bybit.post_message(paid.id, "The buyer has marked the order as paid.", sender="system")
+    harness.bybit.post_message(other.id, "eve 01 meanwhile")
+    await harness.telegram.wait_for(lambda: any("Status: paid" in text for _, _, text in harness.telegram.edits))
+    await harness.wait_text("eve 01 meanwhile")
+    assert harness.telegram.flood_errors == 1
+    assert "crashed" not in caplog.text  # waited out where it happened, not by the worker dying
+
+
 async def test_group_upgraded_to_supergroup_is_followed(harness: Harness) -> None:
     new_id = -1009999999999
     harness.telegram.chats[TEAM_CHAT].type = "group"

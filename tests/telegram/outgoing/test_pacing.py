@@ -220,3 +220,25 @@ async def test_a_budget_someone_waits_for_is_kept() -> None:
 
     assert pacer._chats[GROUP] is kept
     waiting.cancel()
+
+
+async def test_edits_are_paced_like_posts(telegram: FakeTelegram) -> None:
+    async with paced_bot(telegram, real_pacer()) as bot:
+        card = await bot.send_message(PRIVATE, "Status: waiting for payment")
+        for status in ("paid", "completed"):
+            await bot.edit_message_text(f"Status: {status}", chat_id=PRIVATE, message_id=card.message_id)
+    calls = [r.time for r in telegram.requests if r.method in {"sendMessage", "editMessageText"}]
+    assert len(calls) == 3 and telegram.flood_errors == 0  # Telegram counts edits against the chat's pace
+    assert all(later - earlier >= 1.0 - TOLERANCE for earlier, later in itertools.pairwise(calls))
+
+
+async def test_a_429_on_an_edit_is_waited_out(telegram: FakeTelegram) -> None:
+    stats = CallStats()
+    async with paced_bot(telegram, real_pacer(), stats) as bot:
+        card = await bot.send_message(GROUP, "Status: waiting for payment")
+        telegram.inject_retry_after(times=1, retry_after=1, method="editMessageText")
+        await bot.edit_message_text("Status: paid", chat_id=GROUP, message_id=card.message_id)
+    assert [text for _, _, text in telegram.edits] == ["Status: paid"]
+    refused, accepted = (r for r in telegram.requests if r.method == "editMessageText")
+    assert accepted.time - refused.time >= 1.0 - TOLERANCE
+    assert stats.errors["flood_control"] == 1

@@ -150,6 +150,31 @@ async def test_a_post_telegram_never_confirms_holds_its_order_and_is_tried_again
     assert "0 dead-lettered" in await harness.reply_to("/status")
 
 
+async def test_a_post_whose_connection_resets_is_tried_like_one_that_timed_out(harness: Harness) -> None:
+    order = await watched(harness, telegram_timeout=0.5)
+    other = harness.bybit.add_order(counterparty_nick="SellerEve")
+    harness.telegram.inject_reset(times=3, method=SEND)  # Telegram takes the post; the answer never comes back
+    harness.bybit.post_message(order.id, "x 01 reset")
+    await harness.telegram.wait_for(lambda: held(harness) == 1, timeout=30)
+    assert len(posts_with(harness, "x 01")) == 3  # tried three times with the chat paused, then its order held
+    assert "Watching" in await harness.reply_to(f"/watch {other.id}")
+    harness.bybit.post_message(other.id, "y 01 meanwhile")
+    await harness.wait_text("y 01 meanwhile")
+    await harness.wait_text("x 01 reset", count=4, timeout=20)  # the fourth try (4 s later) is confirmed
+    assert "0 dead-lettered" in await harness.reply_to("/status")
+
+
+async def test_a_proxy_error_page_after_telegram_took_the_post_is_a_lost_answer(harness: Harness) -> None:
+    order = await watched(harness, telegram_timeout=0.5)
+    page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+    harness.telegram.inject_error(502, page, method=SEND, page=True, taken=True)
+    harness.bybit.post_message(order.id, "x 01 through a proxy")
+    await harness.wait_text("x 01 through a proxy", count=2)  # tried again after a pause, never dead-lettered
+    harness.bybit.post_message(order.id, "x 02")
+    await harness.wait_text("x 02")
+    assert "0 dead-lettered" in await harness.reply_to("/status")
+
+
 async def test_a_long_text_resumes_after_its_last_confirmed_part(harness: Harness) -> None:
     order = await watched(harness, telegram_timeout=0.5)
     words = " ".join(f"w{n:05d}" for n in range(1500))  # three posts' worth
@@ -173,25 +198,72 @@ async def test_a_card_telegram_refuses_does_not_hold_the_order_or_the_chat(harne
     assert [s.reply_to for s in posts_with(harness, "y 01")] == [None]
 
 
-async def test_a_media_host_outage_holds_the_receipt_and_its_order_then_sends_the_real_file(harness: Harness) -> None:
+async def test_a_media_host_outage_keeps_the_receipts_place_and_the_file_follows(harness: Harness) -> None:
     order = await watched(harness, telegram_allowed_chat_ids=[OTHER_CHAT])
-    other = harness.bybit.add_order(counterparty_nick="SellerEve")
-    await harness.reply_to(f"/watch {other.id}")
     harness.bybit.media_host_down = True
     harness.bybit.post_media(order.id, "pic", PNG, "receipt.png")
-    harness.bybit.post_message(order.id, "x 01 after the receipt")
-    harness.bybit.post_message(other.id, "y 01 another order flows")
-    await harness.wait_text("y 01")
-    await harness.telegram.wait_for(lambda: held(harness) == 1)
-    assert "1 held" in await harness.reply_to("/status", chat_id=OTHER_CHAT)
-    assert body_lines(harness, "x ") == ["x 00"]
+    harness.bybit.post_message(order.id, "x 01 I paid, see the receipt")
+    await harness.wait_text("x 01 I paid")  # the order's later messages never wait for the file
+    [placeholder] = posts_with(harness, "receipt.png")
+    assert "file follows" in (placeholder.plain or "")
+    assert placeholder.message_id < posts_with(harness, "x 01")[0].message_id  # its place in the order is kept
+    status = await harness.reply_to("/status", chat_id=OTHER_CHAT)
+    assert "Held files: 1" in status and "0 held" in status
+
     harness.bybit.media_host_down = False
-    await harness.wait_text("x 01", timeout=20)
+    await harness.telegram.wait_for(lambda: any(s.media_kind for s in harness.telegram.sent), timeout=20)
     [photo] = [s for s in harness.telegram.sent_to(TEAM_CHAT) if s.media_kind]
     assert photo.media_bytes == PNG and photo.media_kind == "photo"
-    order_posts = [s for s in harness.telegram.sent_to(TEAM_CHAT) if "x 0" in (s.plain or "") or s.media_kind]
-    assert [s.media_kind or (s.plain or "").splitlines()[-1] for s in order_posts] == [
-        "x 00",
-        "photo",
-        "x 01 after the receipt",
-    ]
+    assert photo.reply_to == placeholder.message_id  # the file follows its placeholder
+    assert "Held files" not in await harness.reply_to("/status", chat_id=OTHER_CHAT)
+
+
+def files_to_follow(harness: Harness) -> int:
+    with contextlib.closing(sqlite3.connect(harness.db_path)) as db:
+        return int(db.execute("SELECT COUNT(*) FROM follows").fetchone()[0])
+
+
+async def test_a_file_that_follows_survives_a_restart(harness: Harness) -> None:
+    order = await watched(harness)
+    harness.bybit.media_host_down = True
+    harness.bybit.post_media(order.id, "pic", PNG, "receipt.png")
+    await harness.telegram.wait_for(lambda: files_to_follow(harness) == 1)
+    await harness.stop()
+    harness.bybit.media_host_down = False
+    await harness.start()
+    await harness.telegram.wait_for(lambda: any(s.media_kind for s in harness.telegram.sent), timeout=20)
+    [placeholder] = posts_with(harness, "file follows")
+    [photo] = [s for s in harness.telegram.sent_to(TEAM_CHAT) if s.media_kind]
+    assert photo.reply_to == placeholder.message_id and photo.media_bytes == PNG
+    await harness.telegram.wait_for(lambda: files_to_follow(harness) == 0)
+
+
+async def test_a_file_telegram_refuses_when_it_follows_leaves_its_placeholder_saying_why(harness: Harness) -> None:
+    order = await watched(harness)
+    harness.bybit.media_host_down = True
+    harness.bybit.post_media(order.id, "pic", PNG, "receipt.png")
+    await harness.telegram.wait_for(lambda: files_to_follow(harness) == 1)
+    [placeholder] = posts_with(harness, "file follows")
+    harness.telegram.inject_error(400, "Bad Request: IMAGE_PROCESS_FAILED", method="sendPhoto")
+    harness.bybit.media_host_down = False
+    await harness.telegram.wait_for(lambda: files_to_follow(harness) == 0, timeout=20)
+    [(_, edited, text)] = harness.telegram.edits
+    assert edited == placeholder.message_id
+    assert "the file stays a link: Telegram refused the file: Bad Request: IMAGE_PROCESS_FAILED" in text
+    assert "receipt.png" in text and not [s for s in harness.telegram.sent if s.media_kind]
+
+
+async def test_a_file_that_follows_follows_its_group_into_the_supergroup(harness: Harness) -> None:
+    supergroup = -1009999999999
+    harness.telegram.chats[TEAM_CHAT].type = "group"
+    order = await watched(harness)
+    harness.bybit.media_host_down = True
+    harness.bybit.post_media(order.id, "pic", PNG, "receipt.png")
+    await harness.telegram.wait_for(lambda: files_to_follow(harness) == 1)
+    harness.telegram.migrate_chat(TEAM_CHAT, supergroup)
+    harness.bybit.post_message(order.id, "x 01 after the upgrade")
+    await harness.wait_text("x 01 after the upgrade", chat_id=supergroup)
+    harness.bybit.media_host_down = False
+    await harness.telegram.wait_for(lambda: any(s.media_kind for s in harness.telegram.sent), timeout=20)
+    [photo] = [s for s in harness.telegram.sent if s.media_kind]
+    assert photo.chat_id == supergroup and photo.media_bytes == PNG
