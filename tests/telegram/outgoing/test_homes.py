@@ -185,7 +185,7 @@ async def test_status_tells_the_truth(harness: Harness) -> None:
         await asyncio.sleep(0.5)
         status = await harness.reply_to("/status")
     assert "Errors since start: none" in status  # a retried failure is not a polling error
-    assert "Bybit budget: " in status and "/s of 10/s over the last minute; most calls: order/" in status
+    assert "Bybit budget: " in status and "/s of 10/s over the last minute; most calls in it: order/" in status
     assert "Watched orders: 1 (1 in this chat)" in status
     assert "Delivery queue: 0 pending, 0 held, 0 dead-lettered, 2 delivered" in status
     assert "Last Bybit poll:" in status and "never" not in status.split("Last Bybit poll:")[1].split("\n")[0]
