@@ -164,7 +164,7 @@ class Delivery:
         self._stopping = True
         await self._workers.wait(timeout)
         await self._workers.stop()
-        for chat_id in self._unsaved.chats():
+        for chat_id in self._unsaved.lanes():
             with contextlib.suppress(sqlite3.Error):
                 await self._unsaved.flush(chat_id)
         if self._unsaved.kept():

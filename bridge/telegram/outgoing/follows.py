@@ -47,7 +47,7 @@ class FileFollower:
         """Try each file that is due once."""
         BULK.set(True)  # these posts give way to command replies
         try:
-            for seq in self._unsaved.chats():
+            for seq in self._unsaved.lanes():
                 await self._unsaved.flush(seq)
             for item in await self._store.follows.due(MEDIA_OUTAGE_PATIENCE):
                 await self._bring(item)
