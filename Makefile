@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The suite mostly waits (timers, loopback): it runs in parallel processes, more of them than cores. The bridge-process
+# tests share one worker (their xdist_group): each start imports aiogram, seconds of CPU under coverage.
+TEST_WORKERS ?= 6
 LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet --custom-compile-command 'make lock'
 
 .PHONY: install run demo test test-slow chaos lint check bench lock lock-upgrade hooks
@@ -24,7 +27,7 @@ demo: $(STAMP)  ## the demo against the sandbox
 
 test: $(STAMP)  ## the default test suite (a few minutes), warnings as errors, with the coverage floor
 	$(PY) -m coverage erase
-	$(PY) -m coverage run -m pytest $(PYTEST_ARGS)
+	$(PY) -m coverage run -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 	$(PY) -m coverage combine --quiet
 	$(PY) -m coverage report
 

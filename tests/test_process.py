@@ -18,7 +18,12 @@ from bridge.sandbox.fake_bybit import FakeBybit
 from bridge.sandbox.fake_telegram import FakeTelegram
 from tests.processes import Bridge, BridgeProcess, base_env, bridge_env
 
-pytestmark = pytest.mark.timeout(150)  # each test starts real processes; coverage slows their start-up
+pytestmark = [
+    pytest.mark.timeout(150),  # each test starts real processes; coverage slows their start-up
+    # One worker of a parallel run takes these tests one after another: each start of the bridge spends seconds
+    # of CPU importing aiogram, and several at once would starve the other workers' timing-sensitive tests.
+    pytest.mark.xdist_group("bridge-process"),
+]
 
 BOT_TOKEN = "987654321:AAH-very-secret-token-Zq9xW2vK7pL4mN8"
 API_KEY = "bybit-key-Hs83kd02LqPz"

@@ -163,16 +163,28 @@ async def test_the_group_window_keeps_a_reserve_for_urgent_posts(telegram: FakeT
 
 
 async def test_a_post_held_by_the_global_budget_still_keeps_its_chat_pace(telegram: FakeTelegram) -> None:
-    """30 posts to 30 groups fill the bot's global second; two posts to one private chat follow."""
-    groups = [GROUP - n for n in range(1, 31)]
+    """Posts to other groups fill the bot's global second; two posts to one private chat follow.
+
+    The bot's global budget here is a third of the fake's: 30 posts sent at once reach a fake that shares the
+    bot's process up to 0.6 s apart when the CPU is busy, past the pacer's margin, and the fake's own global
+    second would refuse the first private post. Held by 10 posts, that post tests the chat pace alone.
+    """
+    pacer = Pacer(
+        group_per_minute=FloodLimit.GROUP_MESSAGES_PER_MINUTE,
+        chat_per_second=FloodLimit.CHAT_MESSAGES_PER_SECOND,
+        global_per_second=FloodLimit.GLOBAL_MESSAGES_PER_SECOND // 3,
+    )
+    groups = [GROUP - n for n in range(1, FloodLimit.GLOBAL_MESSAGES_PER_SECOND // 3 + 1)]
     for chat_id in groups:
         telegram.add_chat(chat_id)
-    async with paced_bot(telegram, real_pacer()) as bot:
+    async with paced_bot(telegram, pacer) as bot:
         await asyncio.gather(*(bot.send_message(chat_id, "fill") for chat_id in groups))
-        await bot.send_message(PRIVATE, "first")  # its chat slot is stamped now, it is sent ~1.15 s later
+        await bot.send_message(PRIVATE, "first")  # held by the global budget for ~1.15 s
         await bot.send_message(PRIVATE, "second")
+    filled = min(s.time for chat_id in groups for s in telegram.sent_to(chat_id))
     first, second = (s.time for s in telegram.sent_to(PRIVATE))
     assert telegram.flood_errors == 0
+    assert first - filled > 0.5  # it was held by the global budget (else it would follow the fills at once)
     assert second - first >= 1.0 - TOLERANCE
 
 
