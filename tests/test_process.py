@@ -180,7 +180,7 @@ async def test_logs_never_show_the_token_the_key_or_the_secret(tmp_path: Path, p
         bridge = Bridge(bybit, telegram, tmp_path, processes)
         order = bybit.add_order()
         bybit.post_message(order.id, "x 01")
-        first = await bridge.start(LOG_LEVEL="DEBUG", TELEGRAM_TIMEOUT="2")  # (a 500 pauses the chat this long)
+        first = await bridge.start(LOG_LEVEL="DEBUG", TELEGRAM_TIMEOUT="2")  # a 5xx pauses the chat this long
         await bridge.watch(order)
         await bridge.wait_line("x 01")
         assert "refused" in await bridge.reply_to("/watch 1898976123321229999")

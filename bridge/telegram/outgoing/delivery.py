@@ -125,7 +125,7 @@ class Delivery:
         media_host: str,
         timeout_pause: float,
     ) -> None:
-        """``timeout_pause``: seconds a chat waits after a post timed out, times the post's attempts so far."""
+        """``timeout_pause``: seconds a chat waits after a post's answer was lost, times the post's attempts so far."""
         self._store = store
         self._timeout_pause = timeout_pause
         self._sender = sender
