@@ -145,7 +145,8 @@ class Bridge:
         """Start a process and wait until it long-polls Telegram."""
         polls = self._polls()
         process = await self.launch(**overrides)
-        await self.telegram.wait_for(lambda: self._polls() > polls or not process.running, timeout=45)
+        # (importing aiogram under coverage takes seconds of CPU; with the suite's other workers busy, more)
+        await self.telegram.wait_for(lambda: self._polls() > polls or not process.running, timeout=90)
         assert process.running, process.output
         return process
 
