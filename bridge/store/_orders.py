@@ -187,6 +187,8 @@ class Orders(Table):
             f"""UPDATE orders SET active = 0, close_topic = (thread_id IS NOT NULL), unwatched_at = ?
                WHERE active = 1 AND order_id IN ({",".join("?" * len(read))})
                  AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.order_id = orders.order_id AND m.state IN (?, ?))
+                 AND NOT EXISTS (SELECT 1 FROM follows f JOIN messages m ON m.seq = f.seq  -- a file still to follow
+                                 WHERE m.order_id = orders.order_id)
                RETURNING order_id""",
             (now, *read, State.PENDING, State.REFRESH),
         ) as cursor:

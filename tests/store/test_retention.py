@@ -108,3 +108,19 @@ async def test_orders_unwatched_before_the_upgrade_count_from_the_upgrade(tmp_pa
     async with await Store.open(path) as store:
         assert await store.orders.prune(time.time() - 60) == Pruned(0, 0, 0, 0)
         assert (await store.orders.prune(time.time() + 1)).orders == 1
+
+
+async def test_an_order_whose_file_is_still_to_follow_is_not_retired(tmp_path: Path) -> None:
+    """Before: it was retired (its topic closed) while the file that follows its placeholder was still coming."""
+    path = tmp_path / "f.db"
+    async with await Store.open(path) as store:
+        await _watched(store, "5", {"51": State.DELIVERED})
+        await store.orders.update_info(order(id="5", status=50), finished=True)
+    with sqlite3.connect(path) as db:
+        db.execute(
+            """INSERT INTO follows (seq, chat_id, placeholder, since, retry_at)
+               SELECT seq, ?, 9, 0, 0 FROM messages WHERE msg_id = '51'""",
+            (CHAT,),
+        )
+    async with await Store.open(path) as store:
+        assert await store.orders.retire_finished(grace=-1, read_at={"5": time.time()}) == Retirement([], [])
