@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # The suite mostly waits (timers, loopback): it runs in parallel processes, more of them than cores. The bridge-process
 # tests share one worker (their xdist_group): each start imports aiogram, seconds of CPU under coverage.
-TEST_WORKERS ?= 6
+TEST_WORKERS ?= 4
 LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet --custom-compile-command 'make lock'
 
 .PHONY: install run demo test test-slow chaos lint check bench lock lock-upgrade hooks

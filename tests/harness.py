@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -29,6 +30,9 @@ FAST = {
     "telegram_global_messages_per_second": 300,
 }
 """Fast polling and loose pacing, unless a test overrides them."""
+
+POST_TIME = re.compile(r"\b\d{2} [A-Z][a-z]{2} \d{2}:\d{2} UTC\b")
+"""The time in a post's header ("03 Dec 08:15 UTC"): a needle such as "c 08" would match it at 08:xx in December."""
 
 
 def free_port() -> int:
@@ -77,8 +81,10 @@ class Harness:
         return [s.plain or s.plain_caption or "" for s in self.telegram.sent if s.chat_id == chat_id]
 
     async def wait_text(self, needle: str, chat_id: int = TEAM_CHAT, count: int = 1, timeout: float = 10) -> None:
-        """Wait until ``needle`` appears in ``count`` posts."""
-        await self.telegram.wait_for(lambda: sum(needle in t for t in self.texts(chat_id)) >= count, timeout=timeout)
+        """Wait until ``needle`` appears in ``count`` posts (never matching the time in a post's header)."""
+        await self.telegram.wait_for(
+            lambda: sum(needle in POST_TIME.sub("", t) for t in self.texts(chat_id)) >= count, timeout=timeout
+        )
 
     async def reply_to(self, command: str, chat_id: int = TEAM_CHAT, timeout: float = 10) -> str:
         """Send a command and return the bot's reply to it."""

@@ -18,12 +18,12 @@ from bridge.sandbox.fake_bybit import FakeBybit
 from bridge.sandbox.fake_telegram import FakeTelegram
 from tests.processes import Bridge, BridgeProcess, base_env, bridge_env
 
-pytestmark = [
-    pytest.mark.timeout(150),  # each test starts real processes; coverage slows their start-up
-    # One worker of a parallel run takes these tests one after another: each start of the bridge spends seconds
-    # of CPU importing aiogram, and several at once would starve the other workers' timing-sensitive tests.
-    pytest.mark.xdist_group("bridge-process"),
-]
+pytestmark = pytest.mark.timeout(150)  # each test starts real processes; coverage slows their start-up
+
+# In a parallel run two workers take these tests, each its half one after another: a start of the bridge spends
+# seconds of CPU importing aiogram, and more at once would starve the other workers' timing-sensitive tests.
+FIRST_HALF = pytest.mark.xdist_group("bridge-process-1")
+SECOND_HALF = pytest.mark.xdist_group("bridge-process-2")
 
 BOT_TOKEN = "987654321:AAH-very-secret-token-Zq9xW2vK7pL4mN8"
 API_KEY = "bybit-key-Hs83kd02LqPz"
@@ -38,6 +38,7 @@ def expect_once(bridge: Bridge, prefix: str, count: int) -> None:
 # -- crash and restart -------------------------------------------------------------------------------
 
 
+@FIRST_HALF
 async def test_sigkill_restart_delivers_everything_once(bridge: Bridge) -> None:
     bybit = bridge.bybit
     order = bybit.add_order()
@@ -64,6 +65,7 @@ async def test_sigkill_restart_delivers_everything_once(bridge: Bridge) -> None:
     assert await second.wait(10) == 0
 
 
+@SECOND_HALF
 @pytest.mark.parametrize("fault", ["429", pytest.param("500", marks=pytest.mark.slow)])
 async def test_sigkill_with_posts_pending_delivers_them_after_restart(fault: str, bridge: Bridge) -> None:
     bybit, telegram = bridge.bybit, bridge.telegram
@@ -130,6 +132,7 @@ async def test_a_second_bridge_on_the_same_database_or_bot_refuses_to_start(brid
 # -- signals -----------------------------------------------------------------------------------------
 
 
+@SECOND_HALF
 async def test_sigterm_stops_cleanly_with_a_consistent_database(bridge: Bridge) -> None:
     bybit = bridge.bybit
     order = bybit.add_order()
@@ -160,6 +163,7 @@ async def test_sigterm_stops_cleanly_with_a_consistent_database(bridge: Bridge) 
 # -- garbage collection ------------------------------------------------------------------------------
 
 
+@FIRST_HALF
 async def test_the_start_up_heap_is_left_out_of_garbage_collection(bridge: Bridge) -> None:
     # Walked by every full collection, aiogram's and pydantic's classes stall the loop for about 150 ms:
     # Bybit reads signed on time then arrive bunched (BENCHMARKS.md: a 251 ms spread, a 10006).
@@ -172,6 +176,7 @@ async def test_the_start_up_heap_is_left_out_of_garbage_collection(bridge: Bridg
 # -- secrets -----------------------------------------------------------------------------------------
 
 
+@FIRST_HALF
 async def test_logs_never_show_the_token_the_key_or_the_secret(tmp_path: Path, processes: list[BridgeProcess]) -> None:
     async with (
         FakeBybit(api_key=API_KEY, api_secret=API_SECRET) as bybit,
@@ -209,6 +214,7 @@ async def test_logs_never_show_the_token_the_key_or_the_secret(tmp_path: Path, p
 # -- configuration errors ----------------------------------------------------------------------------
 
 
+@SECOND_HALF
 async def test_configuration_errors_stop_start_up_naming_the_variable(
     bridge: Bridge, processes: list[BridgeProcess]
 ) -> None:
@@ -263,6 +269,7 @@ async def test_configuration_errors_stop_start_up_naming_the_variable(
 # -- demo --------------------------------------------------------------------------------------------
 
 
+@SECOND_HALF
 async def test_run_without_credentials_stops_naming_them(tmp_path: Path, processes: list[BridgeProcess]) -> None:
     process = BridgeProcess(tmp_path, base_env(), "no-credentials")
     processes.append(process)
