@@ -72,6 +72,7 @@ PENDING_STATUSES: Final = frozenset({5, 10, 20, 30, 90, 100, 110})
 MEDIA_PATH: Final = "/fiat/p2p/oss/showObj/otc/9001/"
 MEDIA_TTL_SECONDS: Final = 3 * 3600
 UPLOAD_PATH: Final = "/v5/p2p/oss/upload_file"
+UNREAD_COUNT_FIELDS: Final = ("unreadCount", "selfUnreadMsgCount", "unreadMsgCount")
 WRITE_PATHS: Final = frozenset({"/v5/p2p/order/message/send", "/v5/p2p/chat/message/send_v1", UPLOAD_PATH})
 """The endpoints that spend the write budget; every other one is a read."""
 READS_PER_SECOND: Final = 10
@@ -659,6 +660,9 @@ class FakeBybit(LoopbackServer):
         self.read_in_app_at_once = False
         """While True the merchant has every chat open in the Bybit app: each message is read the moment it is
         written, so the unread counts never move (Bybit's hints say nothing)."""
+        self.serve_unread_counts = True
+        """While False Bybit's answers leave out every unread count (``unreadCount``, ``selfUnreadMsgCount``,
+        ``unreadMsgCount``), as a field that goes missing: the bridge has no hints at all."""
         self.media_host_down = False
         """While True the media host answers every download with 503, as during an outage."""
         self.requests: list[RecordedRequest] = []
@@ -1221,44 +1225,54 @@ class FakeBybit(LoopbackServer):
         term = self._payment_term(order, seller_name)
         seconds_left = str(self._pay_seconds_left(order))
         unread = str(self._unread(order_id=order.id))
-        return _ORDER_INFO | {
-            "id": order.id,
-            "side": order.side,
-            "itemId": order.item_id,
-            "accountId": self._self.account_id,
-            "userId": self._self.user_id,
-            "nickName": self._self.nick,
-            "makerUserId": self._self.user_id,
-            "targetAccountId": target.account_id,
-            "targetUserId": target.user_id,
-            "targetNickName": target.nick,
-            "targetUserMaskId": target.mask_id,
-            "sellerRealName": seller_name,
-            "buyerRealName": buyer_name,
-            "tokenId": order.token,
-            "tokenName": order.token,
-            "currencyId": order.currency,
-            "price": order.price,
-            "quantity": order.quantity,
-            "amount": order.amount,
-            "payCode": order.id[-6:],
-            "paymentType": order.payment_type,
-            "status": order.status,
-            "createDate": str(order.create_ms),
-            "paymentTermList": [term],
-            "transferLastSeconds": seconds_left,
-            "confirmedPayTerm": term,
-            "unreadMsgCount": unread,
-            "updateDate": str(order.create_ms),
-            "selfUnreadMsgCount": unread,
-            "middleToken": order.token,
-            "notifyTokenId": order.token,
-            "notifyTokenQuantity": order.quantity,
-            "chainWithdrawLastSeconds": seconds_left,
-            "chainTransferLastSeconds": seconds_left,
-            "totalCurrencyAmount": order.amount,
-            "realOrderStatus": order.status,
-        }
+        return self._counted(
+            _ORDER_INFO
+            | {
+                "id": order.id,
+                "side": order.side,
+                "itemId": order.item_id,
+                "accountId": self._self.account_id,
+                "userId": self._self.user_id,
+                "nickName": self._self.nick,
+                "makerUserId": self._self.user_id,
+                "targetAccountId": target.account_id,
+                "targetUserId": target.user_id,
+                "targetNickName": target.nick,
+                "targetUserMaskId": target.mask_id,
+                "sellerRealName": seller_name,
+                "buyerRealName": buyer_name,
+                "tokenId": order.token,
+                "tokenName": order.token,
+                "currencyId": order.currency,
+                "price": order.price,
+                "quantity": order.quantity,
+                "amount": order.amount,
+                "payCode": order.id[-6:],
+                "paymentType": order.payment_type,
+                "status": order.status,
+                "createDate": str(order.create_ms),
+                "paymentTermList": [term],
+                "transferLastSeconds": seconds_left,
+                "confirmedPayTerm": term,
+                "unreadMsgCount": unread,
+                "updateDate": str(order.create_ms),
+                "selfUnreadMsgCount": unread,
+                "middleToken": order.token,
+                "notifyTokenId": order.token,
+                "notifyTokenQuantity": order.quantity,
+                "chainWithdrawLastSeconds": seconds_left,
+                "chainTransferLastSeconds": seconds_left,
+                "totalCurrencyAmount": order.amount,
+                "realOrderStatus": order.status,
+            }
+        )
+
+    def _counted(self, answer: dict[str, Any]) -> dict[str, Any]:
+        """``answer`` as it is, or without its unread counts while they are not served."""
+        if not self.serve_unread_counts:
+            for name in UNREAD_COUNT_FIELDS:
+                answer.pop(name, None)
+        return answer
 
     @staticmethod
     def _payment_term(order: FakeOrder, seller_name: str) -> dict[str, Any]:
@@ -1304,27 +1318,30 @@ class FakeBybit(LoopbackServer):
     def _pending_item(self, order: FakeOrder) -> dict[str, Any]:
         seller_name, buyer_name = self._real_names(order)
         unread = str(self._unread(order_id=order.id))
-        return _PENDING_ITEM | {
-            "id": order.id,
-            "side": order.side,
-            "tokenId": order.token,
-            "amount": order.amount,
-            "currencyId": order.currency,
-            "price": order.price,
-            "notifyTokenQuantity": order.quantity,
-            "notifyTokenId": order.token,
-            "targetNickName": order.target_nick,
-            "targetUserId": order.target_user_id,
-            "targetUserMaskId": order.target_mask_id,
-            "status": order.status,
-            "selfUnreadMsgCount": unread,
-            "createDate": str(order.create_ms),
-            "transferLastSeconds": str(self._pay_seconds_left(order)),
-            "userId": self._self.user_id,
-            "sellerRealName": seller_name,
-            "buyerRealName": buyer_name,
-            "unreadMsgCount": unread,
-        }
+        return self._counted(
+            _PENDING_ITEM
+            | {
+                "id": order.id,
+                "side": order.side,
+                "tokenId": order.token,
+                "amount": order.amount,
+                "currencyId": order.currency,
+                "price": order.price,
+                "notifyTokenQuantity": order.quantity,
+                "notifyTokenId": order.token,
+                "targetNickName": order.target_nick,
+                "targetUserId": order.target_user_id,
+                "targetUserMaskId": order.target_mask_id,
+                "status": order.status,
+                "selfUnreadMsgCount": unread,
+                "createDate": str(order.create_ms),
+                "transferLastSeconds": str(self._pay_seconds_left(order)),
+                "userId": self._self.user_id,
+                "sellerRealName": seller_name,
+                "buyerRealName": buyer_name,
+                "unreadMsgCount": unread,
+            }
+        )
 
     def _order_messages(self, body: Mapping[str, Any]) -> object:
         """``orderId``, ``size`` ≤ 30 (strings, required), ``currentPage`` (string, default "1")."""
@@ -1389,13 +1406,15 @@ class FakeBybit(LoopbackServer):
             if (read_status == 0 and not unread) or (read_status == 1 and unread):  # 0 unread, 1 read, 2 all
                 continue
             sessions.append(
-                {
-                    "sessionName": user.nick,
-                    "sessionId": user.session_id,
-                    "type": "SINGLE",
-                    "id": str(number),
-                    "unreadCount": str(unread),
-                }
+                self._counted(
+                    {
+                        "sessionName": user.nick,
+                        "sessionId": user.session_id,
+                        "type": "SINGLE",
+                        "id": str(number),
+                        "unreadCount": str(unread),
+                    }
+                )
             )
         return {"chatSession": sessions[:size]}
 

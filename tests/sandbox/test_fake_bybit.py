@@ -19,6 +19,7 @@ from pybit.unified_trading import HTTP  # type: ignore[import-untyped]
 
 from bridge.bybit._signing import auth_headers
 from bridge.sandbox import FakeBybit
+from bridge.sandbox.fake_bybit import UNREAD_COUNT_FIELDS
 from tests.bybit_docs import FIXTURES, docs_example
 
 KEY = "sandbox-key"
@@ -905,4 +906,19 @@ async def test_a_chat_open_in_the_app_reads_each_message_as_it_is_written(
     assert [(m["isRead"], m["read"]) for m in listed] == [(1, 1)]
     fake_bybit.read_in_app_at_once = False
     fake_bybit.post_message(order.id, "hello?")
+    assert await unread_counts(call, order.id) == ("1", "1", "1", "1")
+
+
+async def test_unread_counts_may_go_missing_from_every_answer(unbudgeted: tuple[FakeBybit, Caller]) -> None:
+    fake_bybit, call = unbudgeted
+    order = fake_bybit.add_order()
+    fake_bybit.post_message(order.id, "paid")
+    fake_bybit.serve_unread_counts = False
+    [item] = (await call(PENDING, {"page": 1, "size": 30}))["result"]["items"]
+    detail = (await call(ORDER_INFO, {"orderId": order.id}))["result"]
+    [session] = (await call(SESSIONS, {"lastId": 0, "size": 20, "readStatus": 2}))["result"]["chatSession"]
+
+    assert [name for name in UNREAD_COUNT_FIELDS if name in item | detail | session] == []
+    assert item["id"] == detail["id"] == order.id and session["sessionName"] == order.target_nick
+    fake_bybit.serve_unread_counts = True
     assert await unread_counts(call, order.id) == ("1", "1", "1", "1")
