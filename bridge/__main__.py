@@ -13,7 +13,6 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bridge import __version__
-from bridge.app import run_bridge
 from bridge.config import load_settings
 from bridge.errors import AlreadyRunning, ConfigError
 from bridge.logs import setup_logging
@@ -54,11 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
+        demo = args.command == "demo" or (args.or_demo and not settings.has_credentials)
+        if not demo:
+            settings.require_credentials()  # told at once, before seconds of importing the bot's library
     except ConfigError as exc:
         print(f"p2p-bridge: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level, settings.secrets)
-    demo = args.command == "demo" or (args.or_demo and not settings.has_credentials)
+    from bridge.app import run_bridge  # (only now: aiogram takes seconds to import)
+
     run: Callable[[asyncio.Event], Coroutine[Any, Any, None]] = functools.partial(run_bridge, settings)
     if demo:
         from bridge.demo import run_demo

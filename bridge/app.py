@@ -20,7 +20,7 @@ from bridge.logs import register_secrets
 from bridge.metrics import Observed, serve_metrics
 from bridge.store import Store
 from bridge.tasks import Supervisor, wait_event
-from bridge.telegram import create_bot
+from bridge.telegram.bot import create_bot
 from bridge.telegram.incoming import HELP_TEXT, Dependencies, Health, ReplyPolicy, create_dispatcher, publish_commands
 from bridge.telegram.outgoing import (
     CallCounter,

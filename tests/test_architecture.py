@@ -27,7 +27,7 @@ ROOMS: dict[str, int] = {
     "bridge.config": 5,
     "bridge.locks": 5,  # one bridge per database and per bot, taken by app
     "bridge.metrics": 5,  # the metrics and health endpoint, wired by app
-    "bridge.telegram": 5,  # the package face re-exports the bot
+    "bridge.telegram": 5,  # the package face (a docstring)
     "bridge.app": 6,
     "bridge.sandbox": 6,
     "bridge.healthcheck": 6,  # the Docker HEALTHCHECK: reads the settings, asks /healthz

@@ -277,7 +277,8 @@ class SessionSummary(_BybitModel):
     id: Text
     session_id: Text = Field("", alias="sessionId")
     session_name: Text = Field("", alias="sessionName")
-    unread: LooseInt = Field(0, alias="unreadCount")
+    unread: MaybeInt = Field(None, alias="unreadCount")
+    """Messages you have not read (a hint only); None when Bybit left the count out."""
 
     @property
     def cursor(self) -> int:

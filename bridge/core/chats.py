@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from bridge.bybit import ApiName, ChatItem, ChatMessage, MessageKind
+from bridge.bybit import ApiName, ChatItem, ChatMessage, MessageKind, OrderStatus
 from bridge.store import State, Watch
 
 Item = TypeVar("Item", bound=ChatItem)
@@ -49,6 +49,17 @@ def finished_cap(chat: Chat, now: float, floor: float) -> float | None:
     if not ended:
         return None
     return floor if now - max(ended) < FINISHED_FAST else max(floor, FINISHED_EVERY)
+
+
+LIVELY_STAGES = frozenset(
+    {OrderStatus.WAITING_FOR_RELEASE, OrderStatus.APPEALING, OrderStatus.OBJECTING, OrderStatus.WAITING_FOR_OBJECTION}
+)  # paid, or under appeal: the buyer sends the receipt, asks, argues
+LIVELY_STAGE_RATE = 1 / 120  # messages a second such an order's chat is expected to have, talk or not
+
+
+def stage_rate(chat: Chat) -> float:
+    """Messages a second a chat's order stages let expect (0: nothing but its own talk tells)."""
+    return LIVELY_STAGE_RATE if any(w.info.status in LIVELY_STAGES for w in chat.watches) else 0.0
 
 
 def oldest_first(messages: Sequence[Item]) -> list[Item]:

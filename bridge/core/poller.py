@@ -22,7 +22,7 @@ from bridge.bybit.chat import ChatSource, collect_new, find
 from bridge.bybit.models import OrderSummary
 from bridge.core.attribution import SYSTEM_NICKNAME, Counterparty, to_chat_message
 from bridge.core.autowatch import AutoWatch
-from bridge.core.chats import Chat, chats_of, finished_cap, oldest_first, plan_records, read_cap
+from bridge.core.chats import Chat, chats_of, finished_cap, oldest_first, plan_records, read_cap, stage_rate
 from bridge.core.failures import Failures
 from bridge.core.hints import Hints
 from bridge.core.schedule import Due, Schedule
@@ -129,6 +129,7 @@ class Poller:
         read_before = {key for key, chat in self._chats.items() if all(w.backfilled for w in chat.watches)}
         read_before -= self._read_back  # (read back at once, not at random within the ceiling)
         self._schedule.track(self._chats, read_before=read_before)
+        self._schedule.expect({key: stage_rate(chat) for key, chat in self._chats.items()})
         self.stats.chats = len(self._chats)
         self.stats.ceiling = self._schedule.ceiling
         self._tell_ceiling()
@@ -293,14 +294,15 @@ class Poller:
         """The next chat to read, if the budget has room for it now; hinted chats first.
 
         A chat merely due is always allowed half the read slots and the budget outside its reserve; while no
-        hinted chat waits, it may use the rest too: the budget is never idle while a chat is due.
+        hinted chat waits, it may use the rest too, and a chat likely to have news is read early: the budget is
+        never idle while a chat is due, and spare budget goes where news is likeliest (no hint needed).
         """
         if self._client.read_delay(urgent=True) > 0:
             return None
         guaranteed = len(self._reads) < MAX_CONCURRENT_READS // 2 and self._client.read_delay() <= 0
         spare = self._schedule.next_due(hinted_only=True) != 0  # no hinted chat waits for the budget
         self._on_spare = not guaranteed  # (its later pages may use the reserve too)
-        due = self._schedule.take(1, hinted_only=not (guaranteed or spare))
+        due = self._schedule.take(1, hinted_only=not (guaranteed or spare), early=spare)
         return due[0] if due else None
 
     def _hinted_waiting(self) -> bool:
@@ -312,7 +314,7 @@ class Poller:
         if len(self._reads) >= MAX_CONCURRENT_READS:
             return IDLE_WAKE
         waits = [IDLE_WAKE]
-        due = self._schedule.next_due()  # (a hinted chat, or any, when nothing hinted waits: see _take)
+        due = self._schedule.next_due(early=True)  # (a hinted chat, or any, when nothing hinted waits: see _take)
         if due is not None:
             waits.append(max(due, self._client.read_delay(urgent=True)))
         return max(min(waits), YIELD_SECONDS)
@@ -357,8 +359,8 @@ class Poller:
         self._failures.report(name, exc)
         self._schedule.failed(key)
 
-    async def _poll_order(self, watch: Watch) -> bool:
-        """Record the order's new messages; True if there were any."""
+    async def _poll_order(self, watch: Watch) -> int:
+        """Record the order's new messages; how many there were."""
         limit = None if watch.backfilled else self._backfill_limit
         found = await collect_new(
             self._source.order_pages(watch.order_id), self._store.messages.known_ids, read_cap(limit)
@@ -369,10 +371,10 @@ class Poller:
         if wanted:
             fresh = await find(self._source.order_pages(watch.order_id), wanted)
             await self._refreshed(watch.order_id, wanted, {msg_id: item.message for msg_id, item in fresh.items()})
-        return bool(owned)
+        return len(owned)
 
-    async def _poll_session(self, key: str, group: Sequence[Watch]) -> bool:
-        """Record the counterparty's new messages, each with the order it is likely about; True if any."""
+    async def _poll_session(self, key: str, group: Sequence[Watch]) -> int:
+        """Record the counterparty's new messages, each with the order it is likely about; how many there were."""
         info = group[0].info
         limit = None if any(w.backfilled for w in group) else self._backfill_limit
         pages = self._source.session_pages(info.target_user_mask_id)
@@ -400,7 +402,7 @@ class Poller:
             fresh = await find(self._source.session_pages(info.target_user_mask_id), wanted)
             links = {msg_id: item.content for msg_id, item in fresh.items()}
             await self._refreshed(info.target_nick_name, wanted, links)
-        return bool(owned)
+        return len(owned)
 
     async def _refresh_new_orders(self, notice: datetime) -> None:
         """Read the open-order list's first page anew, unless a read begun after ``notice`` was written did.

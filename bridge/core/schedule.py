@@ -5,6 +5,11 @@ its interval, up to ``ceiling``. A hint (Bybit's unread counts) makes a chat due
 go first, oldest hint first; then every other due chat, longest overdue first. A chat overdue by a
 whole ``ceiling`` counts as hinted, so a stream of hints never starves the quiet ones. With more chats
 than the budget can read once per ``ceiling``, the ceiling stretches to what the budget allows.
+
+When nothing is due and the budget has room, a chat may be read *early*: the one likeliest to have news
+Bybit did not hint at, by its recent rate of messages (and its order's stage) times the time since its last
+read, once that expects at least ``EARLY_NEWS`` messages. So without hints (the counts missing, or read in
+the Bybit app at once) the talking chats are read as often as the budget allows; quiet ones are not.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from dataclasses import dataclass, field
 
 BACKOFF = 2.0  # an idle chat's interval grows by this factor after each read that found nothing
 PERIODIC_SHARE = 0.5  # the share of the read budget that reading every chat once per ceiling can count on
+RATE_MEMORY = 30.0  # seconds: a chat's rate of messages forgets what it saw by e each this long…
+RATE_GONE = 1 / 3600  # …and below one message an hour counts as quiet (never read early)
+EARLY_NEWS = 0.1  # messages a chat is expected to hold before it is read early
 
 
 @dataclass
@@ -29,6 +37,10 @@ class _Chat:
     reading_since: float | None = None  # when the read in progress started
     retry_at: float = -math.inf  # after a failed read: not before then, hint or not
     cap: float = math.inf  # its interval never grows past this (a finished order, read to the end)
+    read_at: float = -math.inf  # when its last good read started
+    rate: float = 0.0  # messages a second it had lately, as of…
+    rated_at: float = 0.0  # …this moment (the rate decays with RATE_MEMORY)
+    prior: float = 0.0  # messages a second its orders' stage lets expect (a paid order: the receipt, questions)
     stamp: int = 0  # which queue entry is this chat's current one (older entries are stale)
 
     @property
@@ -40,6 +52,15 @@ class _Chat:
     def ready(self) -> float:
         """When it may be read."""
         return max(self.since, self.retry_at)
+
+    def rate_at(self, now: float) -> float:
+        """Messages a second it may have now: its recent rate, decayed, and its stage's."""
+        return self.rate * math.exp((self.rated_at - now) / RATE_MEMORY) + self.prior
+
+    def early_at(self, now: float) -> float:
+        """When it holds ``EARLY_NEWS`` expected messages since its last read (its rate taken as it is now)."""
+        rate = self.rate_at(now)
+        return max(self.read_at, self.retry_at) + EARLY_NEWS / rate if rate > 0 else math.inf
 
 
 @dataclass(order=True)
@@ -75,6 +96,8 @@ class Schedule:
         self._chats: dict[str, _Chat] = {}
         self._hinted: list[_Entry] = []
         self._waiting: list[_Entry] = []
+        self._lively: set[str] = set()  # chats that had news lately, or whose stage expects some: read early
+        self._early_turn = False  # whether a chat read early goes before the next one merely due
         self._stamps = itertools.count(1)
 
     @property
@@ -105,6 +128,7 @@ class Schedule:
         wanted = set(keys)
         for key in self._chats.keys() - wanted:
             del self._chats[key]
+            self._lively.discard(key)
         ceiling = self._ceiling_for(len(wanted))  # what it will be once they are all here
         for key in wanted - self._chats.keys():
             due = now + random.uniform(0, ceiling) if key in read_before else now
@@ -127,6 +151,13 @@ class Schedule:
                 chat.due = now + cap
                 self._queue(key)
 
+    def expect(self, priors: Mapping[str, float]) -> None:
+        """Messages a second chats' stages let expect, whatever they had lately (the rest: none)."""
+        for key, chat in self._chats.items():
+            chat.prior = priors.get(key, 0.0)
+            if chat.prior:
+                self._lively.add(key)
+
     def hint(self, key: str) -> None:
         """Bybit says the chat has news: read it as soon as the budget allows (again, if a read is under way)."""
         chat = self._chats.get(key)
@@ -135,8 +166,9 @@ class Schedule:
             if chat.reading_since is None:
                 self._queue(key)
 
-    def take(self, at_most: int, *, hinted_only: bool = False) -> list[Due]:
-        """Up to ``at_most`` due chats (only hinted ones, if asked), first things first.
+    def take(self, at_most: int, *, hinted_only: bool = False, early: bool = False) -> list[Due]:
+        """Up to ``at_most`` due chats (only hinted ones, if asked), first things first; then, if ``early``,
+        the chats likeliest to have news, once they expect ``EARLY_NEWS``.
 
         They count as being read until :meth:`done` or :meth:`failed`.
         """
@@ -148,16 +180,25 @@ class Schedule:
             ready = [e for e in (hinted, waiting) if e is not None and e.ready <= now]
             urgent = [e for e in ready if e is hinted or e.ready <= overdue]
             entry = min(urgent or ready, default=None)  # (a hinted chat waiting out a failure holds up no other)
+            if early and not urgent and (entry is None or self._early_turn):  # merely due ones take turns with them
+                key = self._likeliest(now)
+                if key is not None:
+                    self._early_turn = False
+                    self._chats[key].reading_since = now
+                    taken.append(Due(key, 0.0, False))
+                    continue
             if entry is None:
                 break
+            self._early_turn = True
             heapq.heappop(self._hinted if entry is hinted else self._waiting)
             chat = self._chats[entry.key]
             chat.reading_since = now
             taken.append(Due(entry.key, now - chat.since, chat.hinted_at is not None))
         return taken
 
-    def done(self, key: str, *, news: bool) -> None:
-        """A read ended: with news the chat goes back to the floor, without it backs off one step.
+    def done(self, key: str, *, news: int) -> None:
+        """A read ended, finding ``news`` new messages (True: some): with news the chat goes back to the floor,
+        without it backs off one step.
 
         A hint that came while it was being read still stands (the read may have started before the news).
         """
@@ -165,6 +206,10 @@ class Schedule:
         if chat is None or chat.reading_since is None:
             return
         now = self._clock()
+        chat.rate, chat.rated_at = chat.rate_at(now) - chat.prior + news / RATE_MEMORY, now
+        chat.read_at = chat.reading_since
+        if news:
+            self._lively.add(key)
         chat.interval = self.floor if news else min(chat.interval * BACKOFF, self.ceiling, chat.cap)
         chat.due = now + chat.interval
         if chat.hinted_at is not None and chat.hinted_at <= chat.reading_since:
@@ -182,11 +227,34 @@ class Schedule:
         chat.reading_since = None
         self._queue(key)
 
-    def next_due(self, *, hinted_only: bool = False) -> float | None:
-        """Seconds until the next chat (hinted, if asked) falls due (0: one is due now); None: nothing to read."""
+    def next_due(self, *, hinted_only: bool = False, early: bool = False) -> float | None:
+        """Seconds until the next chat (hinted, if asked; or to be read early, if asked) falls due (0: one is due
+        now); None: nothing to read."""
+        now = self._clock()
         entries = [self._top(self._hinted)] + ([] if hinted_only else [self._top(self._waiting)])
         ready = [entry.ready for entry in entries if entry is not None]
-        return max(0.0, min(ready) - self._clock()) if ready else None
+        if early:
+            ready += [self._chats[key].early_at(now) for key in self._lively if self._chats[key].reading_since is None]
+        ready = [moment for moment in ready if moment < math.inf]
+        return max(0.0, min(ready) - now) if ready else None
+
+    def _likeliest(self, now: float) -> str | None:
+        """The chat not being read that expects the most news Bybit did not hint at, if it expects ``EARLY_NEWS``.
+
+        Chats whose rate fell to nothing leave the lively ones on the way.
+        """
+        best, most = None, EARLY_NEWS
+        for key in list(self._lively):
+            chat = self._chats[key]
+            rate = chat.rate_at(now)
+            if rate < RATE_GONE:
+                self._lively.discard(key)
+                chat.rate = 0.0
+            elif chat.reading_since is None and chat.retry_at <= now:
+                expected = rate * (now - chat.read_at)
+                if expected >= most:
+                    best, most = key, expected
+        return best
 
     def _queue(self, key: str) -> None:
         """(Re)place the chat in its queue; its earlier entry, wherever it is, goes stale."""

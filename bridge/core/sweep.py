@@ -90,7 +90,8 @@ class SessionSweep:
         async for page in self._client.unread_sessions(start, stop=stop):
             for session in page:
                 listed[session.session_name] = session.cursor
-                self._notice(session.session_name, session.unread)
+                unread = 1 if session.unread is None else session.unread  # (listed as unread, its count left out)
+                self._notice(session.session_name, unread)
             await self._hints.save()
             share = IDLE_HINT_SHARE if self._hints.quiet() else HINT_SHARE
             await asyncio.sleep(asked + lanes / (share * self._client.reads_per_second) - time.monotonic())

@@ -1,5 +1,6 @@
-"""The Telegram side: the bot, what comes in (``incoming``) and what goes out (``outgoing``)."""
+"""The Telegram side: the bot (``bot``), what comes in (``incoming``) and what goes out (``outgoing``).
 
-from bridge.telegram.bot import create_bot
+Nothing is imported here: the settings read ``constants`` without loading the bot's library (seconds).
+"""
 
-__all__ = ["create_bot"]
+__all__ = ()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from bridge.core.schedule import PERIODIC_SHARE, Schedule
 
 
@@ -197,3 +199,63 @@ def test_a_capped_chat_is_read_at_least_that_often_and_falls_due_within_its_cap_
     assert reads_of_finished(120) == [1.0, 3.0, 7.0, 15.0, 31.0, 61.0, 91.0]
     plan.cap({})  # retired: the usual backoff again
     assert reads_of_finished(120) == [1.0, 61.0]  # (the read already due, then 60 s)
+
+
+def talk_without_hints(*, early: bool, seconds: float = 300.0) -> tuple[list[float], dict[str, int]]:
+    """100 chats, 10 talking (a message every 10 s each, in turn), read 10 a second, no hint ever.
+
+    Returns each message's wait until a read found it, and the reads each chat had.
+    """
+    clock = Clock()
+    plan = schedule(clock, floor=1.0, ceiling=60.0)
+    keys = [f"chat {n:03d}" for n in range(100)]
+    talking = keys[:10]
+    plan.track(keys)
+    written: dict[str, list[float]] = {key: [] for key in keys}
+    waits: list[float] = []
+    reads = dict.fromkeys(keys, 0)
+    start = clock.now
+    for step in range(int(seconds * 10)):
+        clock.now = start + step / 10
+        if step % 10 == 0:  # one talking chat writes each second
+            written[talking[step // 10 % 10]].append(clock.now)
+        for due in plan.take(1, early=early):
+            found, written[due.key] = written[due.key], []
+            waits += [clock.now - at for at in found]
+            reads[due.key] += 1
+            plan.done(due.key, news=len(found))
+    return waits, reads
+
+
+def test_without_hints_spare_budget_reads_the_talking_chats_early_and_quiet_ones_once_per_ceiling() -> None:
+    """Before (no early reads): a talking chat backed off between its messages, and its messages waited for it."""
+    waits, reads = talk_without_hints(early=True)
+    before, _ = talk_without_hints(early=False)
+    p95, p95_before = sorted(waits)[int(0.95 * len(waits))], sorted(before)[int(0.95 * len(before))]
+
+    assert p95 <= 2.5 and p95_before >= 4.0, (p95, p95_before)
+    quiet = [count for key, count in reads.items() if key >= "chat 010"]
+    assert min(quiet) >= 300 / 60 and max(quiet) <= 300 / 60 + 6  # nobody starves; quiet chats: the ceiling's pace
+    assert min(reads[key] for key in reads if key < "chat 010") > 5 * max(quiet)
+
+
+def test_a_quiet_chat_is_never_read_early_a_paid_order_is_and_talk_is_forgotten() -> None:
+    clock = Clock()
+    plan = schedule(clock, floor=1.0, ceiling=600.0)
+    plan.track(["quiet", "paid", "talked"])
+    for due in plan.take(3):
+        plan.done(due.key, news=5 if due.key == "talked" else 0)
+    plan.expect({"paid": 1 / 120})
+    reads: dict[str, list[float]] = {"quiet": [], "paid": [], "talked": []}
+    start = clock.now
+    while clock.now < start + 3600:
+        clock.now += 1
+        for due in plan.take(3, early=True):
+            reads[due.key].append(clock.now - start)
+            plan.done(due.key, news=False)
+    gaps = {key: [later - earlier for earlier, later in itertools.pairwise(at)] for key, at in reads.items()}
+
+    assert all(later == min(2 * earlier, 600) for earlier, later in itertools.pairwise(gaps["quiet"])), gaps["quiet"]
+    assert all(12 <= gap <= 13 for gap in gaps["paid"][-100:])  # EARLY_NEWS at a message in 2 minutes: every 12 s
+    assert len(reads["talked"]) > len(reads["quiet"]) + 3  # its news made it lively for a while…
+    assert gaps["talked"][-3:] == gaps["quiet"][-3:] == [600, 600, 600]  # …then it is as quiet as the quiet one

@@ -51,6 +51,19 @@ async def test_an_unread_message_in_a_backed_off_session_is_read_at_once(harness
     assert harness.bybit.calls_to(UNREAD_SESSIONS) >= 3
 
 
+async def test_a_session_listed_as_unread_without_its_count_hints_its_chat(harness: Harness) -> None:
+    """Before: a session on the list of unread ones but without its ``unreadCount`` counted as 0, hinting nothing."""
+    harness.bybit.serve_unread_counts = False
+    order = harness.bybit.add_order()
+    await harness.start(bybit_chat_api="session", poll_interval=1.0, poll_interval_max=60)
+    assert "Watching" in await harness.reply_to(f"/watch {order.id}")
+    await harness.telegram.wait_for(lambda: harness.bybit.calls_to(SESSION_LIST) >= 3)  # at 0, 1, 3 s: then 7 s
+    posted = time.monotonic()
+    harness.bybit.post_message(order.id, "u 03 I paid")
+    await harness.wait_text("u 03 I paid", timeout=8)
+    assert time.monotonic() - posted < 2.5
+
+
 async def test_the_open_order_lists_unread_counts_hint_in_order_mode(harness: Harness) -> None:
     order = await backed_off(harness, "order", 0.3)
     reads = harness.bybit.calls_to(ORDER_LIST)
