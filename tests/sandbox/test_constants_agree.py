@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 from bridge.bybit import ContentType, MsgType, OrderStatus, RetCode
-from bridge.sandbox import fake_bybit, fake_telegram
+from bridge.sandbox.fake_bybit import constants as fake_bybit
+from bridge.sandbox.fake_telegram import constants as fake_telegram
 from bridge.telegram.constants import FileSizeLimit, FloodLimit, MessageLimit
 
 
