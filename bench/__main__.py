@@ -29,7 +29,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import delivery, scale
+from bench import delivery, scale, scale_report
 
 OUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 SLOW_SECTION = "## At Telegram's real limits"  # written by hand from `make test-slow`; kept across runs
@@ -94,7 +94,7 @@ async def main(argv: list[str] | None = None) -> None:
         sections.append(delivery.render(await delivery.run_all()))
     if args.part in ("all", "scale"):
         results, params = await run_scale(args)
-        sections.insert(0, scale.render(results, params))
+        sections.insert(0, scale_report.render(results, params))
     text = "\n".join(sections)
     if args.part == "all":
         write(text)

@@ -33,7 +33,6 @@ from pathlib import Path
 
 from bench.baseline import FixedIntervalPoller
 from bench.process import RAISED_PACING, BridgeProcess, bridge_env
-from bridge.bybit import BUDGET_MARGIN
 from bridge.sandbox import FakeBybit, FakeOrder, FakeTelegram
 from bridge.sandbox.fake_bybit import BUDGET_WINDOW_SECONDS, CODE_RATE_LIMIT, WRITE_PATHS, RecordedRequest
 
@@ -47,6 +46,9 @@ LAG_STEP = 0.05
 TOKEN = re.compile(r"msg ([a-z]+-\d{5})")
 TELEGRAM_GROUP_LIMIT = 20  # posts a minute into one group
 BINDING_SHARE = 0.9  # a limit used to 90 % or more binds
+NO_COUNTS = "no unread counts"  # the phases with Telegram pacing raised but Bybit's hints changed
+READ_IN_APP = "read in the app at once"
+ORDER_API = "order chat API"
 SIGNED_AT = "X-BAPI-TIMESTAMP"  # the bridge's clock (ms) when it signed a request, right after its budget let it go
 
 
@@ -309,18 +311,14 @@ class ScaleRun:
         self.rng = random.Random(params.seed)
 
     def env(self, **settings: str) -> dict[str, str]:
-        """The bridge's environment for this run: session API, auto-watch, the poll settings, ``settings``."""
-        return bridge_env(
-            self.world.bybit,
-            self.world.telegram,
-            CHAT,
-            self.db_path,
-            BYBIT_CHAT_API="session",
-            AUTO_WATCH="true",
-            POLL_INTERVAL=str(self.params.poll_interval),
-            POLL_INTERVAL_MAX=str(self.params.poll_interval_max),
-            **settings,
-        )
+        """The bridge's environment for this run: session API, auto-watch, the poll settings, then ``settings``."""
+        defaults = {
+            "BYBIT_CHAT_API": "session",
+            "AUTO_WATCH": "true",
+            "POLL_INTERVAL": str(self.params.poll_interval),
+            "POLL_INTERVAL_MAX": str(self.params.poll_interval_max),
+        }
+        return bridge_env(self.world.bybit, self.world.telegram, CHAT, self.db_path, **(defaults | settings))
 
     async def warm_up(self, orders: int) -> None:
         """Wait until every order is watched, backfilled and its history delivered, and the baseline polls."""
@@ -379,6 +377,48 @@ class ScaleRun:
             loop_lag=self.lag.recent,
         )
 
+    async def raised_phases(self, result: ScaleResult, talking: list[FakeOrder]) -> None:
+        """The warm-up, then Telegram pacing raised: with Bybit's hints, without them, and on the order chat API."""
+        bybit, twin, telegram = self.world.bybit, self.world.twin, self.world.telegram
+        async with BridgeProcess(telegram, self.workdir, self.env(**RAISED_PACING), "raised") as bridge:
+            await self.warm_up(result.size.orders)
+            gc.collect()  # the warm-up leaves hundreds of thousands of objects (the fakes' records): a full
+            gc.freeze()  # collection over them would stall this loop and stamp the fakes' arrivals late…
+            await asyncio.sleep(BUDGET_WINDOW_SECONDS)  # …as it did this one's: they arrive, uncounted
+            for fake in (bybit, twin):  # from here on, measured
+                fake.delay, fake.reads_per_second = self.params.delay, READS_PER_SECOND
+            result.phases["raised"] = await self.talk("raised", bridge, talking)
+            bybit.serve_unread_counts = False  # Bybit's hints say nothing: the counts go missing…
+            result.phases[NO_COUNTS] = await self.talk("nocounts", bridge, talking)
+            bybit.serve_unread_counts, bybit.read_in_app_at_once = True, True  # …or never move
+            result.phases[READ_IN_APP] = await self.talk("inapp", bridge, talking)
+            bybit.read_in_app_at_once = False
+            result.peak_rss_mb = bridge.usage().peak_rss_kb / 1024
+        await asyncio.sleep(BUDGET_WINDOW_SECONDS)  # the stopped process's last reads leave Bybit's window
+        order_api = self.env(**RAISED_PACING, BYBIT_CHAT_API="order")
+        async with BridgeProcess(telegram, self.workdir, order_api, "order") as bridge:
+            result.phases[ORDER_API] = await self.talk("order", bridge, talking)
+            result.peak_rss_mb = max(result.peak_rss_mb, bridge.usage().peak_rss_kb / 1024)
+
+    async def real_phases(self, result: ScaleResult, talking: list[FakeOrder], quiet: list[FakeOrder]) -> None:
+        """At Telegram's real limits: talk, then (if asked) quiet minutes for the idle figures and the probes."""
+        size, bybit = result.size, self.world.bybit
+        self.world.telegram.enforce_flood_limits = True
+        gc.collect()  # (the raised phases' objects: while no bridge calls)
+        gc.freeze()
+        await asyncio.sleep(BUDGET_WINDOW_SECONDS)
+        async with BridgeProcess(self.world.telegram, self.workdir, self.env(), "real") as bridge:
+            result.phases["real"] = await self.talk("real", bridge, talking)
+            if size.quiet_seconds:
+                result.idle_queued = await self.delivered_all()  # one still posting is not idle
+                await asyncio.sleep(size.quiet_seconds / 2)  # the talk pace lingers after the last news
+                before, calls_before = bridge.usage().cpu_seconds, len(bybit.requests)
+                await asyncio.sleep(size.quiet_seconds / 2)
+                result.idle_cpu_percent = (bridge.usage().cpu_seconds - before) / (size.quiet_seconds / 2) * 100
+                result.idle_reads_per_second = (len(bybit.requests) - calls_before) / (size.quiet_seconds / 2)
+                result.phases["first"] = await self.probe(bridge, quiet)
+            result.peak_rss_mb = max(result.peak_rss_mb, bridge.usage().peak_rss_kb / 1024)
+
     async def delivered_all(self) -> int:
         """Wait until the bridge holds nothing more for Telegram; what it still holds after ``QUEUE_TIMEOUT``."""
         deadline = time.monotonic() + QUEUE_TIMEOUT
@@ -408,7 +448,7 @@ async def idle_rss_mb(workdir: Path, params: Params) -> float:
 
 
 async def run_scale(size: Size, params: Params, idle_rss: float) -> ScaleResult:
-    """Warm up, then the raised, real and (optionally) quiet phases, for one size."""
+    """Warm up, then the raised (with and without hints), order-API, real and (optionally) quiet phases."""
     result = ScaleResult(size, idle_rss_mb=idle_rss)
     # The warm-up is not measured: no delay, no budget (a refused order_info would leave an order unwatched).
     bybit, twin, telegram = FakeBybit(reads_per_second=None), FakeBybit(reads_per_second=None), FakeTelegram()
@@ -420,35 +460,11 @@ async def run_scale(size: Size, params: Params, idle_rss: float) -> ScaleResult:
         lag = LoopLag()
         background = [asyncio.create_task(baseline.run()), asyncio.create_task(lag.run())]
         talking = random.Random(params.seed).sample(world.orders, size.talking)
-        quiet = [order for order in world.orders if order not in talking]
         with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
             run = ScaleRun(world, baseline, lag, Path(tmp), params)
             try:
-                async with BridgeProcess(telegram, run.workdir, run.env(**RAISED_PACING), "raised") as bridge:
-                    await run.warm_up(size.orders)
-                    gc.collect()  # the warm-up leaves hundreds of thousands of objects (the fakes' records): a full
-                    gc.freeze()  # collection over them would stall this loop and stamp the fakes' arrivals late…
-                    await asyncio.sleep(BUDGET_WINDOW_SECONDS)  # …as it did this one's: they arrive, uncounted
-                    for fake in (bybit, twin):  # from here on, measured
-                        fake.delay, fake.reads_per_second = params.delay, READS_PER_SECOND
-                    result.phases["raised"] = await run.talk("raised", bridge, talking)
-                    result.peak_rss_mb = bridge.usage().peak_rss_kb / 1024
-                telegram.enforce_flood_limits = True
-                gc.collect()  # (the raised phase's objects: while no bridge calls)
-                gc.freeze()
-                await asyncio.sleep(BUDGET_WINDOW_SECONDS)  # the stopped process's last reads leave Bybit's window
-                async with BridgeProcess(telegram, run.workdir, run.env(), "real") as bridge:
-                    result.phases["real"] = await run.talk("real", bridge, talking)
-                    if size.quiet_seconds:
-                        result.idle_queued = await run.delivered_all()  # one still posting is not idle
-                        await asyncio.sleep(size.quiet_seconds / 2)  # the talk pace lingers after the last news
-                        before, calls_before = bridge.usage().cpu_seconds, len(bybit.requests)
-                        await asyncio.sleep(size.quiet_seconds / 2)
-                        idle = (bridge.usage().cpu_seconds - before) / (size.quiet_seconds / 2)
-                        result.idle_cpu_percent = idle * 100
-                        result.idle_reads_per_second = (len(bybit.requests) - calls_before) / (size.quiet_seconds / 2)
-                        result.phases["first"] = await run.probe(bridge, quiet)
-                    result.peak_rss_mb = max(result.peak_rss_mb, bridge.usage().peak_rss_kb / 1024)
+                await run.raised_phases(result, talking)
+                await run.real_phases(result, talking, [order for order in world.orders if order not in talking])
             finally:
                 for task in background:
                     task.cancel()
@@ -456,202 +472,3 @@ async def run_scale(size: Size, params: Params, idle_rss: float) -> ScaleResult:
         result.rate_limited = (bybit.rate_limited_answers, twin.rate_limited_answers)
         result.loop_lag = lag.worst
     return result
-
-
-# -- the report ---------------------------------------------------------------------------------------------
-
-DETECTION_TARGETS = {200: 3.0, 1000: 10.0}
-"""p95 detection latency on talking orders (seconds) by watched orders."""
-FIRST_MESSAGE_TARGET = (1000, 30.0)
-"""p95 detection of the first message on a quiet order (seconds) at this many watched orders."""
-RATIO_TARGET = 5.0
-RSS_TARGET_MB = 40.0
-IDLE_CPU_TARGET = (1000, 2.0)
-"""Idle CPU (% of a core) with this many quiet orders."""
-
-
-def seconds(samples: list[float], share: float) -> str:
-    """A percentile in seconds; "> X s" when it fell among messages that never arrived."""
-    value = percentile(samples, share)
-    if math.isnan(value):
-        return "—"
-    if math.isinf(value):
-        missing = sum(1 for sample in samples if math.isinf(sample))
-        return f"not arrived ({missing} of {len(samples)})"
-    return f"{value:.2f} s"
-
-
-def spread(samples: list[float]) -> str:
-    """p50 / p95 / max."""
-    return " / ".join(seconds(samples, share) for share in (0.5, 0.95, 1.0))
-
-
-def mark(met: bool) -> str:
-    """The met / not met column."""
-    return "met" if met else "**not met**"
-
-
-def rows(result: ScaleResult) -> list[tuple[str, str, str, str, str]]:
-    """(figure, bridge, baseline, target, met) for one size."""
-    size, raised, real = result.size, result.phases["raised"], result.phases["real"]
-    bridge_p95, baseline_p95 = percentile(raised.detection, 0.95), percentile(raised.baseline, 0.95)
-    ratio = baseline_p95 / bridge_p95 if bridge_p95 > 0 else math.inf
-    target = DETECTION_TARGETS.get(size.orders)
-    out = [
-        (
-            "detection p50 / p95 / max, talking orders",
-            spread(raised.detection),
-            spread(raised.baseline),
-            f"p95 ≤ {target:g} s" if target else "—",
-            mark(bridge_p95 <= target) if target else "",
-        ),
-        (
-            "baseline p95 ÷ bridge p95",
-            f"{ratio:.2f}×",
-            "1×",
-            f"≥ {RATIO_TARGET:g}×" if target else "—",
-            mark(ratio >= RATIO_TARGET) if target else "",
-        ),
-        ("detection p95, talking, second phase", seconds(real.detection, 0.95), seconds(real.baseline, 0.95), "—", ""),
-        ("delivery p50 / p95 / max, Telegram pacing raised", spread(raised.delivery), "—", "—", ""),
-        ("delivery p50 / p95 / max, Telegram's real limits", spread(real.delivery), "—", "—", ""),
-    ]
-    first = result.phases.get("first")
-    if first is not None:
-        at, limit = FIRST_MESSAGE_TARGET
-        p95 = percentile(first.detection, 0.95)
-        out += [
-            (
-                f"first message on a quiet order ({first.messages}): detection p50 / p95 / max",
-                spread(first.detection),
-                spread(first.baseline),
-                f"p95 ≤ {limit:g} s" if size.orders >= at else "—",
-                mark(p95 <= limit) if size.orders >= at else "",
-            ),
-            ("first message on a quiet order: delivery p95", seconds(first.delivery, 0.95), "—", "—", ""),
-        ]
-    limited, baseline_limited = result.rate_limited
-    widest = max(("raised", "real"), key=lambda name: result.phases[name].transit_spread)
-    out += [
-        (
-            f"Bybit reads/s answered (budget {READS_PER_SECOND}), raised / real phase",
-            f"{raised.reads_per_second:.2f} / {real.reads_per_second:.2f}",
-            f"{raised.baseline_reads_per_second:.2f} / {real.baseline_reads_per_second:.2f}",
-            f"≤ {READS_PER_SECOND}",
-            mark(max(raised.reads_per_second, real.reads_per_second) <= READS_PER_SECOND),
-        ),
-        (
-            "10006 answers (budget exceeded), all measured phases",
-            f"{limited} ({', '.join(f'{name} {phase.rate_limited}' for name, phase in result.phases.items())})",
-            str(baseline_limited),
-            "0",
-            mark(limited == 0),
-        ),
-        (
-            "Bybit: spread of (arrival − signing), raised / real phase",
-            f"{raised.transit_spread * 1000:.0f} / {real.transit_spread * 1000:.0f} ms (the slowest: {widest}"
-            f" phase {result.phases[widest].slowest})",
-            "—",
-            f"≤ {BUDGET_MARGIN * 1000:.0f} ms (the budget's margin)",
-            mark(max(raised.transit_spread, real.transit_spread) <= BUDGET_MARGIN),
-        ),
-        (
-            "Telegram posts in the busiest minute, raised / real limits",
-            f"{raised.posts_per_minute} / {real.posts_per_minute}",
-            "—",
-            f"≤ {TELEGRAM_GROUP_LIMIT} at real limits",
-            mark(real.posts_per_minute <= TELEGRAM_GROUP_LIMIT),
-        ),
-        (
-            "CPU seconds per 1,000 messages, raised / real phase",
-            f"{raised.cpu_per_1000:.1f} / {real.cpu_per_1000:.1f}",
-            "—",
-            "—",
-            "",
-        ),
-        (
-            "peak RSS (above the idle process)",
-            f"{result.peak_rss_mb:.0f} MB (+{result.peak_rss_mb - result.idle_rss_mb:.0f} MB)",
-            "—",
-            f"≤ +{RSS_TARGET_MB:g} MB",
-            mark(result.peak_rss_mb - result.idle_rss_mb <= RSS_TARGET_MB),
-        ),
-    ]
-    if result.idle_cpu_percent is not None:
-        at, limit = IDLE_CPU_TARGET
-        out.append(
-            (
-                f"idle CPU, {size.orders:,} quiet orders (second half of {size.quiet_seconds:g} s without a message)",
-                f"{result.idle_cpu_percent:.1f} % of a core ({result.idle_reads_per_second:.1f} Bybit reads/s)"
-                + (f", with {result.idle_queued} messages still queued for Telegram" if result.idle_queued else ""),
-                "—",
-                f"≤ {limit:g} %" if size.orders >= at else "—",
-                mark(result.idle_cpu_percent <= limit) if size.orders >= at else "",
-            )
-        )
-    return out
-
-
-def binding(result: ScaleResult) -> str:
-    """Which limit binds: Bybit's budget (detection) and Telegram's group pacing (delivery)."""
-    raised, real = result.phases["raised"], result.phases["real"]
-    used = max(raised.reads_per_second, real.reads_per_second)
-    bybit = (
-        f"Bybit's budget binds detection ({used:.1f} of {READS_PER_SECOND} reads/s used)"
-        if used >= BINDING_SHARE * READS_PER_SECOND
-        else f"Bybit's budget does not bind ({used:.1f} of {READS_PER_SECOND} reads/s used): the scheduler's shares do"
-    )
-    raised_p95, real_p95 = percentile(raised.delivery, 0.95), percentile(real.delivery, 0.95)
-    if real.posts_per_minute >= BINDING_SHARE * TELEGRAM_GROUP_LIMIT and real_p95 > raised_p95:
-        telegram = (
-            f"Telegram's {TELEGRAM_GROUP_LIMIT} posts/min per group binds delivery ({real.posts_per_minute} posts"
-            " in the busiest minute; delivery p95 "
-            f"{seconds(real.delivery, 0.95)} at real limits against {seconds(raised.delivery, 0.95)} raised)"
-        )
-    else:
-        telegram = (
-            f"Telegram's group pacing does not bind ({real.posts_per_minute} posts in the busiest minute"
-            f" of {TELEGRAM_GROUP_LIMIT})"
-        )
-    return f"{bybit}; {telegram}."
-
-
-def render(results: list[ScaleResult], params: Params) -> str:
-    """The scale section of BENCHMARKS.md: one table per size with targets, and which limit binds."""
-    parts = [
-        "## Scale: watched orders, a share talking, Bybit at a realistic delay with its budget enforced\n",
-        f"The real bridge as a subprocess (`python -m bridge run`, session chat API, `AUTO_WATCH=true`,"
-        f" `POLL_INTERVAL={params.poll_interval:g}`, `POLL_INTERVAL_MAX={params.poll_interval_max:g}`) against a"
-        f" fake Bybit answering every call after {params.delay * 1000:.0f} ms and refusing (10006) past"
-        f" {READS_PER_SECOND} reads a second. Talking orders write at random (Poisson, one message per"
-        f" {params.mean_gap:g} s on average each) for {params.talk_seconds:g} s per phase: first with Telegram"
-        " pacing raised on a fake that allows it (the Bybit side alone), then with the bridge restarted at its"
-        " default pacing against a fake enforcing Telegram's limits (the second phase). The fixed-interval"
-        " baseline (`bench/baseline.py`: every watched session read in turn through the project's"
-        " `BybitClient`, rounds every watched ÷ 10 s) runs at the same time against a twin fake (its own account)"
-        " given the same messages at the same moments. Detection: message created on Bybit → in the store;"
-        " delivery: → the fake Telegram received the post. Messages still missing"
-        f" {params.drain_timeout:g} s after a phase's last one count as not arrived. CPU per 1,000 messages: all"
-        " the bridge's CPU during a phase (polling included) over its messages. Idle process: the bridge"
-        " with nothing to watch. The warm-up (every order watched, its history delivered; not measured) runs"
-        " without the delay and the budget.\n",
-    ]
-    for result in results:
-        size = result.size
-        parts.append(
-            f"### {size.orders:,} watched, {size.talking} talking"
-            f" ({result.phases['raised'].messages} + {result.phases['real'].messages} messages;"
-            f" baseline round every {result.baseline_interval:g} s; idle process {result.idle_rss_mb:.0f} MB)\n"
-        )
-        table = ["| figure | bridge | fixed-interval baseline | target | |", "|---|---|---|---|---|"]
-        table += [f"| {' | '.join(row)} |" for row in rows(result)]
-        parts.append("\n".join(table) + "\n")
-        parts.append(
-            f"Which limit binds: {binding(result)} (The bench process's event loop, which stamps arrivals at the"
-            f" fakes, lagged {result.loop_lag * 1000:.0f} ms at worst; in the measured phases "
-            + ", ".join(f"{name} {phase.loop_lag * 1000:.0f} ms" for name, phase in result.phases.items())
-            + ".)\n"
-        )
-        for name, phase in result.phases.items():
-            parts += [f"- 10006 in the {name} phase: {refusal}." for refusal in phase.refusals]
-    return "\n".join(parts)
