@@ -234,3 +234,21 @@ async def test_a_session_list_that_keeps_failing_is_asked_ever_less_often(harnes
     assert 2 <= harness.bybit.calls_to(UNREAD_SESSIONS) <= 4  # after 2, 4 (and 8) s; not 8 times
     harness.bybit.post_message(order.id, "s 01 still read on its schedule")
     await harness.wait_text("s 01 still read on its schedule")
+
+
+async def test_a_talking_chat_read_in_the_bybit_app_is_read_as_often_as_it_talks(harness: Harness) -> None:
+    """Before: with every message read in the app at once (no hint), a chat writing every 10 s had backed off to
+    8 s between reads when its next message came: each waited about 5 s. Now its talk makes it read early."""
+    bybit = harness.bybit
+    bybit.read_in_app_at_once = True
+    orders = [bybit.add_order(counterparty_nick=f"Talker{n}") for n in range(2)]
+    await harness.start(bybit_chat_api="session", poll_interval=1.0, poll_interval_max=60)
+    assert "Watching" in await harness.reply_to("/watch " + " ".join(order.id for order in orders))
+    waits: list[float] = []
+    for n in range(8):  # each order every 10 s, the two 5 s apart
+        started = time.monotonic()
+        bybit.post_message(orders[n % 2].id, f"t {n:02d} ok")
+        await harness.wait_text(f"t {n:02d} ok", timeout=15)
+        waits.append(time.monotonic() - started)
+        await harness.telegram.wait_for(lambda: time.monotonic() - started >= 5, timeout=6)  # noqa: B023
+    assert max(waits[4:]) < 3.5, waits  # past each chat's second message (two make a rate)
