@@ -66,7 +66,7 @@ class Params:
     probe_gap: float = 3.0
     probe_timeout: float = 300.0
     poll_interval: float = 1.0
-    poll_interval_max: float = 30.0
+    poll_interval_max: float = 60.0  # the bridge's default
     seed: int = 2026
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from bridge.core.schedule import Schedule
 from bridge.core.stats import PollStats
 from bridge.store import Store
 
 UNREAD_KEY = "unread:"  # store keys remembering the unread counts last seen, so a restart hints only at news
-TALK_LINGER = 30.0  # seconds after the last news during which the hints are still read at the talking pace
+TALK_LINGER = 30.0  # seconds after a count last rose during which the hints are read at the talking pace
 MAX_COUNTS = 10_000  # counts kept in memory; beyond, the first seen is forgotten (its next count hints once)
 
 
@@ -20,14 +21,23 @@ class Hints:
     A count that changed hints its chat to the schedule and wakes the reader (``kick``).
     """
 
-    def __init__(self, store: Store, schedule: Schedule, stats: PollStats, kick: asyncio.Event) -> None:
+    def __init__(
+        self,
+        store: Store,
+        schedule: Schedule,
+        stats: PollStats,
+        kick: asyncio.Event,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
         self._store = store
         self._schedule = schedule
         self._stats = stats
         self._kick = kick
         self._unread: dict[tuple[str, str], int] = {}  # (source, order or nickname) → unread count last seen
         self._unsaved: dict[str, int] = {}  # …the counts that changed since they were last stored
-        self._talked = time.monotonic()  # when a chat last had news (a start counts: what came while down)
+        self._talked = self._clock()  # when a count last rose (a start counts: what came while down)
 
     async def load(self) -> None:
         """The counts stored before a restart: only a count that changed meanwhile is a hint."""
@@ -49,13 +59,18 @@ class Hints:
         if key is None or unread == (before or 0):
             return
         self._stats.hints += 1
-        self._talked = time.monotonic()
+        if unread > (before or 0):  # news announced (a count that only fell says the app read it: no talk)
+            self._talked = self._clock()
         self._schedule.hint(key)
         self._kick.set()
 
     def quiet(self) -> bool:
-        """Whether no chat has been hinted for ``TALK_LINGER`` seconds (the hints may then be read more slowly)."""
-        return time.monotonic() - self._talked >= TALK_LINGER
+        """Whether no count has risen for ``TALK_LINGER`` seconds (the hints may then be read more slowly).
+
+        Counts that never move while the merchant reads in the Bybit app, or only fall, announce nothing: they
+        are not worth the budget the chats' own reads could use.
+        """
+        return self._clock() - self._talked >= TALK_LINGER
 
     async def save(self) -> None:
         """Store the counts that changed since the last save."""

@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 BACKOFF = 2.0  # an idle chat's interval grows by this factor after each read that found nothing
-PERIODIC_SHARE = 0.5  # the share of the read budget that reading every chat once per ceiling can count on
+PERIODIC_SHARE = 0.3  # the share of the read budget that reading every chat once per ceiling can count on
 RATE_MEMORY = 30.0  # seconds: a chat's rate of messages forgets what it saw by e each this long…
 RATE_GONE = 1 / 3600  # …and below one message an hour counts as quiet (never read early)
 EARLY_NEWS = 0.1  # messages a chat is expected to hold before it is read early

@@ -13,7 +13,7 @@ from bridge.core.hints import Hints
 from bridge.ratelimit import YIELD_SECONDS
 
 HINT_SHARE = 0.9  # the share of the read budget the sweep may take while chats talk (how news is found first)…
-IDLE_HINT_SHARE = 0.2  # …or once no chat has had news for a while (hints.TALK_LINGER)
+IDLE_HINT_SHARE = 0.2  # …or once no count has risen for a while (hints.TALK_LINGER)
 SWEEP_LANES = 3  # a long session list is read from this many places at once
 HINT_PERIOD = 1.0  # seconds: the session list is read at most this often…
 FAILING_PERIOD_CAP = 60.0  # …and, while it keeps failing, ever less often, up to this

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from bridge.core.hints import MAX_COUNTS, Hints
+from bridge.core.hints import MAX_COUNTS, TALK_LINGER, Hints
 from bridge.core.schedule import Schedule
 from bridge.core.stats import PollStats
 from bridge.store import Store
@@ -16,14 +18,14 @@ CHAT = "session:bob"
 class Desk:
     """Hints over a real store, and the schedule and wake-up they act on, with one chat read already."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
         self.schedule = Schedule(floor=1.0, ceiling=60.0, reads_per_second=10.0)
         self.schedule.track([CHAT])
         for due in self.schedule.take(1):
             self.schedule.done(due.key, news=False)
         self.stats = PollStats()
         self.kick = asyncio.Event()
-        self.hints = Hints(store, self.schedule, self.stats, self.kick)
+        self.hints = Hints(store, self.schedule, self.stats, self.kick, clock=clock)
 
     def hinted(self) -> list[str]:
         """The chats hinted since the last call (read at once, so each counts once)."""
@@ -80,3 +82,19 @@ async def test_the_counts_kept_are_bounded_and_a_forgotten_one_hints_once_at_mos
         assert desk.hinted() == [CHAT]
         desk.hints.notice("session", "bob", 2, CHAT)
         assert desk.hinted() == []
+
+
+async def test_only_a_count_that_rose_keeps_the_hints_read_at_the_talking_pace(tmp_path: Path) -> None:
+    """Before: a count that fell (the merchant reading each message in the Bybit app) kept the session list read
+    with 90 % of the budget, which the chats' own reads needed (nothing else announced their news)."""
+    now = [0.0]
+    async with await Store.open(tmp_path / "h.db") as store:
+        desk = Desk(store, clock=lambda: now[0])
+        desk.hints.notice("session", "bob", 1, CHAT)
+        now[0] += TALK_LINGER - 1
+        desk.hints.notice("session", "bob", 0, CHAT)  # read in the app: a hint, but no talk announced
+        assert desk.hinted() == [CHAT] and not desk.hints.quiet()
+        now[0] += 1
+        assert desk.hints.quiet()
+        desk.hints.notice("session", "bob", 1, CHAT)
+        assert not desk.hints.quiet()
