@@ -35,18 +35,23 @@ class Hints:
             source, _, chat = name.partition(":")
             self._unread[source, chat] = int(count)
 
-    def notice(self, source: str, name: str, unread: int, key: str | None) -> None:
-        """Hint chat ``key`` (None: no chat to hint) if ``name``'s unread count changed.
+    def notice(self, source: str, name: str, unread: int, key: str | None, *, hint: bool = True) -> None:
+        """Hint chat ``key`` if ``name``'s unread count changed (``hint`` False: keep the count, another source hints).
 
-        A count that fell was read in the Bybit app, maybe with messages the bridge has not read yet.
+        A count that fell was read in the Bybit app, maybe with messages the bridge has not read yet. A count
+        seen while no chat is watched for it (``key`` None) is not kept: once one is, a count above 0 is news.
         """
+        if key is None:
+            if self._unread.pop((source, name), 0):  # (watched before: its count is forgotten after a restart too)
+                self._unsaved[f"{UNREAD_KEY}{source}:{name}"] = 0
+            return
         before = self._unread.get((source, name))
         if unread == before:
             return
         if before is None and len(self._unread) >= MAX_COUNTS:
             del self._unread[next(iter(self._unread))]
         self._unread[source, name] = self._unsaved[f"{UNREAD_KEY}{source}:{name}"] = unread
-        if key is None or unread == (before or 0):
+        if not hint or unread == (before or 0):
             return
         self._stats.hints += 1
         self._talked = time.monotonic()

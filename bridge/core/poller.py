@@ -220,7 +220,7 @@ class Poller:
         hints = self._hints_from_orders()
         for order in orders:
             if order.unread is not None:
-                self._hints.notice("order", order.id, order.unread, self._chat_of.get(order.id) if hints else None)
+                self._hints.notice("order", order.id, order.unread, self._chat_of.get(order.id), hint=hints)
         await self._hints.save()
         return True
 
