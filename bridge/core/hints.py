@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
+from bridge.bybit import BybitClient
 from bridge.core.schedule import Schedule
 from bridge.core.stats import PollStats
+from bridge.ratelimit import YIELD_SECONDS
 from bridge.store import Store
 
 UNREAD_KEY = "unread:"  # store keys remembering the unread counts last seen, so a restart hints only at news
 TALK_LINGER = 30.0  # seconds after the last news during which the hints are still read at the talking pace
 MAX_COUNTS = 10_000  # counts kept in memory; beyond, the first seen is forgotten (its next count hints once)
+
+
+async def after_hinted(client: BybitClient, hinted_waiting: Callable[[], bool]) -> None:
+    """Wait while a hinted chat waits only for the read budget (until it has room for it, or the read started)."""
+    while hinted_waiting():
+        await asyncio.sleep(max(YIELD_SECONDS, client.read_delay(urgent=True)))
 
 
 class Hints:

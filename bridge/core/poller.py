@@ -95,7 +95,7 @@ class Poller:
             self._hints,
             self._failures,
             active=lambda: self._source.current == "session" and bool(self._chats),
-            hinted_waiting=self._hinted_waiting,
+            hinted_waiting=self.hinted_waiting,
         )
 
     async def run(self) -> None:
@@ -133,8 +133,8 @@ class Poller:
         self.stats.ceiling = self._schedule.ceiling
         self._tell_ceiling()
         self._refresh = refresh = await self._store.messages.orders_awaiting_refresh()
-        for key, chat in self._chats.items():
-            if any(w.order_id in refresh for w in chat.watches):
+        for key, chat in self._chats.items():  # newly watched chats (their history) and media links wanted go first
+            if any(not w.backfilled or w.order_id in refresh for w in chat.watches):
                 self._schedule.hint(key)
         self._kick.set()
 
@@ -303,8 +303,9 @@ class Poller:
         due = self._schedule.take(1, hinted_only=not (guaranteed or spare))
         return due[0] if due else None
 
-    def _hinted_waiting(self) -> bool:
-        """Whether a chat Bybit hinted at waits only for the budget (the session list's next page lets it go first)."""
+    def hinted_waiting(self) -> bool:
+        """Whether a hinted chat waits only for the budget (it goes before the session list's next page, a watch's order
+        detail)."""
         return len(self._reads) < MAX_CONCURRENT_READS and self._schedule.next_due(hinted_only=True) == 0
 
     def _pause(self) -> float:

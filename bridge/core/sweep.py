@@ -9,8 +9,7 @@ from collections.abc import Callable
 
 from bridge.bybit import SESSION_PAGE_SIZE, URGENT_READS, BybitClient
 from bridge.core.failures import Failures
-from bridge.core.hints import Hints
-from bridge.ratelimit import YIELD_SECONDS
+from bridge.core.hints import Hints, after_hinted
 
 HINT_SHARE = 0.9  # the share of the read budget the sweep may take while chats talk (how news is found first)…
 IDLE_HINT_SHARE = 0.2  # …or once no chat has had news for a while (hints.TALK_LINGER)
@@ -94,8 +93,7 @@ class SessionSweep:
             await self._hints.save()
             share = IDLE_HINT_SHARE if self._hints.quiet() else HINT_SHARE
             await asyncio.sleep(asked + lanes / (share * self._client.reads_per_second) - time.monotonic())
-            while self._hinted_waiting():  # (until the budget has room for it, or it started)
-                await asyncio.sleep(max(YIELD_SECONDS, self._client.read_delay(urgent=True)))
+            await after_hinted(self._client, self._hinted_waiting)
             asked = time.monotonic()  # (the next page is asked for as the loop goes on)
 
     def _notice(self, nick: str, unread: int) -> None:
