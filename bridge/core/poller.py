@@ -126,6 +126,7 @@ class Poller:
         caps = {key: finished_cap(chat, now, self._schedule.floor) for key, chat in self._chats.items()}
         self._schedule.cap({key: cap for key, cap in caps.items() if cap is not None})
         self._sweep.chats = {chat.nick: key for key, chat in self._chats.items() if chat.nick}
+        self._sweep.listed.watched(w.info for w in watches)
         read_before = {key for key, chat in self._chats.items() if all(w.backfilled for w in chat.watches)}
         read_before -= self._read_back  # (read back at once, not at random within the ceiling)
         self._schedule.track(self._chats, read_before=read_before)
@@ -195,7 +196,7 @@ class Poller:
 
     async def _read_open_orders(self, page: int | None = None) -> bool:
         """Read one page of the open orders (or all of them); False when Bybit would not say."""
-        started = datetime.now(tz=UTC)
+        started, asked = datetime.now(tz=UTC), time.monotonic()
         try:
             if page is None:
                 pages = await self._client.pending_order_pages()
@@ -219,6 +220,7 @@ class Poller:
             await self._sync()
         hints = self._hints_from_orders()
         for order in orders:
+            self._sweep.listed.shown(order.target_nick_name, order.target_user_id, asked)
             if order.unread is not None:
                 self._hints.notice("order", order.id, order.unread, self._chat_of.get(order.id), hint=hints)
         await self._hints.save()
@@ -376,6 +378,9 @@ class Poller:
         """Record the counterparty's new messages, each with the order it is likely about; True if any."""
         info = group[0].info
         limit = None if any(w.backfilled for w in group) else self._backfill_limit
+        listed = self._sweep.listed.session_of(info)  # the session list may have named its session: no getSessionId
+        if listed is not None:
+            await self._source.adopt(info.target_user_mask_id, listed)
         pages = self._source.session_pages(info.target_user_mask_id)
         back_to = await self._back_to(key, group)
         found = oldest_first(await collect_new(pages, self._store.messages.known_ids, read_cap(limit), back_to=back_to))

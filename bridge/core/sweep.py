@@ -10,6 +10,7 @@ from collections.abc import Callable
 from bridge.bybit import SESSION_PAGE_SIZE, URGENT_READS, BybitClient
 from bridge.core.failures import Failures
 from bridge.core.hints import Hints, after_hinted
+from bridge.core.sessions import ListedSessions
 
 HINT_SHARE = 0.9  # the share of the read budget the sweep may take while chats talk (how news is found first)…
 IDLE_HINT_SHARE = 0.2  # …or once no chat has had news for a while (hints.TALK_LINGER)
@@ -25,7 +26,7 @@ class SessionSweep:
     ``active`` says whether to sweep now (the session API is in use and chats are watched);
     ``hinted_waiting`` whether a hinted chat waits only for the budget (it goes before the next page).
     :attr:`chats` (a counterparty's nickname, as the list names it → the key of its chat) is kept current
-    by the poller.
+    by the poller. :attr:`listed` keeps the session ids the list gave, by nickname.
     """
 
     def __init__(
@@ -43,6 +44,7 @@ class SessionSweep:
         self._active = active
         self._hinted_waiting = hinted_waiting
         self.chats: dict[str, str] = {}
+        self.listed = ListedSessions()
         self._lanes = [0]  # the cursors the next sweep starts reading at (0: the newest session)
 
     async def run(self) -> None:
@@ -89,6 +91,7 @@ class SessionSweep:
         async for page in self._client.unread_sessions(start, stop=stop):
             for session in page:
                 listed[session.session_name] = session.cursor
+                self.listed.listed(session.session_name, session.session_id, asked)
                 self._notice(session.session_name, session.unread)
             await self._hints.save()
             share = IDLE_HINT_SHARE if self._hints.quiet() else HINT_SHARE
