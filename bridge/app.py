@@ -99,6 +99,7 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             statuses=StatusTracker(store, client, grace=settings.unwatch_grace),
             autowatch=AutoWatch(store, watchlist, settings.telegram_chat_id) if settings.auto_watch else None,
         )
+        watchlist.hinted_waiting = poller.hinted_waiting
         pacer = Pacer(
             group_per_minute=settings.telegram_group_messages_per_minute,
             chat_per_second=settings.telegram_chat_messages_per_second,

@@ -138,6 +138,16 @@ class ChatSource:
             await pages.aclose()  # type: ignore[attr-defined]
         return found[::-1]
 
+    async def adopt(self, user_mask_id: str, session_id: str) -> None:
+        """Take a session id another read gave (the session list) for a counterparty that has none yet.
+
+        Never one already held by another counterparty: a session belongs to one.
+        """
+        if user_mask_id and user_mask_id not in self._sessions and session_id not in self._sessions.values():
+            self._sessions[user_mask_id] = session_id
+            if self._on_session is not None:
+                await self._on_session(user_mask_id, session_id)
+
     async def _session(self, user_mask_id: str) -> str:
         session = self._sessions.get(user_mask_id)
         if session is None:

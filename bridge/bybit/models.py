@@ -265,6 +265,7 @@ class OrderSummary(_BybitModel):
 
     id: Text
     target_user_id: Text = Field("", alias="targetUserId")
+    target_nick_name: Text = Field("", alias="targetNickName")
     status: LooseInt = 0
     create_date: MaybeMoment = Field(None, alias="createDate")
     unread: MaybeInt = Field(None, alias="selfUnreadMsgCount")

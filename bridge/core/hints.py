@@ -6,13 +6,21 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from bridge.bybit import BybitClient
 from bridge.core.schedule import Schedule
 from bridge.core.stats import PollStats
+from bridge.ratelimit import YIELD_SECONDS
 from bridge.store import Store
 
 UNREAD_KEY = "unread:"  # store keys remembering the unread counts last seen, so a restart hints only at news
 TALK_LINGER = 30.0  # seconds after a count last rose during which the hints are read at the talking pace
 MAX_COUNTS = 10_000  # counts kept in memory; beyond, the first seen is forgotten (its next count hints once)
+
+
+async def after_hinted(client: BybitClient, hinted_waiting: Callable[[], bool]) -> None:
+    """Wait while a hinted chat waits only for the read budget (until it has room for it, or the read started)."""
+    while hinted_waiting():
+        await asyncio.sleep(max(YIELD_SECONDS, client.read_delay(urgent=True)))
 
 
 class Hints:
@@ -45,18 +53,23 @@ class Hints:
             source, _, chat = name.partition(":")
             self._unread[source, chat] = int(count)
 
-    def notice(self, source: str, name: str, unread: int, key: str | None) -> None:
-        """Hint chat ``key`` (None: no chat to hint) if ``name``'s unread count changed.
+    def notice(self, source: str, name: str, unread: int, key: str | None, *, hint: bool = True) -> None:
+        """Hint chat ``key`` if ``name``'s unread count changed (``hint`` False: keep the count, another source hints).
 
-        A count that fell was read in the Bybit app, maybe with messages the bridge has not read yet.
+        A count that fell was read in the Bybit app, maybe with messages the bridge has not read yet. A count
+        seen while no chat is watched for it (``key`` None) is not kept: once one is, a count above 0 is news.
         """
+        if key is None:
+            if self._unread.pop((source, name), 0):  # (watched before: its count is forgotten after a restart too)
+                self._unsaved[f"{UNREAD_KEY}{source}:{name}"] = 0
+            return
         before = self._unread.get((source, name))
         if unread == before:
             return
         if before is None and len(self._unread) >= MAX_COUNTS:
             del self._unread[next(iter(self._unread))]
         self._unread[source, name] = self._unsaved[f"{UNREAD_KEY}{source}:{name}"] = unread
-        if key is None or unread == (before or 0):
+        if not hint or unread == (before or 0):
             return
         self._stats.hints += 1
         if unread > (before or 0):  # news announced (a count that only fell says the app read it: no talk)

@@ -95,7 +95,7 @@ class Poller:
             self._hints,
             self._failures,
             active=lambda: self._source.current == "session" and bool(self._chats),
-            hinted_waiting=self._hinted_waiting,
+            hinted_waiting=self.hinted_waiting,
         )
 
     async def run(self) -> None:
@@ -126,6 +126,7 @@ class Poller:
         caps = {key: finished_cap(chat, now, self._schedule.floor) for key, chat in self._chats.items()}
         self._schedule.cap({key: cap for key, cap in caps.items() if cap is not None})
         self._sweep.chats = {chat.nick: key for key, chat in self._chats.items() if chat.nick}
+        self._sweep.listed.watched(w.info for w in watches)
         read_before = {key for key, chat in self._chats.items() if all(w.backfilled for w in chat.watches)}
         read_before -= self._read_back  # (read back at once, not at random within the ceiling)
         self._schedule.track(self._chats, read_before=read_before)
@@ -134,8 +135,8 @@ class Poller:
         self.stats.ceiling = self._schedule.ceiling
         self._tell_ceiling()
         self._refresh = refresh = await self._store.messages.orders_awaiting_refresh()
-        for key, chat in self._chats.items():
-            if any(w.order_id in refresh for w in chat.watches):
+        for key, chat in self._chats.items():  # newly watched chats (their history) and media links wanted go first
+            if any(not w.backfilled or w.order_id in refresh for w in chat.watches):
                 self._schedule.hint(key)
         self._kick.set()
 
@@ -196,7 +197,7 @@ class Poller:
 
     async def _read_open_orders(self, page: int | None = None) -> bool:
         """Read one page of the open orders (or all of them); False when Bybit would not say."""
-        started = datetime.now(tz=UTC)
+        started, asked = datetime.now(tz=UTC), time.monotonic()
         try:
             if page is None:
                 pages = await self._client.pending_order_pages()
@@ -220,8 +221,9 @@ class Poller:
             await self._sync()
         hints = self._hints_from_orders()
         for order in orders:
+            self._sweep.listed.shown(order.target_nick_name, order.target_user_id, asked)
             if order.unread is not None:
-                self._hints.notice("order", order.id, order.unread, self._chat_of.get(order.id) if hints else None)
+                self._hints.notice("order", order.id, order.unread, self._chat_of.get(order.id), hint=hints)
         await self._hints.save()
         return True
 
@@ -305,8 +307,9 @@ class Poller:
         due = self._schedule.take(1, hinted_only=not (guaranteed or spare), early=spare)
         return due[0] if due else None
 
-    def _hinted_waiting(self) -> bool:
-        """Whether a chat Bybit hinted at waits only for the budget (the session list's next page lets it go first)."""
+    def hinted_waiting(self) -> bool:
+        """Whether a hinted chat waits only for the budget (it goes before the session list's next page, a watch's order
+        detail)."""
         return len(self._reads) < MAX_CONCURRENT_READS and self._schedule.next_due(hinted_only=True) == 0
 
     def _pause(self) -> float:
@@ -377,6 +380,9 @@ class Poller:
         """Record the counterparty's new messages, each with the order it is likely about; how many there were."""
         info = group[0].info
         limit = None if any(w.backfilled for w in group) else self._backfill_limit
+        listed = self._sweep.listed.session_of(info)  # the session list may have named its session: no getSessionId
+        if listed is not None:
+            await self._source.adopt(info.target_user_mask_id, listed)
         pages = self._source.session_pages(info.target_user_mask_id)
         back_to = await self._back_to(key, group)
         found = oldest_first(await collect_new(pages, self._store.messages.known_ids, read_cap(limit), back_to=back_to))

@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 from bridge.bybit import SESSION_PAGE_SIZE, URGENT_READS, BybitClient
 from bridge.core.failures import Failures
-from bridge.core.hints import Hints
-from bridge.ratelimit import YIELD_SECONDS
+from bridge.core.hints import Hints, after_hinted
+from bridge.core.sessions import ListedSessions
 
 HINT_SHARE = 0.9  # the share of the read budget the sweep may take while chats talk (how news is found first)…
 IDLE_HINT_SHARE = 0.2  # …or once no count has risen for a while (hints.TALK_LINGER)
@@ -26,7 +26,7 @@ class SessionSweep:
     ``active`` says whether to sweep now (the session API is in use and chats are watched);
     ``hinted_waiting`` whether a hinted chat waits only for the budget (it goes before the next page).
     :attr:`chats` (a counterparty's nickname, as the list names it → the key of its chat) is kept current
-    by the poller.
+    by the poller. :attr:`listed` keeps the session ids the list gave, by nickname.
     """
 
     def __init__(
@@ -44,6 +44,7 @@ class SessionSweep:
         self._active = active
         self._hinted_waiting = hinted_waiting
         self.chats: dict[str, str] = {}
+        self.listed = ListedSessions()
         self._lanes = [0]  # the cursors the next sweep starts reading at (0: the newest session)
 
     async def run(self) -> None:
@@ -90,13 +91,13 @@ class SessionSweep:
         async for page in self._client.unread_sessions(start, stop=stop):
             for session in page:
                 listed[session.session_name] = session.cursor
+                self.listed.listed(session.session_name, session.session_id, asked)
                 unread = 1 if session.unread is None else session.unread  # (listed as unread, its count left out)
                 self._notice(session.session_name, unread)
             await self._hints.save()
             share = IDLE_HINT_SHARE if self._hints.quiet() else HINT_SHARE
             await asyncio.sleep(asked + lanes / (share * self._client.reads_per_second) - time.monotonic())
-            while self._hinted_waiting():  # (until the budget has room for it, or it started)
-                await asyncio.sleep(max(YIELD_SECONDS, self._client.read_delay(urgent=True)))
+            await after_hinted(self._client, self._hinted_waiting)
             asked = time.monotonic()  # (the next page is asked for as the loop goes on)
 
     def _notice(self, nick: str, unread: int) -> None:

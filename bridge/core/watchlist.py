@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from bridge.bybit import BybitClient, OrderInfo
+from bridge.core.hints import after_hinted
 from bridge.errors import BybitAuthError, BybitError, BybitUnavailable
 from bridge.store import Store
 
 log = logging.getLogger(__name__)
 
 ORDER_ID = re.compile(r"^\d{6,32}$")
+INFO_READS_IN_FLIGHT = 4  # order details asked at once, all watches together: enough to spend the read budget
 
 
 class Outcome(StrEnum):
@@ -46,6 +50,15 @@ class Watchlist:
     def __init__(self, store: Store, client: BybitClient) -> None:
         self._store = store
         self._client = client
+        self._in_flight = asyncio.Semaphore(INFO_READS_IN_FLIGHT)
+        self.hinted_waiting: Callable[[], bool] = lambda: False
+        """Whether a hinted chat (news, a newly watched chat's history) waits for the budget: it goes first."""
+
+    async def add_many(
+        self, order_ids: Sequence[str], chat_id: int, thread_id: int | None, user_id: int | None
+    ) -> list[Result]:
+        """:meth:`add` for each id, their Bybit reads at once: each order is watched as soon as Bybit answered."""
+        return list(await asyncio.gather(*(self.add(order_id, chat_id, thread_id, user_id) for order_id in order_ids)))
 
     async def add(self, order_id: str, chat_id: int, thread_id: int | None, user_id: int | None) -> Result:
         """Validate the id, ask Bybit for the order, and start forwarding it to ``chat_id``."""
@@ -56,7 +69,9 @@ class Watchlist:
             here = existing.chat_id == chat_id
             return Result(order_id, Outcome.ALREADY_HERE if here else Outcome.ELSEWHERE, existing.info)
         try:
-            info = await self._client.order_info(order_id)
+            async with self._in_flight:  # (a few at a time: the first watched are read before the last are asked)
+                await after_hinted(self._client, self.hinted_waiting)
+                info = await self._client.order_info(order_id)
         except BybitError as exc:
             log.warning("order %s: /watch refused by Bybit: %s", order_id, exc)
             # Bybit's auth errors quote the signed string (with the API key): chat members get the gist only.

@@ -69,13 +69,42 @@ async def test_after_a_restart_only_a_count_that_changed_meanwhile_is_a_hint(tmp
         assert after.hinted() == [CHAT]
 
 
+async def test_a_count_seen_before_its_order_was_watched_is_news_once_it_is(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "h.db") as store:
+        desk = Desk(store)
+        desk.hints.notice("order", "1898", 2, None)  # on the open-order list, not watched yet
+        desk.hints.notice("order", "1898", 2, CHAT)  # watched now: its unread messages are news
+        assert desk.hinted() == [CHAT]
+        desk.hints.notice("order", "1898", 2, CHAT)
+        assert desk.hinted() == []
+        await desk.hints.save()
+        desk.hints.notice("order", "1898", 2, None)  # unwatched: its count is forgotten, in the store too
+        await desk.hints.save()
+    async with await Store.open(tmp_path / "h.db") as store:
+        after = Desk(store)
+        await after.hints.load()
+        after.hints.notice("order", "1898", 2, CHAT)  # watched again after a restart
+        assert after.hinted() == [CHAT]
+
+
+async def test_a_count_kept_without_a_hint_is_news_only_when_it_changes(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "h.db") as store:
+        desk = Desk(store)
+        desk.hints.notice("order", "1898", 2, CHAT, hint=False)  # another source brings the news
+        assert desk.hinted() == []
+        desk.hints.notice("order", "1898", 2, CHAT)  # that source fails: this one hints, at changes only
+        assert desk.hinted() == []
+        desk.hints.notice("order", "1898", 3, CHAT)
+        assert desk.hinted() == [CHAT]
+
+
 async def test_the_counts_kept_are_bounded_and_a_forgotten_one_hints_once_at_most(tmp_path: Path) -> None:
     async with await Store.open(tmp_path / "h.db") as store:
         desk = Desk(store)
         desk.hints.notice("session", "bob", 2, CHAT)
         desk.hinted()
         for n in range(MAX_COUNTS):  # every open order of every counterparty, ever
-            desk.hints.notice("order", str(n), 1, None)
+            desk.hints.notice("order", str(n), 1, f"order:{n}", hint=False)
 
         assert len(desk.hints._unread) == MAX_COUNTS  # the bound is what is tested
         desk.hints.notice("session", "bob", 2, CHAT)  # bob's count was the first seen: forgotten
