@@ -96,6 +96,7 @@ class Poller:
             self._failures,
             active=lambda: self._source.current == "session" and bool(self._chats),
             hinted_waiting=self.hinted_waiting,
+            chats_late=self._chats_late,
         )
 
     async def run(self) -> None:
@@ -311,6 +312,10 @@ class Poller:
         """Whether a hinted chat waits only for the budget (it goes before the session list's next page, a watch's order
         detail)."""
         return len(self._reads) < MAX_CONCURRENT_READS and self._schedule.next_due(hinted_only=True) == 0
+
+    def _chats_late(self) -> bool:
+        """Whether a chat merely due has waited a quarter of the ceiling past its time (the hints then slow down)."""
+        return self._schedule.late() > self._schedule.ceiling / 4
 
     def _pause(self) -> float:
         """How long the reader may sleep when it cannot start a read now (a kick wakes it sooner)."""

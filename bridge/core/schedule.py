@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 BACKOFF = 2.0  # an idle chat's interval grows by this factor after each read that found nothing
 PERIODIC_SHARE = 0.3  # the share of the read budget that reading every chat once per ceiling can count on
 RATE_MEMORY = 30.0  # seconds: a chat's rate of messages forgets what it saw by e each this long…
-RATE_GONE = 1 / 3600  # …and below one message an hour counts as quiet (never read early)
+RATE_GONE = 1 / 3600  # …and below one message an hour counts as quiet (never read early)…
+TALKED_RATE = 1 / 30  # …but a chat that had news within TALKED_WINDOW counts as having at least this rate:
+TALKED_WINDOW = 300.0  # a buyer who wrote in the last 5 minutes is likely to write again soon
 EARLY_NEWS = 0.1  # messages a chat is expected to hold before it is read early
 
 
@@ -40,6 +42,7 @@ class _Chat:
     read_at: float = -math.inf  # when its last good read started
     rate: float = 0.0  # messages a second it had lately, as of…
     rated_at: float = 0.0  # …this moment (the rate decays with RATE_MEMORY)
+    news_at: float = -math.inf  # when a read last found news
     prior: float = 0.0  # messages a second its orders' stage lets expect (a paid order: the receipt, questions)
     stamp: int = 0  # which queue entry is this chat's current one (older entries are stale)
 
@@ -55,7 +58,8 @@ class _Chat:
 
     def rate_at(self, now: float) -> float:
         """Messages a second it may have now: its recent rate, decayed, and its stage's."""
-        return self.rate * math.exp((self.rated_at - now) / RATE_MEMORY) + self.prior
+        talked = TALKED_RATE if now - self.news_at < TALKED_WINDOW else 0.0
+        return max(self.rate * math.exp((self.rated_at - now) / RATE_MEMORY), talked) + self.prior
 
     def early_at(self, now: float) -> float:
         """When it holds ``EARLY_NEWS`` expected messages since its last read (its rate taken as it is now)."""
@@ -206,9 +210,10 @@ class Schedule:
         if chat is None or chat.reading_since is None:
             return
         now = self._clock()
-        chat.rate, chat.rated_at = chat.rate_at(now) - chat.prior + news / RATE_MEMORY, now
-        chat.read_at = chat.reading_since
+        chat.rate = chat.rate * math.exp((chat.rated_at - now) / RATE_MEMORY) + news / RATE_MEMORY
+        chat.rated_at, chat.read_at = now, chat.reading_since
         if news:
+            chat.news_at = now
             self._lively.add(key)
         chat.interval = self.floor if news else min(chat.interval * BACKOFF, self.ceiling, chat.cap)
         chat.due = now + chat.interval
@@ -237,6 +242,11 @@ class Schedule:
             ready += [self._chats[key].early_at(now) for key in self._lively if self._chats[key].reading_since is None]
         ready = [moment for moment in ready if moment < math.inf]
         return max(0.0, min(ready) - now) if ready else None
+
+    def late(self) -> float:
+        """Seconds the chat merely due longest has waited past its due time (0: none waits)."""
+        entry = self._top(self._waiting)
+        return max(0.0, self._clock() - entry.ready) if entry is not None else 0.0
 
     def _likeliest(self, now: float) -> str | None:
         """The chat not being read that expects the most news Bybit did not hint at, if it expects ``EARLY_NEWS``.
