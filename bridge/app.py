@@ -13,7 +13,17 @@ from aiogram.types import User
 
 from bridge.bybit import URGENT_READS, ApiName, BybitClient, ChatSource, MediaFetcher, log_budget
 from bridge.config import Settings
-from bridge.core import AutoWatch, Poller, ReplySender, Retention, Schedule, StatusTracker, Watchlist
+from bridge.core import (
+    AutoWatch,
+    DetailReads,
+    Listing,
+    Poller,
+    ReplySender,
+    Retention,
+    Schedule,
+    StatusTracker,
+    Watchlist,
+)
 from bridge.errors import ConfigError
 from bridge.locks import one_bridge
 from bridge.logs import register_secrets
@@ -85,7 +95,8 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             return
 
         source = await _chat_source(store, client, settings)
-        watchlist = Watchlist(store, client)
+        listing = Listing(fresh=settings.poll_interval_max)
+        watchlist = Watchlist(store, client, listing)
         poller = Poller(
             store,
             source,
@@ -98,6 +109,7 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             backfill_limit=settings.backfill_limit,
             statuses=StatusTracker(store, client, grace=settings.unwatch_grace),
             autowatch=AutoWatch(store, watchlist, settings.telegram_chat_id) if settings.auto_watch else None,
+            listing=listing,
         )
         watchlist.hinted_waiting = poller.hinted_waiting
         pacer = Pacer(
@@ -137,11 +149,15 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
         if settings.metrics_port is not None:
             observed = Observed(store, dependencies["health"], tasks, settings.poll_interval)
             await stack.enter_async_context(serve_metrics(settings.metrics_host, settings.metrics_port, observed))
-        tasks.spawn("poller", poller.run)
-        tasks.spawn("delivery", delivery.run)
-        tasks.spawn("replies", ReplySender(store, source, client).run)
-        tasks.spawn("feedback", Feedback(bot, store, call).run)
-        tasks.spawn("budget log", lambda: log_budget(client.stats))
+        for name, job in (
+            ("poller", poller.run),
+            ("order details", DetailReads(store, client, poller.hinted_waiting).run),
+            ("delivery", delivery.run),
+            ("replies", ReplySender(store, source, client).run),
+            ("feedback", Feedback(bot, store, call).run),
+            ("budget log", lambda: log_budget(client.stats)),
+        ):
+            tasks.spawn(name, job)
         if settings.retention_days:
             tasks.spawn("retention", Retention(store, settings.retention_days).run)
         tasks.spawn("telegram", lambda: serve_team(dispatcher, bot))

@@ -13,6 +13,7 @@ from bridge.bybit.chat import ApiName, ChatSource, KnownIds, collect_new, find
 from bridge.bybit.constants import ContentType, MsgType, OrderStatus, RetCode, RoleType
 from bridge.bybit.media import MediaFetcher, MediaHosts
 from bridge.bybit.models import (
+    Account,
     ChatItem,
     ChatMessage,
     MessageKind,
@@ -29,6 +30,7 @@ __all__ = [
     "MESSAGE_PAGE_SIZE",
     "SESSION_PAGE_SIZE",
     "URGENT_READS",
+    "Account",
     "ApiName",
     "BudgetStats",
     "BybitClient",

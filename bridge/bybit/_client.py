@@ -22,7 +22,15 @@ from httpx_aiohttp import AiohttpTransport
 from bridge.bybit._signing import auth_headers
 from bridge.bybit.budget import BudgetStats, Outcome
 from bridge.bybit.constants import ContentType, RetCode
-from bridge.bybit.models import ChatMessage, OrderInfo, OrderSummary, SessionMessage, SessionSummary, parse_items
+from bridge.bybit.models import (
+    Account,
+    ChatMessage,
+    OrderInfo,
+    OrderSummary,
+    SessionMessage,
+    SessionSummary,
+    parse_items,
+)
 from bridge.errors import BybitAuthError, BybitError, BybitUnavailable, ChatApiRetired
 from bridge.ratelimit import SlidingWindow
 
@@ -48,6 +56,7 @@ URGENT_READS: ContextVar[bool] = ContextVar("urgent_reads", default=False)
 
 PATH_SERVER_TIME = "/v5/market/time"
 PATH_ORDER_INFO = "/v5/p2p/order/info"
+PATH_PERSONAL_INFO = "/v5/p2p/user/personal/info"
 PATH_ORDER_MESSAGES = "/v5/p2p/order/message/listpage"
 PATH_PENDING_ORDERS = "/v5/p2p/order/pending/simplifyList"
 PATH_SESSION_ID = "/v5/p2p/chat/session/getSessionId"
@@ -167,6 +176,10 @@ class BybitClient:
         """Order detail (``/v5/p2p/order/info``)."""
         result = await self.call(PATH_ORDER_INFO, {"orderId": order_id})
         return OrderInfo.model_validate(result)
+
+    async def account(self) -> Account:
+        """Who you are (``/v5/p2p/user/personal/info``)."""
+        return Account.model_validate(await self.call(PATH_PERSONAL_INFO, {}))
 
     async def order_messages(self, order_id: str, page: int, size: int = MESSAGE_PAGE_SIZE) -> list[ChatMessage]:
         """One page (from 1) of an order's chat, newest first; accepts the bare and nested result shapes."""

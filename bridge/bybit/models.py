@@ -233,6 +233,8 @@ class OrderInfo(_BybitModel):
     create_date: MaybeMoment = Field(None, alias="createDate")
     transfer_last_seconds: MaybeInt = Field(None, alias="transferLastSeconds")
     payment_term_list: list[dict[str, Any]] = Field(default_factory=list, alias="paymentTermList")
+    listed: bool = Field(False, alias="bridgeListed")
+    """Made by the bridge from the open-order list: what only the order detail says (payment terms) is to come."""
 
     @model_validator(mode="before")
     @classmethod
@@ -259,17 +261,70 @@ class OrderInfo(_BybitModel):
         """``buyer`` or ``seller``: your part in this order."""
         return "seller" if self.you_sell else "buyer"
 
+    def detailed(self, detail: OrderInfo) -> OrderInfo:
+        """This order, listed, with what only its detail says: payment terms, your nickname, the exact quantity.
+
+        Its status stays: the status checks keep it (a detail read earlier must not undo a change seen since).
+        """
+        fields = ("payment_term_list", "payment_type", "nick_name", "quantity")
+        return self.model_copy(update={name: getattr(detail, name) for name in fields} | {"listed": False})
+
 
 class OrderSummary(_BybitModel):
-    """One item of ``/v5/p2p/order/pending/simplifyList``: enough to tell a counterparty's orders apart."""
+    """One item of ``/v5/p2p/order/pending/simplifyList``: most of the order detail, without the payment terms."""
 
     id: Text
+    side: LooseInt = 0
+    user_id: Text = Field("", alias="userId")
     target_user_id: Text = Field("", alias="targetUserId")
     target_nick_name: Text = Field("", alias="targetNickName")
+    target_user_mask_id: Text = Field("", alias="targetUserMaskId")
+    token_id: Text = Field("", alias="tokenId")
+    currency_id: Text = Field("", alias="currencyId")
+    price: Text = ""
+    amount: Text = ""
+    notify_token_id: Text = Field("", alias="notifyTokenId")
+    notify_token_quantity: Text = Field("", alias="notifyTokenQuantity")
     status: LooseInt = 0
     create_date: MaybeMoment = Field(None, alias="createDate")
+    transfer_last_seconds: MaybeInt = Field(None, alias="transferLastSeconds")
     unread: MaybeInt = Field(None, alias="selfUnreadMsgCount")
     """Messages you have not read (a hint only: reading in the Bybit app clears it); None when absent."""
+
+    def as_info(self, nick_name: str) -> OrderInfo | None:
+        """The order detail this item gives, with ``nick_name`` (yours); None when it lacks what a watch needs.
+
+        A watch needs both parties' ids and names (to tell your messages from theirs) and the counterparty's
+        mask id (the session chat's key); the quantity is the notified one only when it counts the order's token.
+        """
+        needed = (self.user_id, nick_name, self.target_user_id, self.target_nick_name, self.target_user_mask_id)
+        if not all(needed) or self.create_date is None or self.notify_token_id != self.token_id:
+            return None
+        return OrderInfo(
+            id=self.id,
+            side=self.side,
+            user_id=self.user_id,
+            nick_name=nick_name,
+            target_user_id=self.target_user_id,
+            target_nick_name=self.target_nick_name,
+            target_user_mask_id=self.target_user_mask_id,
+            token_id=self.token_id,
+            currency_id=self.currency_id,
+            price=self.price,
+            quantity=self.notify_token_quantity,
+            amount=self.amount,
+            status=self.status,
+            create_date=self.create_date,
+            transfer_last_seconds=self.transfer_last_seconds,
+            listed=True,
+        )
+
+
+class Account(_BybitModel):
+    """The fields of ``/v5/p2p/user/personal/info`` the bridge uses: who you are."""
+
+    user_id: Text = Field("", alias="userId")
+    nick_name: Text = Field("", alias="nickName")
 
 
 class SessionSummary(_BybitModel):

@@ -3,6 +3,8 @@
 from bridge.core.attribution import Counterparty, attribute, to_chat_message
 from bridge.core.autowatch import AutoWatch
 from bridge.core.chats import plan_records
+from bridge.core.details import DetailReads
+from bridge.core.listing import Listing
 from bridge.core.poller import Poller
 from bridge.core.replies import ReplySender
 from bridge.core.retention import Retention
@@ -14,8 +16,10 @@ from bridge.core.watchlist import Outcome, Result, Watchlist
 __all__ = [
     "AutoWatch",
     "Counterparty",
+    "DetailReads",
     "Due",
     "LagHistogram",
+    "Listing",
     "Outcome",
     "PollStats",
     "Poller",

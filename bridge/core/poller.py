@@ -25,6 +25,7 @@ from bridge.core.autowatch import AutoWatch
 from bridge.core.chats import Chat, chats_of, finished_cap, oldest_first, plan_records, read_cap, stage_rate
 from bridge.core.failures import Failures
 from bridge.core.hints import Hints
+from bridge.core.listing import Listing
 from bridge.core.schedule import Due, Schedule
 from bridge.core.stats import PollStats
 from bridge.core.statuses import StatusTracker
@@ -61,6 +62,7 @@ class Poller:
         backfill_limit: int,
         statuses: StatusTracker | None = None,
         autowatch: AutoWatch | None = None,
+        listing: Listing,
     ) -> None:
         self._store = store
         self._source = source
@@ -69,6 +71,8 @@ class Poller:
         self._backfill_limit = backfill_limit
         self._statuses = statuses
         self._autowatch = autowatch
+        self._listing = listing
+        listing.read_all = self._read_whole_list
         self._chats: dict[str, Chat] = {}
         self._chat_of: dict[str, str] = {}  # order id → the key of the chat it is read in
         self._open: list[OrderSummary] | None = None  # the open orders, newest first (None: not read yet)
@@ -192,6 +196,12 @@ class Poller:
             first_page_period = 1 / (share * self._client.reads_per_second)
             await wait_event(self._status_due, max(self._schedule.floor, first_page_period))
 
+    async def _read_whole_list(self, since: float) -> None:
+        """Read the whole open-order list, unless a read of it began after ``since`` (monotonic)."""
+        async with self._open_lock:
+            if self._listing.read_at < since:
+                await self._read_open_orders()
+
     def _turn_due(self, last_turn: float) -> bool:
         """Whether the next of the open-order list's other pages is due (one per turn, at their share)."""
         return time.monotonic() - last_turn >= 1 / (LIST_SHARE * self._client.reads_per_second)
@@ -212,6 +222,7 @@ class Poller:
         self._failures.recovered(OPEN_ORDERS)
         before = self._watched_listing()
         self._open_pages, self._open = pages, merged(pages)
+        self._listing.saw(orders, asked, self._open, count, whole=page is None)
         if page in (None, 1):  # (new orders come first on the list)
             self._open_since = started
         if self._watched_listing() != before:  # a watched order's status changed, or it left the list: look now

@@ -98,6 +98,7 @@ class Messages(Table):
         marks = ",".join("?" * len(order_ids))
         await self._db.execute(f"UPDATE orders SET backfilled = 1 WHERE order_id IN ({marks})", tuple(order_ids))
         await self._db.commit()
+        self._wakeups.details.set()  # (a watch made from the open-order list has its detail read after its history)
         if moved:
             self._wakeups.delivery.set()
         return moved

@@ -16,6 +16,7 @@ from bridge.store._records import (
     Table,
     Watch,
     insert_message,
+    stored_info,
     watch_from_row,
     writes,
 )
@@ -47,6 +48,8 @@ class Orders(Table):
         await self._db.commit()
         self._wakeups.poller.set()
         self._wakeups.delivery.set()
+        if info.listed:
+            self._wakeups.details.set()
 
     @writes
     async def unwatch(self, order_id: str) -> bool:
@@ -154,6 +157,28 @@ class Orders(Table):
         self._wakeups.delivery.set()
         if finished:
             self._wakeups.poller.set()  # a finished order is read on its own schedule until it is retired
+
+    async def listed(self) -> list[Watch]:
+        """Active watches made from the open-order list: their order detail is still to be read."""
+        return await self._select("json_extract(info, '$.bridgeListed') = 1", ())
+
+    @writes
+    async def add_detail(self, detail: OrderInfo) -> bool:
+        """Complete a watch made from the open-order list with its order detail (see :meth:`OrderInfo.detailed`);
+        its card is edited to match. False when there was nothing to complete (it was read in full since)."""
+        async with self._db.execute("SELECT info FROM orders WHERE order_id = ?", (detail.id,)) as cursor:
+            row = await cursor.fetchone()
+        listed = stored_info(str(row[0])) if row else None
+        if listed is None or not listed.listed:
+            return False
+        info = listed.detailed(detail)
+        await self._db.execute(
+            "UPDATE orders SET info = ?, card_stale = 1 WHERE order_id = ?",
+            (info.model_dump_json(by_alias=True), detail.id),
+        )
+        await self._db.commit()
+        self._wakeups.delivery.set()
+        return True
 
     async def stale_cards(self, chat_id: int) -> list[Watch]:
         """Watches of a chat whose card shows an old status."""

@@ -181,6 +181,8 @@ class Wakeups:
     """A teammate's reply waits to go to Bybit."""
     feedback: asyncio.Event = field(default_factory=asyncio.Event)
     """A teammate is owed word of what became of a reply."""
+    details: asyncio.Event = field(default_factory=asyncio.Event)
+    """A watch made from the open-order list may have its order detail read (it was made, or its history read)."""
 
 
 def error_text(error: str, limit: int = ERROR_CHARS) -> str:
@@ -227,7 +229,7 @@ def writes(method: Callable[Concatenate[_T, _P], Awaitable[_R]]) -> Callable[Con
 
 
 @functools.lru_cache(maxsize=PARSED_INFOS)
-def _stored_info(text: str) -> OrderInfo:
+def stored_info(text: str) -> OrderInfo:
     """A stored order detail, parsed once per text (the model is frozen, so it is safe to share)."""
     return OrderInfo.model_validate_json(text)
 
@@ -250,7 +252,7 @@ def watch_from_row(row: aiosqlite.Row) -> Watch:
         thread_id=row["thread_id"],
         active=bool(row["active"]),
         backfilled=bool(row["backfilled"]),
-        info=_stored_info(row["info"]),
+        info=stored_info(row["info"]),
         card_message_id=row["card_message_id"],
         home_ready=bool(row["home_ready"]),
         finished_at=row["finished_at"],

@@ -38,6 +38,19 @@ def test_docs_order_chat_order_info_and_open_orders_parse() -> None:
         assert OrderSummary.model_validate(item).id
 
 
+def test_docs_open_order_gives_the_order_detail_but_its_payment_terms() -> None:
+    detail = OrderInfo.model_validate(docs_example("order_info")["response"]["result"])
+    [item] = docs_items("order_pending_simplifyList", "items")
+    listed = OrderSummary.model_validate(item).as_info(detail.nick_name)
+    assert listed is not None and listed.listed and not listed.payment_term_list
+    lacked = {"payment_term_list": detail.payment_term_list, "payment_type": detail.payment_type, "listed": False}
+    later = {"transfer_last_seconds": detail.transfer_last_seconds}  # (the docs' two examples are 11 min apart)
+    assert listed.model_copy(update=lacked | later) == detail
+    assert listed.detailed(detail) == detail.model_copy(update={"transfer_last_seconds": listed.transfer_last_seconds})
+    assert OrderSummary.model_validate(item).as_info("") is None  # (your nickname unknown: not from the list)
+    assert OrderSummary.model_validate(item | {"targetUserMaskId": ""}).as_info(detail.nick_name) is None
+
+
 @pytest.mark.parametrize(
     "odd",
     [

@@ -65,7 +65,7 @@ async def watch(message: Message, command: CommandObject, watchlist: Watchlist, 
         await answer(message, f"At most {MAX_IDS_PER_COMMAND} orders per /watch, please.")
         return
     user_id = message.from_user.id if message.from_user else None
-    results = await watchlist.add_many(ids, message.chat.id, message.message_thread_id, user_id)
+    results = await watchlist.add_many(ids, message.chat.id, message.message_thread_id, user_id, list_first=True)
     await answer(message, "\n".join(describe(result, backfill_limit) for result in results))
 
 

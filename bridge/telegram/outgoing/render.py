@@ -169,8 +169,13 @@ def _split_escaped(text: str, budget: int) -> list[str]:
     return chunks
 
 
+PAYMENT_TO_COME = "not read yet"  # a watch made from the open-order list: its payment terms come with its detail
+
+
 def payment_method(order: OrderInfo) -> str:
     """The payment method's name, from the seller's payment terms or the order itself."""
+    if order.listed:
+        return PAYMENT_TO_COME
     for term in order.payment_term_list:
         config = term.get("paymentConfigVo") or {}
         name = config.get("paymentName") or term.get("bankName") or term.get("paymentType")

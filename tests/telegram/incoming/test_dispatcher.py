@@ -13,7 +13,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import ChatMemberUpdated, Message
 
 from bridge.bybit import ApiName, BybitClient, ChatSource
-from bridge.core import PollStats, Watchlist
+from bridge.core import Listing, PollStats, Watchlist
 from bridge.store import Store
 from bridge.telegram.incoming import COMMANDS, HELP_TEXT, Dependencies, Health, ReplyPolicy, create_dispatcher
 from bridge.telegram.incoming.commands import menu
@@ -35,7 +35,7 @@ async def dispatcher(tmp_path: Path) -> AsyncIterator[Dispatcher]:
     ):
         dependencies = Dependencies(
             store=store,
-            watchlist=Watchlist(store, client),
+            watchlist=Watchlist(store, client, Listing(fresh=60)),
             health=Health(poll=PollStats(), telegram=CallStats(), bybit=client.stats),
             chat_source=ChatSource(client, mode="auto", current="order", on_switch=_remember),
             backfill_limit=20,
