@@ -77,6 +77,7 @@ class Poller:
         self._chat_of: dict[str, str] = {}  # order id → the key of the chat it is read in
         self._open: list[OrderSummary] | None = None  # the open orders, newest first (None: not read yet)
         self._open_pages: list[list[OrderSummary]] = []  # …as the pages they were read in
+        self._open_by_user: dict[str, dict[str, datetime | None]] = {}  # …by counterparty: order id → when made
         self._open_since = datetime.min.replace(tzinfo=UTC)  # when the read of its first page began
         self._next_page: int | None = None  # the page of the open-order list read on the next turn (None: one page)
         self._refresh: set[str] = set()  # orders with messages waiting for a fresh media link, as of the last sync
@@ -223,6 +224,7 @@ class Poller:
         before = self._watched_listing()
         self._open_pages, self._open = pages, merged(pages)
         self._listing.saw(orders, asked, self._open, count, whole=page is None)
+        self._open_by_user = by_counterparty(self._open)
         if page in (None, 1):  # (new orders come first on the list)
             self._open_since = started
         if self._watched_listing() != before:  # a watched order's status changed, or it left the list: look now
@@ -411,7 +413,7 @@ class Poller:
         group = self._chats[key].watches if key in self._chats else group
         counterparty = Counterparty(
             watched={w.order_id: w.info.create_date for w in group},
-            known={o.id: o.create_date for o in self._open or () if o.target_user_id == info.target_user_id},
+            known=self._open_by_user.get(info.target_user_id, {}),
         )
         owned = []
         for item in found:
@@ -481,6 +483,14 @@ class Poller:
     async def _refreshed(self, chat: str, wanted: set[str], links: dict[str, str]) -> None:
         await self._store.messages.refreshed(wanted, links)
         log.info("%s: fetched %d of %d fresh media link(s)", chat, len(links), len(wanted))
+
+
+def by_counterparty(orders: Sequence[OrderSummary]) -> dict[str, dict[str, datetime | None]]:
+    """Each counterparty's orders among ``orders``: order id → when it was made (once per list read, not per chat)."""
+    found: dict[str, dict[str, datetime | None]] = {}
+    for order in orders:
+        found.setdefault(order.target_user_id, {})[order.id] = order.create_date
+    return found
 
 
 def merged(pages: Sequence[Sequence[OrderSummary]]) -> list[OrderSummary]:

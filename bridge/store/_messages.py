@@ -30,12 +30,12 @@ class Messages(Table):
         if not msg_ids:
             return set()
         marks = ",".join("?" * len(msg_ids))
-        async with self._db.execute(
+        rows = await self._db.execute_fetchall(  # (one trip to the database's thread, not three: every read asks)
             f"""SELECT msg_id FROM messages WHERE msg_id IN ({marks})
                 UNION SELECT last_msg_id FROM pruned WHERE last_msg_id IN ({marks})""",
             (*msg_ids, *msg_ids),
-        ) as cursor:
-            return {str(row[0]) for row in await cursor.fetchall()}
+        )
+        return {str(row[0]) for row in rows}
 
     @writes
     async def record(self, entries: Iterable[tuple[str, ChatMessage, State]]) -> int:

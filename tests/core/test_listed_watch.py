@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.sandbox.fake_bybit import READS_PER_SECOND, FakeOrder
+from bridge.sandbox.fake_bybit import FakeOrder
+from bridge.sandbox.fake_bybit.constants import READS_PER_SECOND
 from tests.harness import TEAM_CHAT, Harness
 
 ORDER_INFO = "/v5/p2p/order/info"
