@@ -26,7 +26,7 @@ from bridge.core.chats import Chat, chats_of, finished_cap, oldest_first, plan_r
 from bridge.core.failures import Failures
 from bridge.core.hints import Hints
 from bridge.core.listing import Listing
-from bridge.core.schedule import Due, Schedule
+from bridge.core.schedule import LATE_SHARE, Due, Schedule
 from bridge.core.stats import PollStats
 from bridge.core.statuses import StatusTracker
 from bridge.core.sweep import UNREAD_SESSIONS, SessionSweep
@@ -328,7 +328,7 @@ class Poller:
 
     def _chats_late(self) -> bool:
         """Whether a chat merely due has waited a quarter of the ceiling past its time (the hints then slow down)."""
-        return self._schedule.late() > self._schedule.ceiling / 4
+        return self._schedule.late() > self._schedule.ceiling * LATE_SHARE
 
     def _pause(self) -> float:
         """How long the reader may sleep when it cannot start a read now (a kick wakes it sooner)."""
@@ -366,7 +366,8 @@ class Poller:
         else:
             self._failures.recovered(chat.name)
             self._read_at.update(dict.fromkeys((w.order_id for w in chat.watches), started))
-            self._schedule.done(key, news=news)
+            history = not any(w.backfilled for w in chat.watches)  # a first read's news is the past, not talk
+            self._schedule.done(key, news=0 if history else news)
             self._backfilled(key, {w.order_id for w in chat.watches if not w.backfilled})
 
     def _backfilled(self, key: str, order_ids: set[str]) -> None:

@@ -7,9 +7,11 @@ whole ``ceiling`` counts as hinted, so a stream of hints never starves the quiet
 than the budget can read once per ``ceiling``, the ceiling stretches to what the budget allows.
 
 When nothing is due and the budget has room, a chat may be read *early*: the one likeliest to have news
-Bybit did not hint at, by its recent rate of messages (and its order's stage) times the time since its last
-read, once that expects at least ``EARLY_NEWS`` messages. So without hints (the counts missing, or read in
-the Bybit app at once) the talking chats are read as often as the budget allows; quiet ones are not.
+Bybit did not hint at, by its recent rate of messages (at least ``TALKED_RATE`` for ``TALKED_WINDOW`` after
+news; more for its order's stage) times the time since its last read, once that expects at least
+``EARLY_NEWS`` messages (before chats merely due, unless one is ``LATE_SHARE`` of a ceiling late). So
+without hints (the counts missing, or read in the Bybit app at once) the talking chats are read as often as
+the budget allows; quiet ones are not.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ BACKOFF = 2.0  # an idle chat's interval grows by this factor after each read th
 PERIODIC_SHARE = 0.3  # the share of the read budget that reading every chat once per ceiling can count on
 RATE_MEMORY = 30.0  # seconds: a chat's rate of messages forgets what it saw by e each this long…
 RATE_GONE = 1 / 3600  # …and below one message an hour counts as quiet (never read early)…
-TALKED_RATE = 1 / 30  # …but a chat that had news within TALKED_WINDOW counts as having at least this rate:
+TALKED_RATE = 1 / 120  # …but a chat that had news within TALKED_WINDOW counts as having at least this rate:
 TALKED_WINDOW = 300.0  # a buyer who wrote in the last 5 minutes is likely to write again soon
-EARLY_NEWS = 0.1  # messages a chat is expected to hold before it is read early
+EARLY_NEWS = 0.1  # messages a chat is expected to hold before it is read early…
+LATE_SHARE = 0.25  # …before chats merely due, until one has waited this share of the ceiling past its time
 
 
 @dataclass
@@ -101,7 +104,6 @@ class Schedule:
         self._hinted: list[_Entry] = []
         self._waiting: list[_Entry] = []
         self._lively: set[str] = set()  # chats that had news lately, or whose stage expects some: read early
-        self._early_turn = False  # whether a chat read early goes before the next one merely due
         self._stamps = itertools.count(1)
 
     @property
@@ -171,8 +173,9 @@ class Schedule:
                 self._queue(key)
 
     def take(self, at_most: int, *, hinted_only: bool = False, early: bool = False) -> list[Due]:
-        """Up to ``at_most`` due chats (only hinted ones, if asked), first things first; then, if ``early``,
-        the chats likeliest to have news, once they expect ``EARLY_NEWS``.
+        """Up to ``at_most`` due chats (only hinted ones, if asked), first things first; if ``early``, the chats
+        likeliest to have news, once they expect ``EARLY_NEWS``, go before chats merely due that are not yet
+        ``LATE_SHARE`` of the ceiling late.
 
         They count as being read until :meth:`done` or :meth:`failed`.
         """
@@ -184,16 +187,15 @@ class Schedule:
             ready = [e for e in (hinted, waiting) if e is not None and e.ready <= now]
             urgent = [e for e in ready if e is hinted or e.ready <= overdue]
             entry = min(urgent or ready, default=None)  # (a hinted chat waiting out a failure holds up no other)
-            if early and not urgent and (entry is None or self._early_turn):  # merely due ones take turns with them
+            patient = entry is None or entry.ready > now - self.ceiling * LATE_SHARE  # (a merely due one may wait)
+            if early and not urgent and patient:
                 key = self._likeliest(now)
                 if key is not None:
-                    self._early_turn = False
                     self._chats[key].reading_since = now
                     taken.append(Due(key, 0.0, False))
                     continue
             if entry is None:
                 break
-            self._early_turn = True
             heapq.heappop(self._hinted if entry is hinted else self._waiting)
             chat = self._chats[entry.key]
             chat.reading_since = now

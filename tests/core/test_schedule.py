@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import itertools
 
-from bridge.core.schedule import PERIODIC_SHARE, Schedule
+import pytest
+
+from bridge.bybit._client import URGENT_RESERVE
+from bridge.core.schedule import PERIODIC_SHARE, TALKED_WINDOW, Schedule
 
 
 class Clock:
@@ -259,3 +262,56 @@ def test_a_quiet_chat_is_never_read_early_a_paid_order_is_and_talk_is_forgotten(
     assert all(12 <= gap <= 13 for gap in gaps["paid"][-100:])  # EARLY_NEWS at a message in 2 minutes: every 12 s
     assert len(reads["talked"]) > len(reads["quiet"]) + 3  # its news made it lively for a while…
     assert gaps["talked"][-3:] == gaps["quiet"][-3:] == [600, 600, 600]  # …then it is as quiet as the quiet one
+
+
+def test_late_tells_how_long_the_chat_merely_due_longest_has_waited() -> None:
+    clock = Clock()
+    plan = schedule(clock, floor=1.0, ceiling=8.0)
+    plan.track(["a", "b"])
+    assert plan.late() == 0.0
+    clock.now += 5
+    assert plan.late() == 5.0
+    plan.take(2)
+    assert plan.late() == 0.0  # being read: not waiting
+
+
+def test_a_chat_that_talked_in_the_last_five_minutes_is_read_early_every_12_s_at_most_then_forgotten() -> None:
+    """Before: its rate decayed within a minute, and its next message waited for the ceiling's read."""
+    clock = Clock()
+    plan = schedule(clock, floor=1.0, ceiling=600.0)
+    plan.track(["talked"])
+    for due in plan.take(1):
+        plan.done(due.key, news=1)
+    start, reads = clock.now, []
+    while clock.now < start + 900:
+        clock.now += 0.5
+        for due in plan.take(1, early=True):
+            reads.append(clock.now - start)
+            plan.done(due.key, news=0)
+    within = [later - earlier for earlier, later in itertools.pairwise([0.0, *reads]) if later <= TALKED_WINDOW]
+    assert max(within) <= 12.5
+    assert len([at for at in reads if at > TALKED_WINDOW + 15]) <= 2  # then the ceiling's backoff alone
+
+
+def test_a_chat_likely_to_have_news_goes_before_one_merely_due_until_that_one_is_a_quarter_ceiling_late() -> None:
+    clock = Clock()
+    start = clock.now
+    plan = schedule(clock, floor=1.0, ceiling=40.0)
+    plan.track(["quiet"])
+    plan.take(1)
+    plan.done("quiet", news=False)  # due again 2 s later
+    clock.now = start + 1.9
+    plan.track(["quiet", "talker"])
+    plan.take(1)
+    plan.done("talker", news=5)  # due again 1 s later
+    clock.now = start + 2.7  # the quiet one is 0.7 s late, the talker not due but likely to have news
+    assert [due.key for due in plan.take(1, early=True)] == ["talker"]
+    plan.done("talker", news=False)
+    clock.now = start + 13  # the quiet one is 11 s late: past a quarter of the ceiling
+    assert [due.key for due in plan.take(1, early=True)] == ["quiet"]
+
+
+def test_the_budget_share_kept_from_urgent_reads_is_the_share_every_chat_counts_on() -> None:
+    """Before: urgent reads had 90 % of the budget to themselves, so while hints flowed the chats merely due got a
+    tenth of it, not the 30 % their ceiling was stretched for, and fell a whole ceiling behind."""
+    assert pytest.approx(1 - PERIODIC_SHARE) == URGENT_RESERVE
