@@ -317,7 +317,8 @@ class Poller:
             return None
         guaranteed = len(self._reads) < MAX_CONCURRENT_READS // 2 and self._client.read_delay() <= 0
         spare = self._schedule.next_due(hinted_only=True) != 0  # no hinted chat waits for the budget
-        self._on_spare = not guaranteed  # (its later pages may use the reserve too)
+        self._on_spare = spare or not guaranteed  # (what no hinted chat waits for: its requests never queue behind
+        # slower reads for the budget outside the reserve, and its later pages may use the reserve too)
         due = self._schedule.take(1, hinted_only=not (guaranteed or spare), early=spare)
         return due[0] if due else None
 
@@ -327,7 +328,7 @@ class Poller:
         return len(self._reads) < MAX_CONCURRENT_READS and self._schedule.next_due(hinted_only=True) == 0
 
     def _chats_late(self) -> bool:
-        """Whether a chat merely due has waited a quarter of the ceiling past its time (the hints then slow down)."""
+        """Whether a chat merely due has gone unread for a ceiling and a quarter (the hints then slow down)."""
         return self._schedule.late() > self._schedule.ceiling * LATE_SHARE
 
     def _pause(self) -> float:

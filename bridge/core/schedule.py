@@ -9,7 +9,7 @@ than the budget can read once per ``ceiling``, the ceiling stretches to what the
 When nothing is due and the budget has room, a chat may be read *early*: the one likeliest to have news
 Bybit did not hint at, by its recent rate of messages (at least ``TALKED_RATE`` for ``TALKED_WINDOW`` after
 news; more for its order's stage) times the time since its last read, once that expects at least
-``EARLY_NEWS`` messages (before chats merely due, unless one is ``LATE_SHARE`` of a ceiling late). So
+``EARLY_NEWS`` messages (before chats merely due, unless one has gone unread for a ceiling). So
 without hints (the counts missing, or read in the Bybit app at once) the talking chats are read as often as
 the budget allows; quiet ones are not.
 """
@@ -30,8 +30,9 @@ RATE_MEMORY = 30.0  # seconds: a chat's rate of messages forgets what it saw by 
 RATE_GONE = 1 / 3600  # …and below one message an hour counts as quiet (never read early)…
 TALKED_RATE = 1 / 120  # …but a chat that had news within TALKED_WINDOW counts as having at least this rate:
 TALKED_WINDOW = 300.0  # a buyer who wrote in the last 5 minutes is likely to write again soon
-EARLY_NEWS = 0.1  # messages a chat is expected to hold before it is read early…
-LATE_SHARE = 0.25  # …before chats merely due, until one has waited this share of the ceiling past its time
+EARLY_NEWS = 0.1  # messages a chat is expected to hold before it is read early (before chats merely due, unless
+# one has gone unread for a whole ceiling)
+LATE_SHARE = 0.25  # a chat unread for a ceiling and this share of one more slows the session list to its idle pace
 
 
 @dataclass
@@ -174,8 +175,8 @@ class Schedule:
 
     def take(self, at_most: int, *, hinted_only: bool = False, early: bool = False) -> list[Due]:
         """Up to ``at_most`` due chats (only hinted ones, if asked), first things first; if ``early``, the chats
-        likeliest to have news, once they expect ``EARLY_NEWS``, go before chats merely due that are not yet
-        ``LATE_SHARE`` of the ceiling late.
+        likeliest to have news, once they expect ``EARLY_NEWS``, go before chats merely due that were read within
+        a ceiling.
 
         They count as being read until :meth:`done` or :meth:`failed`.
         """
@@ -187,7 +188,7 @@ class Schedule:
             ready = [e for e in (hinted, waiting) if e is not None and e.ready <= now]
             urgent = [e for e in ready if e is hinted or e.ready <= overdue]
             entry = min(urgent or ready, default=None)  # (a hinted chat waiting out a failure holds up no other)
-            patient = entry is None or entry.ready > now - self.ceiling * LATE_SHARE  # (a merely due one may wait)
+            patient = entry is None or now - self._chats[entry.key].read_at < self.ceiling  # (read within a ceiling)
             if early and not urgent and patient:
                 key = self._likeliest(now)
                 if key is not None:
@@ -246,9 +247,12 @@ class Schedule:
         return max(0.0, min(ready) - now) if ready else None
 
     def late(self) -> float:
-        """Seconds the chat merely due longest has waited past its due time (0: none waits)."""
+        """Seconds the first chat merely due has gone unread past a whole ceiling, or past its due time if never read
+        (0: none has)."""
         entry = self._top(self._waiting)
-        return max(0.0, self._clock() - entry.ready) if entry is not None else 0.0
+        if entry is None:
+            return 0.0
+        return max(0.0, self._clock() - max(self._chats[entry.key].read_at + self.ceiling, entry.ready))
 
     def _likeliest(self, now: float) -> str | None:
         """The chat not being read that expects the most news Bybit did not hint at, if it expects ``EARLY_NEWS``.

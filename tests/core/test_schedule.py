@@ -273,6 +273,10 @@ def test_late_tells_how_long_the_chat_merely_due_longest_has_waited() -> None:
     assert plan.late() == 5.0
     plan.take(2)
     assert plan.late() == 0.0  # being read: not waiting
+    plan.done("a", news=False)
+    plan.done("b", news=False)
+    clock.now += 8.5  # due again after 2 s, but read within a ceiling (8 s) until now
+    assert plan.late() == 0.5
 
 
 def test_a_chat_that_talked_in_the_last_five_minutes_is_read_early_every_12_s_at_most_then_forgotten() -> None:
@@ -293,7 +297,7 @@ def test_a_chat_that_talked_in_the_last_five_minutes_is_read_early_every_12_s_at
     assert len([at for at in reads if at > TALKED_WINDOW + 15]) <= 2  # then the ceiling's backoff alone
 
 
-def test_a_chat_likely_to_have_news_goes_before_one_merely_due_until_that_one_is_a_quarter_ceiling_late() -> None:
+def test_a_chat_likely_to_have_news_goes_before_one_merely_due_until_that_one_went_unread_for_a_ceiling() -> None:
     clock = Clock()
     start = clock.now
     plan = schedule(clock, floor=1.0, ceiling=40.0)
@@ -307,7 +311,10 @@ def test_a_chat_likely_to_have_news_goes_before_one_merely_due_until_that_one_is
     clock.now = start + 2.7  # the quiet one is 0.7 s late, the talker not due but likely to have news
     assert [due.key for due in plan.take(1, early=True)] == ["talker"]
     plan.done("talker", news=False)
-    clock.now = start + 13  # the quiet one is 11 s late: past a quarter of the ceiling
+    clock.now = start + 13  # the quiet one is due, but was read within a ceiling
+    assert [due.key for due in plan.take(1, early=True)] == ["talker"]
+    plan.done("talker", news=False)
+    clock.now = start + 41  # unread for a whole ceiling: it goes first
     assert [due.key for due in plan.take(1, early=True)] == ["quiet"]
 
 
