@@ -49,8 +49,7 @@ SESSION_PAGE_SIZE = 20  # list_v1: 20 is known to work on mainnet, 50 was refuse
 UNREAD_ONLY = 0  # list_v1 readStatus: 0 unread, 1 read, 2 all
 SHRINK_FRACTION = 0.8  # after a 10006 or 403 the budget is cut to this share of itself…
 SHRINK_SECONDS = 60.0  # …for this long
-URGENT_RESERVE = 0.7  # share of the read budget only urgent reads may use (news Bybit hinted at, the hints, new
-# orders); the rest, 30 %, is what reading every chat once per ceiling counts on (core.schedule.PERIODIC_SHARE)
+URGENT_RESERVE = 0.9  # share of the read budget only urgent reads may use (news Bybit hinted at, the hints, new orders)
 
 URGENT_READS: ContextVar[bool] = ContextVar("urgent_reads", default=False)
 """Set in a task whose reads matter most (a chat Bybit says has news): they go first and may use the reserve."""
