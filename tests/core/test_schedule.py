@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import itertools
 
-import pytest
-
-from bridge.bybit._client import URGENT_RESERVE
 from bridge.core.schedule import PERIODIC_SHARE, TALKED_WINDOW, Schedule
 
 
@@ -316,9 +313,3 @@ def test_a_chat_likely_to_have_news_goes_before_one_merely_due_until_that_one_we
     plan.done("talker", news=False)
     clock.now = start + 41  # unread for a whole ceiling: it goes first
     assert [due.key for due in plan.take(1, early=True)] == ["quiet"]
-
-
-def test_the_budget_share_kept_from_urgent_reads_is_the_share_every_chat_counts_on() -> None:
-    """Before: urgent reads had 90 % of the budget to themselves, so while hints flowed the chats merely due got a
-    tenth of it, not the 30 % their ceiling was stretched for, and fell a whole ceiling behind."""
-    assert pytest.approx(1 - PERIODIC_SHARE) == URGENT_RESERVE
