@@ -147,7 +147,9 @@ async def test_a_429_on_a_card_edit_is_waited_out_and_the_chat_goes_on(
     paid.status = 20
     harness.bybit.post_message(paid.id, "The buyer has marked the order as paid.", sender="system")
     harness.bybit.post_message(other.id, "eve 01 meanwhile")
-    await harness.telegram.wait_for(lambda: any("Status: paid" in text for _, _, text in harness.telegram.edits))
+    await harness.telegram.wait_for(
+        lambda: any("Status: paid" in text for _, _, text in harness.telegram.edits), timeout=30
+    )  # (its card is edited twice now: the detail of a listed order, then the status)
     await harness.wait_text("eve 01 meanwhile")
     assert harness.telegram.flood_errors == 1
     assert "crashed" not in caplog.text  # waited out where it happened, not by the worker dying
