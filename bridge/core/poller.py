@@ -88,7 +88,6 @@ class Poller:
         self._api = source.current  # the chat API the chats were last made for
         self._read_back: set[str] = set()  # chats read back to their orders' oldest newest message (after a switch)
         self._read_at: dict[str, float] = {}  # order id → when the last good read of its chat started (epoch s)
-        self._on_spare = False  # the read just taken uses what hinted chats leave of the budget
         self._kick = asyncio.Event()  # the reader looks again: a read ended, a hint came, watches changed
         self._status_due = asyncio.Event()
         self._open_lock = asyncio.Lock()
@@ -292,10 +291,11 @@ class Poller:
             while True:
                 self._kick.clear()
                 self.stats.ceiling = self._schedule.ceiling
-                due = self._take() if len(reads) < MAX_CONCURRENT_READS else None
-                if due is not None:
+                taken = self._take() if len(reads) < MAX_CONCURRENT_READS else None
+                if taken is not None:
+                    due, urgent = taken
                     self.stats.lag.observe(due.lag)
-                    task = asyncio.create_task(self._read(due.key, urgent=due.hinted or self._on_spare))
+                    task = asyncio.create_task(self._read(due.key, urgent=urgent))
                     reads.add(task)
                     task.add_done_callback(finished)
                     await asyncio.sleep(0)  # the read takes its budget slot before the next one looks
@@ -306,8 +306,9 @@ class Poller:
                 task.cancel()
             await asyncio.gather(*reads, return_exceptions=True)
 
-    def _take(self) -> Due | None:
-        """The next chat to read, if the budget has room for it now; hinted chats first.
+    def _take(self) -> tuple[Due, bool] | None:
+        """The next chat to read, if the budget has room for it now, hinted chats first; and whether its requests may
+        use the budget's reserve (it was hinted, or no hinted chat waits for the budget).
 
         A chat merely due is always allowed half the read slots and the budget outside its reserve; while no
         hinted chat waits, it may use the rest too, and a chat likely to have news is read early: the budget is
@@ -317,10 +318,10 @@ class Poller:
             return None
         guaranteed = len(self._reads) < MAX_CONCURRENT_READS // 2 and self._client.read_delay() <= 0
         spare = self._schedule.next_due(hinted_only=True) != 0  # no hinted chat waits for the budget
-        self._on_spare = spare or not guaranteed  # (what no hinted chat waits for: its requests never queue behind
-        # slower reads for the budget outside the reserve, and its later pages may use the reserve too)
         due = self._schedule.take(1, hinted_only=not (guaranteed or spare), early=spare)
-        return due[0] if due else None
+        # (taken on what no hinted chat waits for: its requests never queue behind slower reads for the budget
+        # outside the reserve, and its later pages may use the reserve too)
+        return (due[0], due[0].hinted or spare or not guaranteed) if due else None
 
     def hinted_waiting(self) -> bool:
         """Whether a hinted chat waits only for the budget (it goes before the session list's next page, a watch's order
