@@ -63,7 +63,11 @@ class _Chat:
     def rate_at(self, now: float) -> float:
         """Messages a second it may have now: its recent rate, decayed, and its stage's."""
         talked = TALKED_RATE if now - self.news_at < TALKED_WINDOW else 0.0
-        return max(self.rate * math.exp((self.rated_at - now) / RATE_MEMORY), talked) + self.prior
+        return max(self.talk_at(now), talked) + self.prior
+
+    def talk_at(self, now: float) -> float:
+        """Its recent rate of messages, decayed to ``now``."""
+        return self.rate * math.exp((self.rated_at - now) / RATE_MEMORY)
 
     def early_at(self, now: float) -> float:
         """When it holds ``EARLY_NEWS`` expected messages since its last read (its rate taken as it is now)."""
@@ -213,7 +217,7 @@ class Schedule:
         if chat is None or chat.reading_since is None:
             return
         now = self._clock()
-        chat.rate = chat.rate * math.exp((chat.rated_at - now) / RATE_MEMORY) + news / RATE_MEMORY
+        chat.rate = chat.talk_at(now) + news / RATE_MEMORY
         chat.rated_at, chat.read_at = now, chat.reading_since
         if news:
             chat.news_at = now
