@@ -188,7 +188,7 @@ class Messages(Table):
             """SELECT DISTINCT o.chat_id FROM messages m JOIN orders o ON o.order_id = m.order_id
                WHERE m.state = ?
                UNION SELECT chat_id FROM orders
-               WHERE (active = 1 AND (home_ready = 0 OR card_stale = 1)) OR close_topic = 1""",
+               WHERE (active = 1 AND (home_ready = 0 OR card_stale > 0)) OR close_topic = 1""",
             (State.PENDING,),
         ) as cursor:
             return {int(row[0]) for row in await cursor.fetchall()}

@@ -146,7 +146,7 @@ class Orders(Table):
         transaction: the change is never kept without its alert, nor the alert without the change.
         """
         await self._db.execute(
-            """UPDATE orders SET info = ?, card_stale = 1,
+            """UPDATE orders SET info = ?, card_stale = card_stale + 1,
                    finished_at = CASE WHEN ? THEN COALESCE(finished_at, ?) ELSE NULL END
                WHERE order_id = ?""",
             (info.model_dump_json(by_alias=True), finished, time.time(), info.id),
@@ -173,7 +173,7 @@ class Orders(Table):
             return False
         info = listed.detailed(detail)
         await self._db.execute(
-            "UPDATE orders SET info = ?, card_stale = 1 WHERE order_id = ?",
+            "UPDATE orders SET info = ?, card_stale = card_stale + 1 WHERE order_id = ?",
             (info.model_dump_json(by_alias=True), detail.id),
         )
         await self._db.commit()
@@ -182,12 +182,15 @@ class Orders(Table):
 
     async def stale_cards(self, chat_id: int) -> list[Watch]:
         """Watches of a chat whose card shows an old status."""
-        return await self._select("card_stale = 1 AND home_ready = 1 AND chat_id = ?", (chat_id,))
+        return await self._select("card_stale > 0 AND home_ready = 1 AND chat_id = ?", (chat_id,))
 
     @writes
-    async def card_edited(self, order_id: str) -> None:
-        """The card shows the latest order detail."""
-        await self._db.execute("UPDATE orders SET card_stale = 0 WHERE order_id = ?", (order_id,))
+    async def card_edited(self, watch: Watch) -> None:
+        """The card shows the order detail of ``watch``: current, unless a newer one was kept while it was edited."""
+        await self._db.execute(
+            "UPDATE orders SET card_stale = 0 WHERE order_id = ? AND card_stale = ?",
+            (watch.order_id, watch.card_changes),
+        )
         await self._db.commit()
 
     @writes

@@ -50,6 +50,7 @@ class Watch:
     home_ready: bool = False
     finished_at: float | None = None
     made_topic: int | None = None  # the forum topic made for the order, before its home was ready
+    card_changes: int = 0  # order details kept since its card was last edited (0: the card is current)
 
 
 @dataclass(frozen=True)
@@ -257,4 +258,5 @@ def watch_from_row(row: aiosqlite.Row) -> Watch:
         home_ready=bool(row["home_ready"]),
         finished_at=row["finished_at"],
         made_topic=row["made_topic"],
+        card_changes=row["card_stale"],
     )

@@ -90,6 +90,21 @@ async def test_messages_of_orders_no_longer_watched_are_still_delivered(tmp_path
         assert (await store.messages.queue()).unwatched == 0
 
 
+async def test_a_card_edited_while_a_newer_detail_came_stays_to_edit(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "d.db") as store:
+        info = order(status=10)
+        await store.orders.watch(info, -100, None, 1)
+        await store.orders.set_home(info.id, None, 7)
+        await store.orders.update_info(order(status=10, amount="9300.00"))
+        (editing,) = await store.orders.stale_cards(-100)
+        await store.orders.update_info(order(status=20))  # kept while the older detail was being shown
+        await store.orders.card_edited(editing)
+        (stale,) = await store.orders.stale_cards(-100)
+        assert stale.info.status == 20
+        await store.orders.card_edited(stale)
+        assert await store.orders.stale_cards(-100) == []
+
+
 async def test_replies_queued_before_parts_keep_their_place_and_a_caption_becomes_a_part(tmp_path: Path) -> None:
     path = tmp_path / "parts.db"
     before_parts = next(n for n, step in enumerate(MIGRATIONS) if "one row per part" in step.description)

@@ -87,7 +87,7 @@ class Homes:
             except TelegramBadRequest as exc:  # unchanged, or deleted: the card is a courtesy
                 if CARD_UNCHANGED not in exc.message:
                     log.warning("order %s: its card could not be edited (%s)", watch.order_id, exc.message)
-        await self._store.orders.card_edited(watch.order_id)
+        await self._store.orders.card_edited(watch)
 
     async def close(self, watch: Watch) -> None:
         """Close the topic of an order no longer watched."""
