@@ -151,7 +151,7 @@ async def run_bridge(settings: Settings, stop: asyncio.Event) -> None:
             await stack.enter_async_context(serve_metrics(settings.metrics_host, settings.metrics_port, observed))
         for name, job in (
             ("poller", poller.run),
-            ("order details", DetailReads(store, client, poller.hinted_waiting).run),
+            ("order details", DetailReads(store, client, poller.reads_waiting).run),
             ("delivery", delivery.run),
             ("replies", ReplySender(store, source, client).run),
             ("feedback", Feedback(bot, store, call).run),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -91,3 +92,11 @@ def _state(message: ChatMessage, before_window: bool, echoes: Collection[str]) -
     if before_window or message.kind is MessageKind.ORDER_CARD:
         return State.SKIPPED
     return State.PENDING
+
+
+def quiet_for(watches: Sequence[Watch], found: Sequence[ChatMessage], now: float) -> float:
+    """Seconds since the newest thing in a chat read for the first time: its newest message, or its newest order's
+    creation (``math.inf``: neither is known)."""
+    moments = [message.created_ms / 1000 for message in found]
+    moments += [w.info.create_date.timestamp() for w in watches if w.info.create_date is not None]
+    return max(0.0, now - max(moments)) if moments else math.inf

@@ -2,8 +2,8 @@
 
 A watch made from the list item (:meth:`~bridge.bybit.OrderSummary.as_info`) lacks what only
 ``/v5/p2p/order/info`` says, the payment terms its card shows. Its detail is read once the histories of
-such watches are read (or after ``HISTORY_PATIENCE`` for one that keeps failing), when no hinted chat
-waits, outside the budget's urgent reserve; its card is edited then.
+such watches are read (or after ``HISTORY_PATIENCE`` for one that keeps failing), when no chat read waits
+(or after ``READ_PATIENCE``), outside the budget's urgent reserve; its card is edited then.
 """
 
 from __future__ import annotations
@@ -24,15 +24,16 @@ log = logging.getLogger(__name__)
 HISTORY_PATIENCE = 60.0  # seconds the details wait for histories still to read before they go anyway
 DETAIL_RETRY = 30.0  # seconds before the details are asked again after Bybit would not say
 IDLE_WAKE = 60.0  # seconds between two looks when nothing woke the reader (the store wakes it)
+READ_PATIENCE = 10.0  # seconds a detail waits at most for chat reads that keep falling due (talk first)
 
 
 class DetailReads:
     """Completes watches made from the open-order list with their order detail, one read at a time."""
 
-    def __init__(self, store: Store, client: BybitClient, hinted_waiting: Callable[[], bool]) -> None:
+    def __init__(self, store: Store, client: BybitClient, reads_waiting: Callable[[], bool]) -> None:
         self._store = store
         self._client = client
-        self._hinted_waiting = hinted_waiting
+        self._reads_waiting = reads_waiting
 
     async def run(self) -> None:
         """Forever: read the details of the listed watches whose history is read, then wait to be woken."""
@@ -51,7 +52,7 @@ class DetailReads:
                 await wait_event(wakeup, patience if patience > 0 else IDLE_WAKE)
                 continue
             for watch in ready:
-                await after_hinted(self._client, self._hinted_waiting)  # (news first)
+                await after_hinted(self._client, self._reads_waiting, patience=READ_PATIENCE)  # (talk first)
                 try:
                     detail = await self._client.order_info(watch.order_id)
                 except BybitError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 
@@ -17,9 +18,11 @@ TALK_LINGER = 30.0  # seconds after a count last rose during which the hints are
 MAX_COUNTS = 10_000  # counts kept in memory; beyond, the first seen is forgotten (its next count hints once)
 
 
-async def after_hinted(client: BybitClient, hinted_waiting: Callable[[], bool]) -> None:
-    """Wait while a hinted chat waits only for the read budget (until it has room for it, or the read started)."""
-    while hinted_waiting():
+async def after_hinted(client: BybitClient, hinted_waiting: Callable[[], bool], *, patience: float = math.inf) -> None:
+    """Wait while a hinted chat waits only for the read budget (until it has room for it, or the read started), or
+    ``patience`` seconds at most."""
+    deadline = time.monotonic() + patience
+    while hinted_waiting() and time.monotonic() < deadline:
         await asyncio.sleep(max(YIELD_SECONDS, client.read_delay(urgent=True)))
 
 

@@ -22,7 +22,16 @@ from bridge.bybit.chat import ChatSource, collect_new, find
 from bridge.bybit.models import OrderSummary
 from bridge.core.attribution import SYSTEM_NICKNAME, Counterparty, to_chat_message
 from bridge.core.autowatch import AutoWatch
-from bridge.core.chats import Chat, chats_of, finished_cap, oldest_first, plan_records, read_cap, stage_rate
+from bridge.core.chats import (
+    Chat,
+    chats_of,
+    finished_cap,
+    oldest_first,
+    plan_records,
+    quiet_for,
+    read_cap,
+    stage_rate,
+)
 from bridge.core.failures import Failures
 from bridge.core.hints import Hints
 from bridge.core.listing import Listing
@@ -328,6 +337,11 @@ class Poller:
         detail)."""
         return len(self._reads) < MAX_CONCURRENT_READS and self._schedule.next_due(hinted_only=True) == 0
 
+    def reads_waiting(self) -> bool:
+        """Whether a chat read (hinted, due, or likely to find news) waits for the budget or a read slot (an order's
+        detail goes after it)."""
+        return self._schedule.next_due(early=True) == 0
+
     def _chats_late(self) -> bool:
         """Whether a chat merely due has gone unread for a ceiling and a quarter (the hints then slow down)."""
         return self._schedule.late() > self._schedule.ceiling * LATE_SHARE
@@ -351,13 +365,13 @@ class Poller:
         started = time.time()
         try:
             if self._source.current == "order":
-                news = await self._poll_order(chat.watches[0])
+                found = await self._poll_order(chat.watches[0])
             else:
                 if self._open is None:  # which orders a message may be about: the list is needed first
                     async with self._open_lock:  # (one read of it, however many chats wait for it)
                         if self._open is None:
                             await self._read_open_orders()
-                news = await self._poll_session(key, chat.watches)
+                found = await self._poll_session(key, chat.watches)
         except ChatApiRetired as exc:
             if await self._source.order_chat_retired(exc) or self._source.current == "session":
                 await self._sync()  # the same orders, now read by counterparty
@@ -368,8 +382,10 @@ class Poller:
         else:
             self._failures.recovered(chat.name)
             self._read_at.update(dict.fromkeys((w.order_id for w in chat.watches), started))
-            history = not any(w.backfilled for w in chat.watches)  # a first read's news is the past, not talk
-            self._schedule.done(key, news=0 if history else news)
+            if any(w.backfilled for w in chat.watches):
+                self._schedule.done(key, news=len(found))
+            else:  # a first read's news is the past, not talk; how long the chat has been quiet says how lively it is
+                self._schedule.done(key, news=0, history=quiet_for(chat.watches, found, started))
             self._backfilled(key, {w.order_id for w in chat.watches if not w.backfilled})
 
     def _backfilled(self, key: str, order_ids: set[str]) -> None:
@@ -383,8 +399,8 @@ class Poller:
         self._failures.report(name, exc)
         self._schedule.failed(key)
 
-    async def _poll_order(self, watch: Watch) -> int:
-        """Record the order's new messages; how many there were."""
+    async def _poll_order(self, watch: Watch) -> list[ChatMessage]:
+        """Record the order's new messages; return them."""
         limit = None if watch.backfilled else self._backfill_limit
         found = await collect_new(
             self._source.order_pages(watch.order_id), self._store.messages.known_ids, read_cap(limit)
@@ -395,10 +411,10 @@ class Poller:
         if wanted:
             fresh = await find(self._source.order_pages(watch.order_id), wanted)
             await self._refreshed(watch.order_id, wanted, {msg_id: item.message for msg_id, item in fresh.items()})
-        return len(owned)
+        return [message for _, message in owned]
 
-    async def _poll_session(self, key: str, group: Sequence[Watch]) -> int:
-        """Record the counterparty's new messages, each with the order it is likely about; how many there were."""
+    async def _poll_session(self, key: str, group: Sequence[Watch]) -> list[ChatMessage]:
+        """Record the counterparty's new messages, each with the order it is likely about; return them."""
         info = group[0].info
         limit = None if any(w.backfilled for w in group) else self._backfill_limit
         listed = self._sweep.listed.session_of(info)  # the session list may have named its session: no getSessionId
@@ -429,7 +445,7 @@ class Poller:
             fresh = await find(self._source.session_pages(info.target_user_mask_id), wanted)
             links = {msg_id: item.content for msg_id, item in fresh.items()}
             await self._refreshed(info.target_nick_name, wanted, links)
-        return len(owned)
+        return [message for _, message in owned]
 
     async def _refresh_new_orders(self, notice: datetime) -> None:
         """Read the open-order list's first page anew, unless a read begun after ``notice`` was written did.

@@ -28,7 +28,7 @@ BACKOFF = 2.0  # an idle chat's interval grows by this factor after each read th
 PERIODIC_SHARE = 0.3  # the share of the read budget that reading every chat once per ceiling can count on
 RATE_MEMORY = 30.0  # seconds: a chat's rate of messages forgets what it saw by e each this long…
 RATE_GONE = 1 / 3600  # …and below one message an hour counts as quiet (never read early)…
-TALKED_RATE = 1 / 120  # …but a chat that had news within TALKED_WINDOW counts as having at least this rate:
+TALKED_RATE = 1 / 40  # …but a chat that had news within TALKED_WINDOW counts as having at least this rate:
 TALKED_WINDOW = 300.0  # a buyer who wrote in the last 5 minutes is likely to write again soon
 EARLY_NEWS = 0.1  # messages a chat is expected to hold before it is read early (before chats merely due, unless
 # one has gone unread for a whole ceiling)
@@ -207,11 +207,15 @@ class Schedule:
             taken.append(Due(entry.key, now - chat.since, chat.hinted_at is not None))
         return taken
 
-    def done(self, key: str, *, news: int) -> None:
-        """A read ended, finding ``news`` new messages (True: some): with news the chat goes back to the floor,
-        without it backs off one step.
+    def done(self, key: str, *, news: int, history: float | None = None) -> None:
+        """A read ended, finding ``news`` new messages: with news the chat goes back to the floor, without it backs
+        off one step.
 
-        A hint that came while it was being read still stands (the read may have started before the news).
+        ``history``: the read was the chat's first; what it found is the past, its newest message this many
+        seconds old (``math.inf``: none). History within ``TALKED_WINDOW`` counts as news at its moment (the chat
+        is followed early); older, the chat is quiet: read next at random within a ceiling, so a /watch of
+        hundreds does not ramp them all up from the floor together. A hint that came while it was being read
+        still stands (the read may have started before the news).
         """
         chat = self._chats.get(key)
         if chat is None or chat.reading_since is None:
@@ -219,11 +223,15 @@ class Schedule:
         now = self._clock()
         chat.rate = chat.talk_at(now) + news / RATE_MEMORY
         chat.rated_at, chat.read_at = now, chat.reading_since
-        if news:
-            chat.news_at = now
+        if news or (history is not None and history < TALKED_WINDOW):
+            chat.news_at = now - (history or 0.0)
             self._lively.add(key)
-        chat.interval = self.floor if news else min(chat.interval * BACKOFF, self.ceiling, chat.cap)
-        chat.due = now + chat.interval
+        if history is not None:
+            chat.interval = min(self.ceiling, chat.cap)
+            chat.due = now + random.uniform(min(self.floor, chat.interval), chat.interval)
+        else:
+            chat.interval = self.floor if news else min(chat.interval * BACKOFF, self.ceiling, chat.cap)
+            chat.due = now + chat.interval
         if chat.hinted_at is not None and chat.hinted_at <= chat.reading_since:
             chat.hinted_at = None
         chat.retry_at = -math.inf

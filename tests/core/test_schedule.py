@@ -151,6 +151,26 @@ def test_stretched_says_when_the_budget_sets_the_ceiling() -> None:
     assert plan.stretched
 
 
+def test_a_first_read_finding_old_history_spreads_the_next_over_the_ceiling_recent_history_is_followed() -> None:
+    """Before: every newly watched chat ramped up from the floor (1, 2, 4… s), hundreds of reads in the first minute
+    after a /watch of 200, and recent history was not talk."""
+    clock = Clock()
+    plan = schedule(clock, floor=1.0, ceiling=60.0, reads_per_second=10.0)
+    old = [f"old{n}" for n in range(200)]
+    plan.track([*old, "recent"])
+    for due in plan.take(201):
+        plan.done(due.key, news=0, history=30.0 if due.key == "recent" else 3600.0)
+    reads = dict.fromkeys([*old, "recent"], 0)
+    start = clock.now
+    while clock.now < start + plan.ceiling:
+        clock.now += 0.5
+        for due in plan.take(201, early=True):
+            reads[due.key] += 1
+            plan.done(due.key, news=0)
+    assert max(reads[key] for key in old) == 1  # each once within the ceiling, not 6 times
+    assert reads["recent"] >= plan.ceiling / 6  # a buyer who wrote 30 s before the watch is followed closely
+
+
 def test_chats_read_before_a_restart_fall_due_spread_over_the_ceiling_new_ones_at_once() -> None:
     clock = Clock()
     plan = schedule(clock, floor=1.0, ceiling=60.0, reads_per_second=10.0)
@@ -276,8 +296,9 @@ def test_late_tells_how_long_the_chat_merely_due_longest_has_waited() -> None:
     assert plan.late() == 0.5
 
 
-def test_a_chat_that_talked_in_the_last_five_minutes_is_read_early_every_12_s_at_most_then_forgotten() -> None:
-    """Before: its rate decayed within a minute, and its next message waited for the ceiling's read."""
+def test_a_chat_that_talked_in_the_last_five_minutes_is_read_early_every_4_s_at_most_then_forgotten() -> None:
+    """Before: its rate decayed within a minute, and its next message waited for the ceiling's read (then every 12 s:
+    a buyer's next words waited 12 s at worst)."""
     clock = Clock()
     plan = schedule(clock, floor=1.0, ceiling=600.0)
     plan.track(["talked"])
@@ -290,7 +311,7 @@ def test_a_chat_that_talked_in_the_last_five_minutes_is_read_early_every_12_s_at
             reads.append(clock.now - start)
             plan.done(due.key, news=0)
     within = [later - earlier for earlier, later in itertools.pairwise([0.0, *reads]) if later <= TALKED_WINDOW]
-    assert max(within) <= 12.5
+    assert max(within) <= 4.5
     assert len([at for at in reads if at > TALKED_WINDOW + 15]) <= 2  # then the ceiling's backoff alone
 
 
