@@ -1,10 +1,12 @@
 """When each chat is read next: Bybit's read budget spent where the talk is (knows nothing of Bybit's API).
 
 A chat that just had news is read again after ``floor`` seconds; each read that finds nothing doubles
-its interval, up to ``ceiling``. A hint (Bybit's unread counts) makes a chat due at once. Hinted chats
-go first, oldest hint first; then every other due chat, longest overdue first. A chat overdue by a
-whole ``ceiling`` counts as hinted, so a stream of hints never starves the quiet ones. With more chats
-than the budget can read once per ``ceiling``, the ceiling stretches to what the budget allows.
+its interval, up to ``ceiling``. A chat's first read finds its history: its newest message counts as talk
+at its moment, and the chat's next due read comes at random within a ceiling. A hint (Bybit's unread
+counts) makes a chat due at once. Hinted chats go first, oldest hint first; then every other due chat,
+longest overdue first. A chat overdue by a whole ``ceiling`` counts as hinted, so a stream of hints never
+starves the quiet ones. With more chats than the budget can read once per ``ceiling``, the ceiling
+stretches to what the budget allows.
 
 When nothing is due and the budget has room, a chat may be read *early*: the one likeliest to have news
 Bybit did not hint at, by its recent rate of messages (at least ``TALKED_RATE`` for ``TALKED_WINDOW`` after
@@ -212,8 +214,8 @@ class Schedule:
         off one step.
 
         ``history``: the read was the chat's first; what it found is the past, its newest message this many
-        seconds old (``math.inf``: none). History within ``TALKED_WINDOW`` counts as news at its moment (the chat
-        is followed early); older, the chat is quiet: read next at random within a ceiling, so a /watch of
+        seconds old (``math.inf``: none). That message counts in its rate as talk forgotten since (a chat that
+        talked a moment ago is read early); its next due read comes at random within a ceiling, so a /watch of
         hundreds does not ramp them all up from the floor together. A hint that came while it was being read
         still stands (the read may have started before the news).
         """
@@ -223,10 +225,13 @@ class Schedule:
         now = self._clock()
         chat.rate = chat.talk_at(now) + news / RATE_MEMORY
         chat.rated_at, chat.read_at = now, chat.reading_since
-        if news or (history is not None and history < TALKED_WINDOW):
-            chat.news_at = now - (history or 0.0)
+        if news:
+            chat.news_at = now
             self._lively.add(key)
         if history is not None:
+            chat.rate = math.exp(-history / RATE_MEMORY) / RATE_MEMORY  # its newest message, as talk forgotten since
+            if chat.rate >= RATE_GONE:
+                self._lively.add(key)
             chat.interval = min(self.ceiling, chat.cap)
             chat.due = now + random.uniform(min(self.floor, chat.interval), chat.interval)
         else:

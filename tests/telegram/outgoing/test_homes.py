@@ -155,6 +155,25 @@ async def test_a_429_on_a_card_edit_is_waited_out_and_the_chat_goes_on(
     assert "crashed" not in caplog.text  # waited out where it happened, not by the worker dying
 
 
+async def test_card_edits_wait_between_posts_not_the_posts_behind_every_edit(harness: Harness) -> None:
+    """Before: every stale card was edited before the chat's next post, so 200 details read after a /watch held the
+    messages for 10 minutes at Telegram's 20 posts a minute."""
+    orders = [harness.bybit.add_order(counterparty_nick=f"Buyer{n}") for n in range(6)]
+    await watch_in_forum(harness, *orders)
+    cards = [s for s in harness.telegram.sent if (s.plain or "").startswith("🧾 Order")]
+    await harness.telegram.wait_for(lambda: all(paid_by_sberbank(harness, card) for card in cards), timeout=20)
+    harness.telegram.inject_slow_response(3.0, method="sendMessage")  # the chat's worker is busy meanwhile…
+    harness.bybit.post_message(orders[0].id, "busy 01")
+    await harness.telegram.wait_for(lambda: any("busy 01" in (s.plain or "") for s in harness.telegram.sent))
+    began = len(harness.telegram.requests)
+    for order in orders:  # …while every order is paid: six cards to edit, six alerts to post
+        order.status = 20
+        harness.bybit.post_message(order.id, "The buyer has marked the order as paid.", sender="system")
+    await harness.telegram.wait_for(lambda: sum("Status: paid" in t for _, _, t in harness.telegram.edits) == 6)
+    calls = [c.method for c in harness.telegram.requests[began:] if c.method in ("sendMessage", "editMessageText")]
+    assert calls.index("sendMessage") < len(calls) - 1 - calls[::-1].index("editMessageText"), calls
+
+
 async def test_group_upgraded_to_supergroup_is_followed(harness: Harness) -> None:
     new_id = -1009999999999
     harness.telegram.chats[TEAM_CHAT].type = "group"
