@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from bridge.bybit import BybitClient
-from bridge.core.schedule import Schedule
+from bridge.core.schedule import LATE_SHARE, Schedule
 from bridge.core.stats import PollStats
 from bridge.ratelimit import YIELD_SECONDS
 from bridge.store import Store
@@ -16,6 +16,8 @@ from bridge.store import Store
 UNREAD_KEY = "unread:"  # store keys remembering the unread counts last seen, so a restart hints only at news
 TALK_LINGER = 30.0  # seconds after a count last rose during which the hints are read at the talking pace
 MAX_COUNTS = 10_000  # counts kept in memory; beyond, the first seen is forgotten (its next count hints once)
+HINT_SHARE = 0.9  # the share of the read budget a list of unread counts may take while chats talk (news found first)…
+IDLE_HINT_SHARE = 0.2  # …or once no count has risen for TALK_LINGER, or while chats merely due wait long
 
 
 async def after_hinted(client: BybitClient, hinted_waiting: Callable[[], bool], *, patience: float = math.inf) -> None:
@@ -87,6 +89,21 @@ class Hints:
         are not worth the budget the chats' own reads could use.
         """
         return self._clock() - self._talked >= TALK_LINGER
+
+    def share(self) -> float:
+        """The share of the read budget a list of unread counts may take now: ``HINT_SHARE`` while counts rise,
+        ``IDLE_HINT_SHARE`` once quiet, or while a chat merely due has gone unread for a ceiling and ``LATE_SHARE``
+        of one more (however busy the hints, they never take its turn)."""
+        late = self._schedule.late() > self._schedule.ceiling * LATE_SHARE
+        return IDLE_HINT_SHARE if self.quiet() or late else HINT_SHARE
+
+    async def pace(
+        self, client: BybitClient, asked: float, hinted_waiting: Callable[[], bool], *, reads: int = 1
+    ) -> None:
+        """Wait until a list page asked for at ``asked`` (monotonic), one of ``reads`` read at once, has taken no more
+        than :meth:`share` of the budget; then while a hinted chat waits only for the budget (it goes first)."""
+        await asyncio.sleep(asked + reads / (self.share() * client.reads_per_second) - time.monotonic())
+        await after_hinted(client, hinted_waiting)
 
     async def save(self) -> None:
         """Store the counts that changed since the last save."""

@@ -11,9 +11,10 @@ from bridge.bybit import OrderSummary
 class Listing:
     """Each open order the open-order list showed within ``fresh`` seconds, as that read showed it.
 
-    The poller tells it of every read (:meth:`saw`); a watch of a listed order is made from its item,
-    its detail read later (the list lacks only the payment terms and your nickname). ``read_all``, set
-    by the poller, reads the whole list anew (for a /watch of more orders than the list has pages).
+    The list's reader tells it of every read (:meth:`saw`); a watch of a listed order is made from its
+    item, its detail read later (the list lacks only the payment terms and your nickname). ``read_all``, set
+    by :class:`~bridge.core.openorders.OpenOrders`, reads the whole list anew (for a /watch of more orders
+    than the list has pages).
     """
 
     def __init__(self, fresh: float) -> None:

@@ -3,7 +3,8 @@
 A *chat* is what Bybit lists in one read: one order on the order-scoped API, one counterparty (all
 its orders) on the session API. A :class:`~bridge.core.schedule.Schedule` decides which chat to read
 next; Bybit's unread counts (the open-order list read here, and the session list on the session API, read
-by :mod:`~bridge.core.sweep`) hint which chats have news (:mod:`~bridge.core.hints`). Reads of different
+by :mod:`~bridge.core.sweep`) hint which chats have news (:mod:`~bridge.core.hints`); the open-order list's other
+pages are read by :mod:`~bridge.core.openorders`. Reads of different
 chats run at once, as fast as the client's budget allows.
 """
 
@@ -17,9 +18,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from bridge.bybit import URGENT_READS, BybitClient, ChatMessage
+from bridge.bybit import URGENT_READS, BybitClient, ChatMessage, OrderSummary
 from bridge.bybit.chat import ChatSource, collect_new, find
-from bridge.bybit.models import OrderSummary
 from bridge.core.attribution import SYSTEM_NICKNAME, Counterparty, to_chat_message
 from bridge.core.autowatch import AutoWatch
 from bridge.core.chats import (
@@ -35,7 +35,8 @@ from bridge.core.chats import (
 from bridge.core.failures import Failures
 from bridge.core.hints import Hints
 from bridge.core.listing import Listing
-from bridge.core.schedule import LATE_SHARE, Due, Schedule
+from bridge.core.openorders import OpenOrders
+from bridge.core.schedule import Due, Schedule
 from bridge.core.stats import PollStats
 from bridge.core.statuses import StatusTracker
 from bridge.core.sweep import UNREAD_SESSIONS, SessionSweep
@@ -48,13 +49,11 @@ log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_READS = 8  # chats read at once: one slow answer never delays every other chat
 FIRST_PAGE_SHARE = 0.05  # at most this share of the read budget goes to the open-order list's first page…
-IDLE_FIRST_PAGE_SHARE = 0.02  # …or this share when quiet, if the session list brings the news (new orders wait longer)…
-LIST_SHARE = 0.02  # …and this share to its other pages, one at a time (new orders come first on it)
+IDLE_FIRST_PAGE_SHARE = 0.02  # …or this share when quiet, if the session list brings the news (new orders wait longer)
 WATCH_RESYNC = 30.0  # seconds: watches are read anew at least this often (at once when they change)
 IDLE_WAKE = 5.0  # seconds the reader sleeps at most when nothing is due
 STATUS_PERIOD = 5.0  # seconds between two status checks, unless a system message asks for one sooner…
 STATUS_LOOK_PERIOD = 60.0  # …each a look at every watch only when the open-order list changed, or after this long
-OPEN_ORDERS = "open orders"
 ORDER_STATUSES = "order statuses"
 
 
@@ -80,15 +79,8 @@ class Poller:
         self._backfill_limit = backfill_limit
         self._statuses = statuses
         self._autowatch = autowatch
-        self._listing = listing
-        listing.read_all = self._read_whole_list
         self._chats: dict[str, Chat] = {}
         self._chat_of: dict[str, str] = {}  # order id → the key of the chat it is read in
-        self._open: list[OrderSummary] | None = None  # the open orders, newest first (None: not read yet)
-        self._open_pages: list[list[OrderSummary]] = []  # …as the pages they were read in
-        self._open_by_user: dict[str, dict[str, datetime | None]] = {}  # …by counterparty: order id → when made
-        self._open_since = datetime.min.replace(tzinfo=UTC)  # when the read of its first page began
-        self._next_page: int | None = None  # the page of the open-order list read on the next turn (None: one page)
         self._refresh: set[str] = set()  # orders with messages waiting for a fresh media link, as of the last sync
         self._hinted: set[str] = set()  # orders with a new system message: their status is read next
         self._listed_statuses: dict[str, int] = {}  # the open orders' statuses at the last look at every watch
@@ -99,17 +91,25 @@ class Poller:
         self._read_at: dict[str, float] = {}  # order id → when the last good read of its chat started (epoch s)
         self._kick = asyncio.Event()  # the reader looks again: a read ended, a hint came, watches changed
         self._status_due = asyncio.Event()
-        self._open_lock = asyncio.Lock()
         self.stats = PollStats()
         self._failures = Failures(self.stats)
         self._hints = Hints(store, schedule, self.stats, self._kick)
+        self._open = OpenOrders(
+            client,
+            listing,
+            self._failures,
+            self._hints,
+            seen=self._listed,
+            active=lambda: self._autowatch is not None or bool(self._chats),
+            hinting=lambda: self._hints_from_orders() and bool(self._chats),
+            hinted_waiting=self.hinted_waiting,
+        )
         self._sweep = SessionSweep(
             client,
             self._hints,
             self._failures,
             active=lambda: self._source.current == "session" and bool(self._chats),
             hinted_waiting=self.hinted_waiting,
-            chats_late=self._chats_late,
         )
 
     async def run(self) -> None:
@@ -119,6 +119,7 @@ class Poller:
         async with asyncio.TaskGroup() as group:
             group.create_task(self._follow_watches())
             group.create_task(self._follow_open_orders())
+            group.create_task(self._open.follow_pages())
             group.create_task(self._sweep.run())
             group.create_task(self._read_chats())
 
@@ -181,22 +182,17 @@ class Poller:
             await wait_event(self._store.wakeups.poller, WATCH_RESYNC)
 
     async def _follow_open_orders(self) -> None:
-        """Read the open-order list: its first page every floor (less often when quiet), the others one per turn.
+        """Read the open-order list's first page every floor (less often when quiet) and look at the statuses.
 
         The list brings new orders (``AUTO_WATCH``), statuses, the orders a session message may be
-        about, and unread counts per order. New orders come first on it; the other pages are re-read
-        one per turn at their share of the budget, so a long list never takes the budget in a burst.
+        about, and unread counts per order; new orders come first on it (its other pages:
+        :meth:`~bridge.core.openorders.OpenOrders.follow_pages`).
         """
         URGENT_READS.set(True)  # new orders and status changes are news too; this task paces itself
-        last_statuses = last_turn = -math.inf
+        last_statuses = -math.inf
         while True:
             if self._autowatch is not None or self._chats:
-                async with self._open_lock:
-                    if self._open is None:  # all of it at once: statuses and message owners need the whole list
-                        await self._read_open_orders()
-                    elif await self._read_open_orders(1) and self._next_page and self._turn_due(last_turn):
-                        last_turn = time.monotonic()
-                        await self._read_open_orders(self._next_page)
+                await self._open.read_first()
             if self._status_due.is_set() or time.monotonic() - last_statuses >= STATUS_PERIOD:
                 self._status_due.clear()
                 last_statuses = time.monotonic()
@@ -205,41 +201,12 @@ class Poller:
             first_page_period = 1 / (share * self._client.reads_per_second)
             await wait_event(self._status_due, max(self._schedule.floor, first_page_period))
 
-    async def _read_whole_list(self, since: float) -> None:
-        """Read the whole open-order list, unless a read of it began after ``since`` (monotonic)."""
-        async with self._open_lock:
-            if self._listing.read_at < since:
-                await self._read_open_orders()
-
-    def _turn_due(self, last_turn: float) -> bool:
-        """Whether the next of the open-order list's other pages is due (one per turn, at their share)."""
-        return time.monotonic() - last_turn >= 1 / (LIST_SHARE * self._client.reads_per_second)
-
-    async def _read_open_orders(self, page: int | None = None) -> bool:
-        """Read one page of the open orders (or all of them); False when Bybit would not say."""
-        started, asked = datetime.now(tz=UTC), time.monotonic()
-        try:
-            if page is None:
-                pages = await self._client.pending_order_pages()
-                orders, count = merged(pages), len(pages)
-            else:
-                orders, count = await self._client.pending_orders_page(page)
-                pages = [*self._open_pages[: page - 1], orders, *self._open_pages[page:count]]
-        except Exception as exc:
-            self._failures.report(OPEN_ORDERS, exc)
-            return False
-        self._failures.recovered(OPEN_ORDERS)
-        before = self._watched_listing()
-        self._open_pages, self._open = pages, merged(pages)
-        self._listing.saw(orders, asked, self._open, count, whole=page is None)
-        self._open_by_user = by_counterparty(self._open)
-        if page in (None, 1):  # (new orders come first on the list)
-            self._open_since = started
-        if self._watched_listing() != before:  # a watched order's status changed, or it left the list: look now
-            self._status_due.set()
-        turn = (self._next_page or 2) if page == 1 else (page or 1) + 1  # on down the list, back to page 2 past its end
-        self._next_page = turn if 2 <= turn <= min(count, len(pages) + 1) else 2 if count > 1 else None
-        if self._autowatch is not None and await self._autowatch.round(self._open):
+    async def _listed(self, orders: Sequence[OrderSummary], asked: float, before: Sequence[OrderSummary]) -> None:
+        """Act on a read of the open-order list (``orders`` on the page(s) read, asked for at ``asked``, monotonic):
+        statuses, new orders, unread counts."""
+        if self._watched_listing(self._open.orders or ()) != self._watched_listing(before):
+            self._status_due.set()  # a watched order's status changed, or it left the list: look now
+        if self._autowatch is not None and await self._autowatch.round(self._open.orders or []):
             await self._sync()
         hints = self._hints_from_orders()
         for order in orders:
@@ -247,11 +214,10 @@ class Poller:
             if order.unread is not None:
                 self._hints.notice("order", order.id, order.unread, self._chat_of.get(order.id), hint=hints)
         await self._hints.save()
-        return True
 
-    def _watched_listing(self) -> dict[str, int]:
-        """The watched orders on the open-order list, with their statuses."""
-        return {order.id: order.status for order in self._open or () if order.id in self._chat_of}
+    def _watched_listing(self, listed: Sequence[OrderSummary]) -> dict[str, int]:
+        """The watched orders among ``listed``, with their statuses."""
+        return {order.id: order.status for order in listed if order.id in self._chat_of}
 
     def _hints_from_orders(self) -> bool:
         """Whether the open-order list's unread counts are the hints: on the order API, or while the session list fails.
@@ -266,10 +232,10 @@ class Poller:
         if self._statuses is None:
             return
         hinted, self._hinted = self._hinted, set()
-        listed = {order.id: order.status for order in self._open or ()}
+        listed = {order.id: order.status for order in self._open.orders or ()}
         try:
             if hinted or listed != self._listed_statuses or time.monotonic() - self._looked >= STATUS_LOOK_PERIOD:
-                await self._statuses.round(await self._store.orders.active(), self._open, hinted)
+                await self._statuses.round(await self._store.orders.active(), self._open.orders, hinted)
                 self._listed_statuses, self._looked = listed, time.monotonic()
             # (reading a thousand watches from the store is the costly part of an idle round: not every time)
             for order_id in await self._statuses.retire(self._read_at):  # finished: read once more, then retired
@@ -342,10 +308,6 @@ class Poller:
         detail goes after it)."""
         return self._schedule.next_due(early=True) == 0
 
-    def _chats_late(self) -> bool:
-        """Whether a chat merely due has gone unread for a ceiling and a quarter (the hints then slow down)."""
-        return self._schedule.late() > self._schedule.ceiling * LATE_SHARE
-
     def _pause(self) -> float:
         """How long the reader may sleep when it cannot start a read now (a kick wakes it sooner)."""
         if len(self._reads) >= MAX_CONCURRENT_READS:
@@ -367,10 +329,7 @@ class Poller:
             if self._source.current == "order":
                 found = await self._poll_order(chat.watches[0])
             else:
-                if self._open is None:  # which orders a message may be about: the list is needed first
-                    async with self._open_lock:  # (one read of it, however many chats wait for it)
-                        if self._open is None:
-                            await self._read_open_orders()
+                await self._open.read_once()  # which orders a message may be about: the list is needed first
                 found = await self._poll_session(key, chat.watches)
         except ChatApiRetired as exc:
             if await self._source.order_chat_retired(exc) or self._source.current == "session":
@@ -424,15 +383,17 @@ class Poller:
         back_to = await self._back_to(key, group)
         found = oldest_first(await collect_new(pages, self._store.messages.known_ids, read_cap(limit), back_to=back_to))
         notices = [item.create_date for item in found if item.send_user_nick_name == SYSTEM_NICKNAME]
-        if notices and max(notices) > self._open_since:  # Bybit's notice of an order the list may not show yet
-            await self._refresh_new_orders(max(notices))
+        if notices and max(notices) > self._open.since:  # Bybit's notice of an order the list may not show yet
+            # (a counterparty's new order shows in the chat, the notice then the buyer's first words, before the list
+            # read last shows it; without it those words would go, unmarked, to the counterparty's older order)
+            await self._open.read_since(max(notices))
         if self._store.wakeups.poller.is_set():  # an order of this counterparty watched while Bybit answered
             self._store.wakeups.poller.clear()  # may own a message (and _follow_watches need not sync again)
             await self._sync()
         group = self._chats[key].watches if key in self._chats else group
         counterparty = Counterparty(
             watched={w.order_id: w.info.create_date for w in group},
-            known=self._open_by_user.get(info.target_user_id, {}),
+            known=self._open.by_user.get(info.target_user_id, {}),
         )
         owned = []
         for item in found:
@@ -446,16 +407,6 @@ class Poller:
             links = {msg_id: item.content for msg_id, item in fresh.items()}
             await self._refreshed(info.target_nick_name, wanted, links)
         return [message for _, message in owned]
-
-    async def _refresh_new_orders(self, notice: datetime) -> None:
-        """Read the open-order list's first page anew, unless a read begun after ``notice`` was written did.
-
-        A counterparty's new order shows in the chat (Bybit's notice, then the buyer's first words) before the
-        list read last shows it; without it those words would go, unmarked, to the counterparty's older order.
-        """
-        async with self._open_lock:
-            if self._open_since < notice:
-                await self._read_open_orders(1)
 
     async def _back_to(self, key: str, group: Sequence[Watch]) -> datetime | None:
         """How far back a chat is read after the switch: to the oldest of its orders' newest known messages."""
@@ -502,20 +453,3 @@ class Poller:
     async def _refreshed(self, chat: str, wanted: set[str], links: dict[str, str]) -> None:
         await self._store.messages.refreshed(wanted, links)
         log.info("%s: fetched %d of %d fresh media link(s)", chat, len(links), len(wanted))
-
-
-def by_counterparty(orders: Sequence[OrderSummary]) -> dict[str, dict[str, datetime | None]]:
-    """Each counterparty's orders among ``orders``: order id → when it was made (once per list read, not per chat)."""
-    found: dict[str, dict[str, datetime | None]] = {}
-    for order in orders:
-        found.setdefault(order.target_user_id, {})[order.id] = order.create_date
-    return found
-
-
-def merged(pages: Sequence[Sequence[OrderSummary]]) -> list[OrderSummary]:
-    """The orders of list pages read at different times, each once (where it is listed first)."""
-    orders: dict[str, OrderSummary] = {}
-    for page in pages:
-        for order in page:
-            orders.setdefault(order.id, order)
-    return list(orders.values())

@@ -34,7 +34,7 @@ TALKED_RATE = 1 / 40  # …but a chat that had news within TALKED_WINDOW counts 
 TALKED_WINDOW = 300.0  # a buyer who wrote in the last 5 minutes is likely to write again soon
 EARLY_NEWS = 0.1  # messages a chat is expected to hold before it is read early (before chats merely due, unless
 # one has gone unread for a whole ceiling)
-LATE_SHARE = 0.25  # a chat unread for a ceiling and this share of one more slows the session list to its idle pace
+LATE_SHARE = 0.25  # a chat unread for a ceiling and this share of one more slows the hints' lists to their idle pace
 
 
 @dataclass

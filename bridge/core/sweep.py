@@ -9,11 +9,9 @@ from collections.abc import Callable
 
 from bridge.bybit import SESSION_PAGE_SIZE, URGENT_READS, BybitClient
 from bridge.core.failures import Failures
-from bridge.core.hints import Hints, after_hinted
+from bridge.core.hints import Hints
 from bridge.core.sessions import ListedSessions
 
-HINT_SHARE = 0.9  # the share of the read budget the sweep may take while chats talk (how news is found first)…
-IDLE_HINT_SHARE = 0.2  # …or once no count has risen for a while (hints.TALK_LINGER), or chats merely due wait long
 SWEEP_LANES = 3  # a long session list is read from this many places at once
 HINT_PERIOD = 1.0  # seconds: the session list is read at most this often…
 FAILING_PERIOD_CAP = 60.0  # …and, while it keeps failing, ever less often, up to this
@@ -24,9 +22,8 @@ class SessionSweep:
     """Reads the session list over and over, hinting the watched chats whose unread count changed.
 
     ``active`` says whether to sweep now (the session API is in use and chats are watched);
-    ``hinted_waiting`` whether a hinted chat waits only for the budget (it goes before the next page);
-    ``chats_late`` whether chats merely due have waited long (the sweep then slows to its idle share, so it
-    never takes their turn, however busy the hints).
+    ``hinted_waiting`` whether a hinted chat waits only for the budget (it goes before the next page).
+    Its pages are paced to the hints' share of the budget (:meth:`~bridge.core.hints.Hints.share`).
     :attr:`chats` (a counterparty's nickname, as the list names it → the key of its chat) is kept current
     by the poller. :attr:`listed` keeps the session ids the list gave, by nickname.
     """
@@ -39,14 +36,12 @@ class SessionSweep:
         *,
         active: Callable[[], bool],
         hinted_waiting: Callable[[], bool],
-        chats_late: Callable[[], bool],
     ) -> None:
         self._client = client
         self._hints = hints
         self._failures = failures
         self._active = active
         self._hinted_waiting = hinted_waiting
-        self._chats_late = chats_late
         self.chats: dict[str, str] = {}
         self.listed = ListedSessions()
         self._lanes = [0]  # the cursors the next sweep starts reading at (0: the newest session)
@@ -99,9 +94,7 @@ class SessionSweep:
                 unread = 1 if session.unread is None else session.unread  # (listed as unread, its count left out)
                 self._notice(session.session_name, unread)
             await self._hints.save()
-            share = IDLE_HINT_SHARE if self._hints.quiet() or self._chats_late() else HINT_SHARE
-            await asyncio.sleep(asked + lanes / (share * self._client.reads_per_second) - time.monotonic())
-            await after_hinted(self._client, self._hinted_waiting)
+            await self._hints.pace(self._client, asked, self._hinted_waiting, reads=lanes)
             asked = time.monotonic()  # (the next page is asked for as the loop goes on)
 
     def _notice(self, nick: str, unread: int) -> None:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bridge.core.hints import MAX_COUNTS, TALK_LINGER, Hints
+from bridge.core.hints import HINT_SHARE, IDLE_HINT_SHARE, MAX_COUNTS, TALK_LINGER, Hints
 from bridge.core.schedule import Schedule
 from bridge.core.stats import PollStats
 from bridge.store import Store
@@ -19,7 +19,7 @@ class Desk:
     """Hints over a real store, and the schedule and wake-up they act on, with one chat read already."""
 
     def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
-        self.schedule = Schedule(floor=1.0, ceiling=60.0, reads_per_second=10.0)
+        self.schedule = Schedule(floor=1.0, ceiling=60.0, reads_per_second=10.0, clock=clock)
         self.schedule.track([CHAT])
         for due in self.schedule.take(1):
             self.schedule.done(due.key, news=False)
@@ -127,3 +127,17 @@ async def test_only_a_count_that_rose_keeps_the_hints_read_at_the_talking_pace(t
         assert desk.hints.quiet()
         desk.hints.notice("session", "bob", 1, CHAT)
         assert not desk.hints.quiet()
+
+
+async def test_the_hints_take_their_idle_share_once_quiet_or_while_a_chat_merely_due_waits_long(tmp_path: Path) -> None:
+    now = [0.0]
+    async with await Store.open(tmp_path / "h.db") as store:
+        desk = Desk(store, clock=lambda: now[0])  # its chat read at 0, next due within the ceiling (60 s)
+        assert desk.hints.share() == HINT_SHARE  # (a start counts as talk)
+        now[0] = TALK_LINGER
+        assert desk.hints.share() == IDLE_HINT_SHARE
+        now[0] = 74.0
+        desk.hints.notice("session", "carol", 1, "session:carol")  # talk (a chat the schedule does not know)
+        assert desk.hints.share() == HINT_SHARE
+        now[0] = 76.0  # the chat merely due has waited a ceiling and a quarter of one more
+        assert not desk.hints.quiet() and desk.hints.share() == IDLE_HINT_SHARE

@@ -263,3 +263,27 @@ async def test_a_talking_chat_read_in_the_bybit_app_is_read_as_often_as_it_talks
         waits.append(time.monotonic() - started)
         await harness.telegram.wait_for(lambda: time.monotonic() - started >= 5, timeout=6)  # noqa: B023
     assert max(waits[4:]) < 3.5, waits  # past each chat's second message (two make a rate)
+
+
+async def test_the_open_order_lists_counts_on_its_last_page_hint_at_once_in_order_mode(harness: Harness) -> None:
+    """Before: its other pages were read in turn, one per 5 s (2 % of the budget) whatever their counts said, so
+    news on the third page waited up to 10 s; while its counts are the hints, they go at the hint pace."""
+    orders = [harness.bybit.add_order(counterparty_nick=f"Buyer{n:02d}") for n in range(65)]  # three pages
+    oldest = orders[0]  # on the last page
+    settings: dict[str, Any] = {"bybit_chat_api": "order", "poll_interval": 0.5, "poll_interval_max": 600}
+    await harness.start(**settings)
+    assert "Watching" in await harness.reply_to(f"/watch {oldest.id}")
+    await harness.telegram.wait_for(lambda: harness.bybit.calls_to(ORDER_LIST) >= 1)  # its history: nothing
+    await harness.stop()
+    await harness.start(**settings)  # its next read falls anywhere within 10 minutes; nothing makes it likely sooner
+    read = len(harness.bybit.requests)
+
+    def after_the_first_read_of_the_whole_list(page: int) -> bool:
+        pages = [r.body["page"] for r in harness.bybit.requests[read:] if r.path == OPEN_ORDERS]
+        return page in pages[pages.index(3) + 1 :] if 3 in pages else False
+
+    await harness.telegram.wait_for(lambda: after_the_first_read_of_the_whole_list(2))
+    posted = time.monotonic()  # (the last page is read on the next turn)
+    harness.bybit.post_message(oldest.id, "p 01 last page")
+    await harness.wait_text("p 01 last page", timeout=10)
+    assert time.monotonic() - posted < 3.0
