@@ -62,7 +62,9 @@ class Hints:
         """Hint chat ``key`` if ``name``'s unread count changed (``hint`` False: keep the count, another source hints).
 
         A count that fell was read in the Bybit app, maybe with messages the bridge has not read yet. A count
-        seen while no chat is watched for it (``key`` None) is not kept: once one is, a count above 0 is news.
+        seen while no chat is watched for it (``key`` None) is not kept. A chat's first count above 0 may be what
+        its first read found (a /watch reads its history at once) or news: the chat falls due at once, without a
+        hint's precedence, so a /watch of hundreds does not put all of them before the next real news.
         """
         if key is None:
             if self._unread.pop((source, name), 0):  # (watched before: its count is forgotten after a restart too)
@@ -75,6 +77,10 @@ class Hints:
             del self._unread[next(iter(self._unread))]
         self._unread[source, name] = self._unsaved[f"{UNREAD_KEY}{source}:{name}"] = unread
         if not hint or unread == (before or 0):
+            return
+        if before is None:
+            self._schedule.soon(key)
+            self._kick.set()
             return
         self._stats.hints += 1
         if unread > (before or 0):  # news announced (a count that only fell says the app read it: no talk)

@@ -179,6 +179,15 @@ class Schedule:
             if chat.reading_since is None:
                 self._queue(key)
 
+    def soon(self, key: str) -> None:
+        """The chat may have news Bybit did not quite announce: due at once, without a hint's precedence."""
+        chat = self._chats.get(key)
+        now = self._clock()
+        if chat is not None and chat.due > now:
+            chat.due = now
+            if chat.reading_since is None:
+                self._queue(key)
+
     def take(self, at_most: int, *, hinted_only: bool = False, early: bool = False) -> list[Due]:
         """Up to ``at_most`` due chats (only hinted ones, if asked), first things first; if ``early``, the chats
         likeliest to have news, once they expect ``EARLY_NEWS``, go before chats merely due that were read within
