@@ -59,12 +59,13 @@ class Hints:
             self._unread[source, chat] = int(count)
 
     def notice(self, source: str, name: str, unread: int, key: str | None, *, hint: bool = True) -> None:
-        """Hint chat ``key`` if ``name``'s unread count changed (``hint`` False: keep the count, another source hints).
+        """Hint chat ``key`` if ``name``'s unread count rose (``hint`` False: keep the count, another source hints).
 
-        A count that fell was read in the Bybit app, maybe with messages the bridge has not read yet. A count
-        seen while no chat is watched for it (``key`` None) is not kept. A chat's first count above 0 may be what
-        its first read found (a /watch reads its history at once) or news: the chat falls due at once, without a
-        hint's precedence, so a /watch of hundreds does not put all of them before the next real news.
+        A count seen while no chat is watched for it (``key`` None) is not kept. A count that fell (read in the
+        Bybit app) and a chat's first count above 0 (what its first read found, as a /watch reads the history at
+        once) may hide news the bridge has not read: the chat falls due at once, without a hint's precedence, so
+        the merchant opening every chat in the app, or a /watch of hundreds, does not put hundreds of chats
+        before the next real news.
         """
         if key is None:
             if self._unread.pop((source, name), 0):  # (watched before: its count is forgotten after a restart too)
@@ -78,14 +79,12 @@ class Hints:
         self._unread[source, name] = self._unsaved[f"{UNREAD_KEY}{source}:{name}"] = unread
         if not hint or unread == (before or 0):
             return
-        if before is None:
+        if before is None or unread < before:
             self._schedule.soon(key)
-            self._kick.set()
-            return
-        self._stats.hints += 1
-        if unread > (before or 0):  # news announced (a count that only fell says the app read it: no talk)
+        else:
+            self._stats.hints += 1
             self._talked = self._clock()
-        self._schedule.hint(key)
+            self._schedule.hint(key)
         self._kick.set()
 
     def quiet(self) -> bool:

@@ -50,11 +50,11 @@ async def test_a_count_that_changed_hints_its_chat_once(tmp_path: Path) -> None:
         assert desk.hinted() == [CHAT]
         desk.hints.notice("session", "bob", 2, CHAT)
         assert desk.hinted() == []  # the same count again is not news
-        desk.hints.notice("session", "bob", 0, CHAT)
-        assert desk.hinted() == [CHAT]  # read in the Bybit app, maybe with a message the bridge has not read
+        desk.hints.notice("session", "bob", 0, CHAT)  # read in the Bybit app, maybe with a message the bridge has not
+        assert desk.hinted() == [] and desk.due() == [CHAT]  # read: due at once, not before real news (before: hinted)
         desk.hints.notice("order", "1898", 3, None)
-        assert desk.hinted() == []  # counted, but no chat to hint
-        assert desk.stats.hints == 2
+        assert desk.due() == []  # counted, but no chat to hint
+        assert desk.stats.hints == 1
         assert not desk.hints.quiet()
 
 
@@ -129,8 +129,8 @@ async def test_only_a_count_that_rose_keeps_the_hints_read_at_the_talking_pace(t
         desk = Desk(store, clock=lambda: now[0])
         desk.hints.notice("session", "bob", 1, CHAT)
         now[0] += TALK_LINGER - 1
-        desk.hints.notice("session", "bob", 0, CHAT)  # read in the app: a hint, but no talk announced
-        assert desk.hinted() == [CHAT] and not desk.hints.quiet()
+        desk.hints.notice("session", "bob", 0, CHAT)  # read in the app: due at once, but no talk announced
+        assert desk.due() == [CHAT] and not desk.hints.quiet()
         now[0] += 1
         assert desk.hints.quiet()
         desk.hints.notice("session", "bob", 1, CHAT)
