@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500  # pending messages of a chat read at a time: enough to join a whole backlog per order
 COALESCE_BACKLOG = 3  # more waiting than this in a chat: join an order's pending texts into one post
-POSTS_PER_CHORE = 4  # while posts wait, a card edit or topic close goes between this many (all of them once none)
 MAX_TIMEOUTS = 3  # a post Telegram never confirmed is tried this often with the chat paused, then its order is held
 TIMEOUT_HOLD_CAP = 600.0  # seconds at most between two tries of a post Telegram keeps not confirming
 REOPEN_INTERVAL = 60.0  # a topic closed again this soon after the bridge reopened it is left closed
@@ -198,21 +197,18 @@ class Delivery:
     async def _work(self, chat_id: int, *, was_paused: bool) -> None:
         """Make the chat's records the store refused before, then post until nothing is left (homes between)."""
         await self._unsaved.flush(chat_id)
-        home_turn, posts = True, 0
+        home_turn = True
         try:
             while not self._stopping:
                 homes = [w for w in await self._store.orders.homeless(chat_id) if self._home_failures.due(w.order_id)]
                 batch = await self._store.messages.pending(chat_id, limit=BATCH_SIZE)
-                if (not batch or posts >= POSTS_PER_CHORE) and await self._chores(chat_id, every=not batch):
-                    posts = 0
-                elif homes and (home_turn or not batch):
+                if homes and (home_turn or not batch):
                     await self._make_home(homes[0])
-                    home_turn = False
                 elif batch:
                     await self._deliver(chat_id, next_post(batch, coalesce=len(batch) > COALESCE_BACKLOG))
-                    home_turn, posts = True, posts + 1
-                else:
+                elif not await self._chores(chat_id):  # (the posts go first: a card edit is a courtesy)
                     break
+                home_turn = not home_turn
         except ChatUnavailable as exc:
             await self._pause(chat_id, exc)
             return
@@ -234,25 +230,22 @@ class Delivery:
         """Look for work again when a held chat's time comes (not at the next idle recheck)."""
         asyncio.get_running_loop().call_later(seconds, self._store.wakeups.delivery.set)
 
-    async def _chores(self, chat_id: int, *, every: bool) -> bool:
-        """Edit the chat's cards that show an old detail and close its finished orders' topics (``every``: all of them,
-        else one); whether any was tried."""
-        chores: list[tuple[str, Callable[[Watch], Awaitable[None]], list[Watch]]] = [
-            ("editing its card", self._homes.edit_card, await self._store.orders.stale_cards(chat_id)),
-            ("closing its topic", self._homes.close, await self._store.orders.topics_to_close(chat_id)),
-        ]
+    async def _chores(self, chat_id: int) -> bool:
+        """Edit the chat's cards that show an old detail and close its finished orders' topics; whether any was
+        tried."""
         tried = False
-        for what, do, watches in chores:
-            for watch in watches:
-                if (tried and not every) or not self._chore_failures.due((what, watch.order_id)):
-                    continue
-                await self._chore(what, watch, do)
-                tried = True
+        for watch in await self._store.orders.stale_cards(chat_id):
+            tried |= await self._chore("editing its card", watch, self._homes.edit_card)
+        for watch in await self._store.orders.topics_to_close(chat_id):
+            tried |= await self._chore("closing its topic", watch, self._homes.close)
         return tried
 
-    async def _chore(self, what: str, watch: Watch, do: Callable[[Watch], Awaitable[None]]) -> None:
-        """Edit a card or close a topic; when that fails, try again ever later, the chat's posts going on."""
+    async def _chore(self, what: str, watch: Watch, do: Callable[[Watch], Awaitable[None]]) -> bool:
+        """Edit a card or close a topic; when that fails, try again ever later, the chat's posts going on. Whether it
+        was tried (not while waiting after a failure)."""
         key = (what, watch.order_id)
+        if not self._chore_failures.due(key):
+            return False
         try:
             await do(watch)
         except _BEYOND_ONE_ORDER:
@@ -265,6 +258,7 @@ class Delivery:
                 )
         else:
             self._chore_failures.succeeded(key)
+        return True
 
     # -- homes -----------------------------------------------------------------------------------
 
