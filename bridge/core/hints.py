@@ -58,8 +58,11 @@ class Hints:
             source, _, chat = name.partition(":")
             self._unread[source, chat] = int(count)
 
-    def notice(self, source: str, name: str, unread: int, key: str | None, *, hint: bool = True) -> None:
-        """Hint chat ``key`` if ``name``'s unread count rose (``hint`` False: keep the count, another source hints).
+    def notice(
+        self, source: str, name: str, unread: int, key: str | None, *, hint: bool = True, counted: bool = True
+    ) -> None:
+        """Hint chat ``key`` if ``name``'s unread count rose (``hint`` False: keep the count, another source hints;
+        ``counted`` False: Bybit left the count out, ``unread`` is a guess, and the chat's talk is guessed at).
 
         A count seen while no chat is watched for it (``key`` None) is not kept. A count that fell (read in the
         Bybit app) and a chat's first count above 0 (what its first read found, as a /watch reads the history at
@@ -71,6 +74,8 @@ class Hints:
             if self._unread.pop((source, name), 0):  # (watched before: its count is forgotten after a restart too)
                 self._unsaved[f"{UNREAD_KEY}{source}:{name}"] = 0
             return
+        if not counted:
+            self._schedule.unannounced(key)
         before = self._unread.get((source, name))
         if unread == before:
             return

@@ -11,9 +11,10 @@ stretches to what the budget allows.
 When nothing is due and the budget has room, a chat may be read *early*: the one likeliest to have news
 Bybit did not hint at, by its recent rate of messages (at least ``TALKED_RATE`` for ``TALKED_WINDOW`` after
 news; more for its order's stage) times the time since its last read, once that expects at least
-``EARLY_NEWS`` messages (before chats merely due, unless one has gone unread for a ceiling). So
-without hints (the counts missing, or read in the Bybit app at once) the talking chats are read as often as
-the budget allows; quiet ones are not.
+``EARLY_NEWS`` messages (before chats merely due, unless one has gone unread for a ceiling). A chat whose
+last news was hinted counts only its stage: the counts follow it, guessing would spend the budget and the
+CPU for nothing. So without hints (the counts missing, or read in the Bybit app at once) the talking chats
+are read as often as the budget allows; quiet ones are not.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class _Chat:
     rate: float = 0.0  # messages a second it had lately, as of…
     rated_at: float = 0.0  # …this moment (the rate decays with RATE_MEMORY)
     news_at: float = -math.inf  # when a read last found news
+    announced: bool = False  # whether that news was hinted (Bybit's counts follow the chat: no need to guess)
     prior: float = 0.0  # messages a second its orders' stage lets expect (a paid order: the receipt, questions)
     stamp: int = 0  # which queue entry is this chat's current one (older entries are stale)
 
@@ -63,7 +65,10 @@ class _Chat:
         return max(self.since, self.retry_at)
 
     def rate_at(self, now: float) -> float:
-        """Messages a second it may have now: its recent rate, decayed, and its stage's."""
+        """Messages a second it may have now that no hint would announce: its recent rate, decayed (none while its
+        last news was hinted), and its stage's."""
+        if self.announced:
+            return self.prior
         talked = TALKED_RATE if now - self.news_at < TALKED_WINDOW else 0.0
         return max(self.talk_at(now), talked) + self.prior
 
@@ -180,13 +185,23 @@ class Schedule:
                 self._queue(key)
 
     def soon(self, key: str) -> None:
-        """The chat may have news Bybit did not quite announce: due at once, without a hint's precedence."""
+        """The chat may have news Bybit did not quite announce (its count fell, or was first seen): due at once,
+        without a hint's precedence; its talk is guessed at again (:meth:`unannounced`)."""
+        self.unannounced(key)
         chat = self._chats.get(key)
         now = self._clock()
         if chat is not None and chat.due > now:
             chat.due = now
             if chat.reading_since is None:
                 self._queue(key)
+
+    def unannounced(self, key: str) -> None:
+        """Bybit's count cannot announce the chat's news now (it fell as the app read it, or is left out): its talk
+        is guessed at again, though its last news was hinted."""
+        chat = self._chats.get(key)
+        if chat is not None and chat.announced:
+            chat.announced = False
+            self._lively.add(key)  # (left when its rate counted as nothing; leaves again if it is)
 
     def take(self, at_most: int, *, hinted_only: bool = False, early: bool = False) -> list[Due]:
         """Up to ``at_most`` due chats (only hinted ones, if asked), first things first; if ``early``, the chats
@@ -236,6 +251,7 @@ class Schedule:
         chat.rated_at, chat.read_at = now, chat.reading_since
         if news:
             chat.news_at = now
+            chat.announced = chat.hinted_at is not None and chat.hinted_at <= chat.reading_since
             self._lively.add(key)
         if history is not None:
             chat.rate = math.exp(-history / RATE_MEMORY) / RATE_MEMORY  # its newest message, as talk forgotten since

@@ -92,12 +92,12 @@ class SessionSweep:
                 listed[session.session_name] = session.cursor
                 self.listed.listed(session.session_name, session.session_id, asked)
                 unread = 1 if session.unread is None else session.unread  # (listed as unread, its count left out)
-                self._notice(session.session_name, unread)
+                self._notice(session.session_name, unread, counted=session.unread is not None)
             await self._hints.save()
             await self._hints.pace(self._client, asked, self._hinted_waiting, reads=lanes)
             asked = time.monotonic()  # (the next page is asked for as the loop goes on)
 
-    def _notice(self, nick: str, unread: int) -> None:
+    def _notice(self, nick: str, unread: int, *, counted: bool = True) -> None:
         key = self.chats.get(nick)
         if key is not None:  # (unwatched sessions: not kept)
-            self._hints.notice("session", nick, unread, key)
+            self._hints.notice("session", nick, unread, key, counted=counted)
