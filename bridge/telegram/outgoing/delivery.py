@@ -231,14 +231,15 @@ class Delivery:
         asyncio.get_running_loop().call_later(seconds, self._store.wakeups.delivery.set)
 
     async def _chores(self, chat_id: int) -> bool:
-        """Edit the chat's cards that show an old detail and close its finished orders' topics; whether any was
-        tried."""
-        tried = False
+        """Edit one of the chat's cards that show an old detail, or close one of its finished orders' topics; whether
+        one was tried (then the chat's posts are looked at again: one that came meanwhile goes first)."""
         for watch in await self._store.orders.stale_cards(chat_id):
-            tried |= await self._chore("editing its card", watch, self._homes.edit_card)
+            if await self._chore("editing its card", watch, self._homes.edit_card):
+                return True
         for watch in await self._store.orders.topics_to_close(chat_id):
-            tried |= await self._chore("closing its topic", watch, self._homes.close)
-        return tried
+            if await self._chore("closing its topic", watch, self._homes.close):
+                return True
+        return False
 
     async def _chore(self, what: str, watch: Watch, do: Callable[[Watch], Awaitable[None]]) -> bool:
         """Edit a card or close a topic; when that fails, try again ever later, the chat's posts going on. Whether it
