@@ -17,7 +17,8 @@ UNREAD_KEY = "unread:"  # store keys remembering the unread counts last seen, so
 TALK_LINGER = 30.0  # seconds after a count last rose during which the hints are read at the talking pace
 MAX_COUNTS = 10_000  # counts kept in memory; beyond, the first seen is forgotten (its next count hints once)
 HINT_SHARE = 0.9  # the share of the read budget a list of unread counts may take while chats talk (news found first)…
-IDLE_HINT_SHARE = 0.2  # …or once no count has risen for TALK_LINGER, or while chats merely due wait long
+IDLE_HINT_SHARE = 0.2  # …or once no count has risen for TALK_LINGER, or while chats merely due wait long…
+BLIND_HINT_SHARE = 0.05  # …or while they are quiet and miss the news (the chats' own reads find it)
 
 
 async def after_hinted(client: BybitClient, hinted_waiting: Callable[[], bool], *, patience: float = math.inf) -> None:
@@ -62,21 +63,25 @@ class Hints:
         self, source: str, name: str, unread: int, key: str | None, *, hint: bool = True, counted: bool = True
     ) -> None:
         """Hint chat ``key`` if ``name``'s unread count rose (``hint`` False: keep the count, another source hints;
-        ``counted`` False: Bybit left the count out, ``unread`` is a guess, and the chat's talk is guessed at).
+        ``counted`` False: Bybit left the count out, ``unread`` is what is known without it, at least).
 
-        A count seen while no chat is watched for it (``key`` None) is not kept. A count that fell (read in the
-        Bybit app) and a chat's first count above 0 (what its first read found, as a /watch reads the history at
-        once) may hide news the bridge has not read: the chat falls due at once, without a hint's precedence, so
-        the merchant opening every chat in the app, or a /watch of hundreds, does not put hundreds of chats
-        before the next real news.
+        A count seen while no chat is watched for it (``key`` None) is not kept. A chat's first count above 0
+        (what its first read found, as a /watch reads the history at once) falls due at once, without a hint's
+        precedence, so a /watch of hundreds does not put hundreds of chats before the next real news. A count
+        that fell (read in the Bybit app: news may come and go unseen) or was left out cannot announce the
+        chat's news: its talk is guessed at again (:meth:`~bridge.core.schedule.Schedule.unannounced`); a count
+        left out keeps the one last seen, unless more is known.
         """
         if key is None:
             if self._unread.pop((source, name), 0):  # (watched before: its count is forgotten after a restart too)
                 self._unsaved[f"{UNREAD_KEY}{source}:{name}"] = 0
             return
-        if not counted:
-            self._schedule.unannounced(key)
         before = self._unread.get((source, name))
+        if not counted:
+            if hint:
+                self._schedule.unannounced(key)
+            if before is not None and before >= unread:
+                return
         if unread == before:
             return
         if before is None and len(self._unread) >= MAX_COUNTS:
@@ -84,8 +89,11 @@ class Hints:
         self._unread[source, name] = self._unsaved[f"{UNREAD_KEY}{source}:{name}"] = unread
         if not hint or unread == (before or 0):
             return
-        if before is None or unread < before:
+        if before is None:
             self._schedule.soon(key)
+        elif unread < before:
+            self._schedule.unannounced(key)
+            return
         else:
             self._stats.hints += 1
             self._talked = self._clock()
@@ -103,7 +111,10 @@ class Hints:
     def share(self) -> float:
         """The share of the read budget a list of unread counts may take now: ``HINT_SHARE`` while counts rise,
         ``IDLE_HINT_SHARE`` once quiet, or while a chat merely due has gone unread for a ceiling and ``LATE_SHARE``
-        of one more (however busy the hints, they never take its turn)."""
+        of one more (however busy the hints, they never take its turn); ``BLIND_HINT_SHARE`` while quiet and the
+        schedule is blind (:attr:`~bridge.core.schedule.Schedule.blind`: the counts miss the news)."""
+        if self.quiet() and self._schedule.blind:
+            return BLIND_HINT_SHARE
         late = self._schedule.late() > self._schedule.ceiling * LATE_SHARE
         return IDLE_HINT_SHARE if self.quiet() or late else HINT_SHARE
 

@@ -211,8 +211,10 @@ class Poller:
         hints = self._hints_from_orders()
         for order in orders:
             self._sweep.listed.shown(order.target_nick_name, order.target_user_id, asked)
-            if order.unread is not None:
-                self._hints.notice("order", order.id, order.unread, self._chat_of.get(order.id), hint=hints)
+            counted = order.unread is not None
+            self._hints.notice(
+                "order", order.id, order.unread or 0, self._chat_of.get(order.id), hint=hints, counted=counted
+            )
         await self._hints.save()
 
     def _watched_listing(self, listed: Sequence[OrderSummary]) -> dict[str, int]:
@@ -314,6 +316,8 @@ class Poller:
             return IDLE_WAKE
         waits = [IDLE_WAKE]
         due = self._schedule.next_due(early=True)  # (a hinted chat, or any, when nothing hinted waits: see _take)
+        if self._schedule.ahead():  # (blind: the spare budget reads chats ahead of their time)
+            due = 0.0
         if due is not None:
             waits.append(max(due, self._client.read_delay(urgent=True)))
         return max(min(waits), YIELD_SECONDS)

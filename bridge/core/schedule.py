@@ -14,7 +14,12 @@ news; more for its order's stage) times the time since its last read, once that 
 ``EARLY_NEWS`` messages (before chats merely due, unless one has gone unread for a ceiling). A chat whose
 last news was hinted counts only its stage: the counts follow it, guessing would spend the budget and the
 CPU for nothing. So without hints (the counts missing, or read in the Bybit app at once) the talking chats
-are read as often as the budget allows; quiet ones are not.
+are read as often as the budget allows.
+
+While Bybit's counts miss the news (a count left out or fallen, or most news lately found by reads no hint
+asked for), the schedule is *blind*: then the budget left after all that is never idle, and reads the chat
+read longest ago, ahead of its time (:meth:`Schedule.ahead`), so a quiet chat's first message is not left to
+the ceiling.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ TALKED_RATE = 1 / 40  # …but a chat that had news within TALKED_WINDOW counts 
 TALKED_WINDOW = 300.0  # a buyer who wrote in the last 5 minutes is likely to write again soon
 EARLY_NEWS = 0.1  # messages a chat is expected to hold before it is read early (before chats merely due, unless
 # one has gone unread for a whole ceiling)
+BLIND_MEMORY = 120.0  # seconds the schedule stays blind after the counts last missed news
 LATE_SHARE = 0.25  # a chat unread for a ceiling and this share of one more slows the hints' lists to their idle pace
 
 
@@ -117,6 +123,20 @@ class Schedule:
         self._waiting: list[_Entry] = []
         self._lively: set[str] = set()  # chats that had news lately, or whose stage expects some: read early
         self._stamps = itertools.count(1)
+        self._blind_until = -math.inf
+        self._stalest_turn = False  # while blind, the likeliest chat and the one read longest ago take turns
+        self._news = {True: 0.0, False: 0.0}  # news found lately by hinted reads and by the others (decayed)…
+        self._news_at = clock()  # …as of this moment
+
+    @property
+    def blind(self) -> bool:
+        """Whether Bybit's counts missed news lately (for ``BLIND_MEMORY``): one was left out or fell (read in the
+        app), or reads no hint asked for found more news than the hinted ones."""
+        return self._clock() < self._blind_until
+
+    def ahead(self) -> bool:
+        """Whether a chat may be read ahead of its time now: the schedule is blind, and one is not being read."""
+        return self.blind and any(chat.reading_since is None for chat in self._chats.values())
 
     @property
     def stretched(self) -> bool:
@@ -185,9 +205,8 @@ class Schedule:
                 self._queue(key)
 
     def soon(self, key: str) -> None:
-        """The chat may have news Bybit did not quite announce (its count fell, or was first seen): due at once,
-        without a hint's precedence; its talk is guessed at again (:meth:`unannounced`)."""
-        self.unannounced(key)
+        """The chat may have news Bybit did not quite announce (its count was first seen): due at once, without a
+        hint's precedence."""
         chat = self._chats.get(key)
         now = self._clock()
         if chat is not None and chat.due > now:
@@ -198,6 +217,7 @@ class Schedule:
     def unannounced(self, key: str) -> None:
         """Bybit's count cannot announce the chat's news now (it fell as the app read it, or is left out): its talk
         is guessed at again, though its last news was hinted."""
+        self._blind_until = self._clock() + BLIND_MEMORY
         chat = self._chats.get(key)
         if chat is not None and chat.announced:
             chat.announced = False
@@ -206,7 +226,8 @@ class Schedule:
     def take(self, at_most: int, *, hinted_only: bool = False, early: bool = False) -> list[Due]:
         """Up to ``at_most`` due chats (only hinted ones, if asked), first things first; if ``early``, the chats
         likeliest to have news, once they expect ``EARLY_NEWS``, go before chats merely due that were read within
-        a ceiling.
+        a ceiling; while blind, the chat read longest ago, due or not, goes instead of one merely due, and takes
+        every other turn from the likeliest.
 
         They count as being read until :meth:`done` or :meth:`failed`.
         """
@@ -219,12 +240,21 @@ class Schedule:
             urgent = [e for e in ready if e is hinted or e.ready <= overdue]
             entry = min(urgent or ready, default=None)  # (a hinted chat waiting out a failure holds up no other)
             patient = entry is None or now - self._chats[entry.key].read_at < self.ceiling  # (read within a ceiling)
-            if early and not urgent and patient:
+            blind = early and self.blind
+            if early and not urgent and patient and not (blind and self._stalest_turn):
                 key = self._likeliest(now)
                 if key is not None:
                     self._chats[key].reading_since = now
                     taken.append(Due(key, 0.0, False))
+                    self._stalest_turn = True
                     continue
+            merely_due = entry is None or (not urgent and self._chats[entry.key].cap == math.inf)
+            key = self._stalest(now) if blind and merely_due else None
+            if key is not None:  # blind: the chat read longest ago, due or not (a capped one keeps its turn)
+                self._chats[key].reading_since = now
+                taken.append(Due(key, 0.0, False))
+                self._stalest_turn = False
+                continue
             if entry is None:
                 break
             heapq.heappop(self._hinted if entry is hinted else self._waiting)
@@ -253,6 +283,8 @@ class Schedule:
             chat.news_at = now
             chat.announced = chat.hinted_at is not None and chat.hinted_at <= chat.reading_since
             self._lively.add(key)
+            if history is None:
+                self._found(now, news, hinted=chat.announced)
         if history is not None:
             chat.rate = math.exp(-history / RATE_MEMORY) / RATE_MEMORY  # its newest message, as talk forgotten since
             if chat.rate >= RATE_GONE:
@@ -295,6 +327,20 @@ class Schedule:
         if entry is None:
             return 0.0
         return max(0.0, self._clock() - max(self._chats[entry.key].read_at + self.ceiling, entry.ready))
+
+    def _found(self, now: float, news: int, *, hinted: bool) -> None:
+        """Count news a read found: blind once reads no hint asked for find more than the hinted ones."""
+        decay = math.exp((self._news_at - now) / BLIND_MEMORY)
+        self._news = {kind: found * decay for kind, found in self._news.items()}
+        self._news[hinted] += news
+        self._news_at = now
+        if self._news[False] > self._news[True]:
+            self._blind_until = now + BLIND_MEMORY
+
+    def _stalest(self, now: float) -> str | None:
+        """The chat read longest ago that is not being read nor waiting out a failure."""
+        ready = [(c.read_at, key) for key, c in self._chats.items() if c.reading_since is None and c.retry_at <= now]
+        return min(ready)[1] if ready else None
 
     def _likeliest(self, now: float) -> str | None:
         """The chat not being read that expects the most news Bybit did not hint at, if it expects ``EARLY_NEWS``.

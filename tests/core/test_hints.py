@@ -1,4 +1,5 @@
-"""Unread counts as hints: a count that changed, up or down, hints its chat once; the counts survive a restart."""
+"""Unread counts as hints: a count that rose hints its chat once, one that fell or went missing does not; the counts
+survive a restart."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bridge.core.hints import HINT_SHARE, IDLE_HINT_SHARE, MAX_COUNTS, TALK_LINGER, Hints
+from bridge.core.hints import BLIND_HINT_SHARE, HINT_SHARE, IDLE_HINT_SHARE, MAX_COUNTS, TALK_LINGER, Hints
 from bridge.core.schedule import Schedule
 from bridge.core.stats import PollStats
 from bridge.store import Store
@@ -50,8 +51,9 @@ async def test_a_count_that_changed_hints_its_chat_once(tmp_path: Path) -> None:
         assert desk.hinted() == [CHAT]
         desk.hints.notice("session", "bob", 2, CHAT)
         assert desk.hinted() == []  # the same count again is not news
-        desk.hints.notice("session", "bob", 0, CHAT)  # read in the Bybit app, maybe with a message the bridge has not
-        assert desk.hinted() == [] and desk.due() == [CHAT]  # read: due at once, not before real news (before: hinted)
+        assert not desk.schedule.blind
+        desk.hints.notice("session", "bob", 0, CHAT)  # read in the Bybit app: news may come and go unseen, its talk is
+        assert desk.hinted() == desk.due() == [] and desk.schedule.blind  # guessed at (before: hinted, then due)
         desk.hints.notice("order", "1898", 3, None)
         assert desk.due() == []  # counted, but no chat to hint
         assert desk.stats.hints == 1
@@ -129,8 +131,8 @@ async def test_only_a_count_that_rose_keeps_the_hints_read_at_the_talking_pace(t
         desk = Desk(store, clock=lambda: now[0])
         desk.hints.notice("session", "bob", 1, CHAT)
         now[0] += TALK_LINGER - 1
-        desk.hints.notice("session", "bob", 0, CHAT)  # read in the app: due at once, but no talk announced
-        assert desk.due() == [CHAT] and not desk.hints.quiet()
+        desk.hints.notice("session", "bob", 0, CHAT)  # read in the app: no talk announced
+        assert not desk.hints.quiet()
         now[0] += 1
         assert desk.hints.quiet()
         desk.hints.notice("session", "bob", 1, CHAT)
@@ -150,3 +152,25 @@ async def test_the_hints_take_their_idle_share_once_quiet_or_while_a_chat_merely
         assert desk.hints.share() == HINT_SHARE
         now[0] = 76.0  # the chat merely due has waited a ceiling and a quarter of one more
         assert not desk.hints.quiet() and desk.hints.share() == IDLE_HINT_SHARE
+
+
+async def test_a_count_left_out_keeps_the_one_last_seen_and_leaves_the_schedule_blind(tmp_path: Path) -> None:
+    """Before: a session listed as unread without its count counted as 1; a chat whose count had been 2 fell due at
+    once at every such change (the counts going missing put every talking chat before the next news), and a hint
+    came when the counts returned, for nothing new."""
+    now = [0.0]
+    async with await Store.open(tmp_path / "h.db") as store:
+        desk = Desk(store, clock=lambda: now[0])
+        desk.hints.notice("session", "bob", 0, CHAT)
+        desk.hints.notice("session", "bob", 2, CHAT)
+        assert desk.hinted() == [CHAT]
+        now[0] += 1  # (its next regular read is 4 s away)
+        desk.hints.notice("session", "bob", 1, CHAT, counted=False)  # listed as unread, its count left out
+        assert desk.due() == [] and desk.schedule.blind
+        desk.hints.notice("session", "bob", 2, CHAT)  # the counts are back, nothing new
+        assert desk.due() == []
+        desk.hints.notice("session", "bob", 0, CHAT)
+        desk.hints.notice("session", "bob", 1, CHAT, counted=False)  # listed as unread again: news
+        assert desk.hinted() == [CHAT]
+        now[0] += TALK_LINGER
+        assert desk.hints.share() == BLIND_HINT_SHARE  # the counts say nothing: the chats' own reads take the budget
