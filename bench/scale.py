@@ -57,7 +57,8 @@ class Params:
     """What one scale run does; the defaults are ``make bench``'s."""
 
     delay: float = 0.15
-    talk_seconds: float = 45.0
+    talk_seconds: float = 60.0
+    """Seconds of steady talk in a phase (as issue 19 measured it: 60-90 s)."""
     mean_gap: float = 20.0
     """Mean seconds between two messages of one talking order (Poisson arrivals)."""
     drain_timeout: float = 150.0

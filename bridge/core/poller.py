@@ -175,6 +175,15 @@ class Poller:
                 log.info("every chat is read at least once per POLL_INTERVAL_MAX again (%d chats)", len(self._chats))
             self.stats.stretched_to = 0.0
 
+    def _tell_blind(self) -> None:
+        """Log (and show in /status) when Bybit's unread counts start or stop missing the news."""
+        if self._schedule.blind != self.stats.blind:
+            self.stats.blind = self._schedule.blind
+            if self.stats.blind:
+                log.info("Bybit's unread counts miss the news (left out, or read in the app): chats are read in turn")
+            else:
+                log.info("Bybit's unread counts announce the news again")
+
     async def _follow_watches(self) -> None:
         while True:
             self._store.wakeups.poller.clear()
@@ -268,6 +277,7 @@ class Poller:
             while True:
                 self._kick.clear()
                 self.stats.ceiling = self._schedule.ceiling
+                self._tell_blind()
                 taken = self._take() if len(reads) < MAX_CONCURRENT_READS else None
                 if taken is not None:
                     due, urgent = taken

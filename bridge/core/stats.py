@@ -65,13 +65,16 @@ class PollStats:
     """Too many chats for Bybit's budget to read each once per POLL_INTERVAL_MAX: the ceiling is longer."""
     stretched_to: float = 0.0
     """The stretched ceiling last told in the log (0: not stretched)."""
+    blind: bool = False
+    """Bybit's unread counts miss the news: the spare budget reads every chat in turn."""
 
     def summary(self) -> str:
         """One line: how many chats, how often at most, how late reads start."""
         late = self.lag.quantile(0.95)
         lateness = "no reads yet" if late is None else f"95 % of reads start within {late:g} s of due"
         stretched = " (POLL_INTERVAL_MAX stretched: too many chats for Bybit's budget)" if self.stretched else ""
+        blind = "; Bybit's unread counts miss the news: every chat is read in turn with the spare budget"
         return (
             f"{self.chats} chat(s), each read at least every {self.ceiling:.0f} s{stretched}; {lateness};"
-            f" {self.hints} hint(s)"
+            f" {self.hints} hint(s){blind if self.blind else ''}"
         )

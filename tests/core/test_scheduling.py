@@ -287,3 +287,26 @@ async def test_the_open_order_lists_counts_on_its_last_page_hint_at_once_in_orde
     harness.bybit.post_message(oldest.id, "p 01 last page")
     await harness.wait_text("p 01 last page", timeout=10)
     assert time.monotonic() - posted < 3.0
+
+
+async def test_without_bybits_counts_a_quiet_chats_first_message_is_read_long_before_the_ceiling(
+    harness: Harness,
+) -> None:
+    """Before: with the counts left out, a quiet chat's message waited for its regular read, up to the 60 s ceiling,
+    while the budget sat idle; now the spare budget reads every chat in turn, and /status says why."""
+    bybit = harness.bybit
+    bybit.serve_unread_counts = False
+    orders = [bybit.add_order(counterparty_nick=f"Buyer{n}") for n in range(12)]
+    for order in orders:
+        order.create_ms -= 3_600_000  # quiet for an hour
+    await harness.start(poll_interval=1.0, poll_interval_max=60)
+    assert "Watching" in await harness.reply_to("/watch " + " ".join(order.id for order in orders))
+    await harness.telegram.wait_for(lambda: bybit.calls_to(ORDER_LIST) >= len(orders))  # each backfilled
+    quiet = time.monotonic()
+    await harness.telegram.wait_for(lambda: time.monotonic() - quiet > 3, timeout=5)
+    for n, order in enumerate(orders[::4]):
+        posted = time.monotonic()
+        bybit.post_message(order.id, f"q {n:02d} hello?")
+        await harness.wait_text(f"q {n:02d}", timeout=65)
+        assert time.monotonic() - posted < 5.0
+    assert "unread counts miss the news" in await harness.reply_to("/status")
