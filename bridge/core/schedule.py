@@ -16,10 +16,10 @@ last news was hinted counts only its stage: the counts follow it, guessing would
 CPU for nothing. So without hints (the counts missing, or read in the Bybit app at once) the talking chats
 are read as often as the budget allows.
 
-While Bybit's counts miss the news (a count left out or fallen, or most news lately found by reads no hint
-asked for), the schedule is *blind*: then the budget left after all that is never idle, and reads the chat
-read longest ago, ahead of its time (:meth:`Schedule.ahead`), so a quiet chat's first message is not left to
-the ceiling.
+While Bybit's counts miss the news (a count left out or fallen, or reads in a row finding news no hint
+announced), the schedule is *blind*: every chat's talk is guessed at, and the budget left is never idle: it
+reads the chat read longest ago, ahead of its time (:meth:`Schedule.ahead`), so a quiet chat's first message
+is not left to the ceiling.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ TALKED_RATE = 1 / 40  # …but a chat that had news within TALKED_WINDOW counts 
 TALKED_WINDOW = 300.0  # a buyer who wrote in the last 5 minutes is likely to write again soon
 EARLY_NEWS = 0.1  # messages a chat is expected to hold before it is read early (before chats merely due, unless
 # one has gone unread for a whole ceiling)
-BLIND_MEMORY = 120.0  # seconds the schedule stays blind after the counts last missed news
+BLIND_MEMORY = 120.0  # seconds the schedule stays blind after the counts last missed news…
+BLIND_STREAK = 3  # …such as this many reads in a row finding news no hint announced
 LATE_SHARE = 0.25  # a chat unread for a ceiling and this share of one more slows the hints' lists to their idle pace
 
 
@@ -125,13 +126,12 @@ class Schedule:
         self._stamps = itertools.count(1)
         self._blind_until = -math.inf
         self._stalest_turn = False  # while blind, the likeliest chat and the one read longest ago take turns
-        self._news = {True: 0.0, False: 0.0}  # news found lately by hinted reads and by the others (decayed)…
-        self._news_at = clock()  # …as of this moment
+        self._unhinted = 0  # reads in a row that found news no hint announced
 
     @property
     def blind(self) -> bool:
         """Whether Bybit's counts missed news lately (for ``BLIND_MEMORY``): one was left out or fell (read in the
-        app), or reads no hint asked for found more news than the hinted ones."""
+        app), or ``BLIND_STREAK`` reads in a row found news no hint announced."""
         return self._clock() < self._blind_until
 
     def ahead(self) -> bool:
@@ -217,11 +217,23 @@ class Schedule:
     def unannounced(self, key: str) -> None:
         """Bybit's count cannot announce the chat's news now (it fell as the app read it, or is left out): its talk
         is guessed at again, though its last news was hinted."""
-        self._blind_until = self._clock() + BLIND_MEMORY
+        self._blinded()
+        self._unannounce(key)
+
+    def _unannounce(self, key: str) -> None:
         chat = self._chats.get(key)
         if chat is not None and chat.announced:
             chat.announced = False
             self._lively.add(key)  # (left when its rate counted as nothing; leaves again if it is)
+
+    def _blinded(self) -> None:
+        """Bybit's counts missed news: blind for ``BLIND_MEMORY`` from now; coming blind, no chat's talk is
+        announced any more."""
+        now = self._clock()
+        if now >= self._blind_until:
+            for key in self._chats:
+                self._unannounce(key)
+        self._blind_until = now + BLIND_MEMORY
 
     def take(self, at_most: int, *, hinted_only: bool = False, early: bool = False) -> list[Due]:
         """Up to ``at_most`` due chats (only hinted ones, if asked), first things first; if ``early``, the chats
@@ -284,7 +296,9 @@ class Schedule:
             chat.announced = chat.hinted_at is not None and chat.hinted_at <= chat.reading_since
             self._lively.add(key)
             if history is None:
-                self._found(now, news, hinted=chat.announced)
+                self._unhinted = 0 if chat.announced else self._unhinted + 1
+                if self._unhinted >= BLIND_STREAK:
+                    self._blinded()
         if history is not None:
             chat.rate = math.exp(-history / RATE_MEMORY) / RATE_MEMORY  # its newest message, as talk forgotten since
             if chat.rate >= RATE_GONE:
@@ -327,15 +341,6 @@ class Schedule:
         if entry is None:
             return 0.0
         return max(0.0, self._clock() - max(self._chats[entry.key].read_at + self.ceiling, entry.ready))
-
-    def _found(self, now: float, news: int, *, hinted: bool) -> None:
-        """Count news a read found: blind once reads no hint asked for find more than the hinted ones."""
-        decay = math.exp((self._news_at - now) / BLIND_MEMORY)
-        self._news = {kind: found * decay for kind, found in self._news.items()}
-        self._news[hinted] += news
-        self._news_at = now
-        if self._news[False] > self._news[True]:
-            self._blind_until = now + BLIND_MEMORY
 
     def _stalest(self, now: float) -> str | None:
         """The chat read longest ago that is not being read nor waiting out a failure."""

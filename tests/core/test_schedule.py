@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from bridge.core.schedule import BLIND_MEMORY, PERIODIC_SHARE, TALKED_WINDOW, Schedule
+from bridge.core.schedule import BLIND_MEMORY, BLIND_STREAK, PERIODIC_SHARE, TALKED_WINDOW, Schedule
 
 
 class Clock:
@@ -392,16 +392,31 @@ def test_a_chat_likely_to_have_news_goes_before_one_merely_due_until_that_one_we
 def test_the_schedule_is_blind_while_reads_no_hint_asked_for_find_the_news_or_a_count_misses_it() -> None:
     clock = Clock()
     plan = schedule(clock, floor=1.0, ceiling=60.0)
-    plan.track(["counted", "guessed"])
-    plan.hint("counted")
-    plan.take(2)
-    plan.done("counted", news=2)  # the read its count asked for found it
-    plan.done("guessed", news=1)
+    quiet = [f"quiet {n:02d}" for n in range(20)]
+    plan.track(["counted", "guessed", *quiet])
+    for due in plan.take(22):
+        plan.done(due.key, news=0, history=3600.0)  # first reads: quiet for an hour
+    for _ in range(BLIND_STREAK):
+        plan.hint("counted")
+        plan.take(2)
+        plan.done("counted", news=1)  # the read its count asked for found it…
+        plan.done("guessed", news=1)  # …and this one found news no count announced: one each, in turn
+        clock.now += 2
     assert not plan.blind and not plan.ahead()
-    clock.now += 2
-    plan.take(2)
-    plan.done("guessed", news=2)  # more news than the counts announced
-    assert plan.blind and plan.ahead()  # (one chat not being read)
+    found = 0
+    while found < BLIND_STREAK:  # news found no count announced, read after read (reads finding none do not count)
+        clock.now += 1
+        for due in plan.take(1, early=True):
+            found += due.key == "guessed"
+            plan.done(due.key, news=int(due.key == "guessed"))
+    assert plan.blind and plan.ahead()  # (a chat not being read)
+    read = dict.fromkeys(["counted", "guessed", *quiet], 0)
+    for _ in range(40):
+        clock.now += 0.5
+        for due in plan.take(1, early=True):
+            read[due.key] += 1
+            plan.done(due.key, news=0)
+    assert read["counted"] >= 4, read  # its talk is guessed at too now (the chats read longest ago: once each)
     clock.now += BLIND_MEMORY
     assert not plan.blind
     plan.unannounced("counted")  # its count left out, or read in the app
