@@ -1,12 +1,14 @@
 """Run the benchmarks and write the figures to BENCHMARKS.md (``make bench``, about 25 minutes).
 
-``python -m bench`` runs everything: the delivery benchmarks (:mod:`bench.delivery`) and the scale runs
+``python -m bench`` runs everything: the delivery benchmarks (:mod:`bench.delivery`), a /watch of 200
+(:mod:`bench.backfill`) and the scale runs
 (:mod:`bench.scale`) at 10, 200 and 1,000 watched orders, then writes BENCHMARKS.md (machine, date,
 parameters; the hand-written section from ``make test-slow`` is kept).
 
 One part, printed and not written (quicker):
 
     python -m bench delivery                      # latency, burst, flood (about 2 minutes)
+    python -m bench backfill                      # a /watch of 200 on each chat API (about 2 minutes)
     python -m bench scale --orders 200            # one size (20 talking by default; about 4 minutes)
     python -m bench scale --orders 10 --orders 200 --talk-seconds 30
     python -m bench scale --orders 1000 --quiet 120 --probes 10   # with the first-message probes
@@ -29,7 +31,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import delivery, scale, scale_report
+from bench import backfill, delivery, scale, scale_report
 
 OUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 SLOW_SECTION = "## At Telegram's real limits"  # written by hand from `make test-slow`; kept across runs
@@ -42,7 +44,7 @@ QUIET_SECONDS = 120.0
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (see the module's docstring)."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("part", nargs="?", choices=("all", "delivery", "scale"), default="all")
+    parser.add_argument("part", nargs="?", choices=("all", "backfill", "delivery", "scale"), default="all")
     parser.add_argument("--orders", type=int, action="append", help="watched orders (repeatable)")
     parser.add_argument("--talking", type=int)
     parser.add_argument("--quiet", type=float)
@@ -90,6 +92,8 @@ async def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING)
     args = parse(argv)
     sections = []
+    if args.part in ("all", "backfill"):
+        sections.append(backfill.render(await backfill.run_all()))
     if args.part in ("all", "delivery"):
         sections.append(delivery.render(await delivery.run_all()))
     if args.part in ("all", "scale"):

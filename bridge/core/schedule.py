@@ -293,10 +293,11 @@ class Schedule:
         chat.rated_at, chat.read_at = now, chat.reading_since
         if news:
             chat.news_at = now
-            chat.announced = chat.hinted_at is not None and chat.hinted_at <= chat.reading_since
+            hinted = chat.hinted_at is not None and chat.hinted_at <= chat.reading_since
+            chat.announced = hinted and not self.blind  # (blind: no count is trusted to follow it)
             self._lively.add(key)
             if history is None:
-                self._unhinted = 0 if chat.announced else self._unhinted + 1
+                self._unhinted = 0 if hinted else self._unhinted + 1
                 if self._unhinted >= BLIND_STREAK:
                     self._blinded()
         if history is not None:
