@@ -17,9 +17,13 @@ def active_orders(harness: Harness) -> list[str]:
         return [str(row[0]) for row in db.execute("SELECT order_id FROM orders WHERE active = 1")]
 
 
-def dead_letters(harness: Harness) -> int:
+def in_state(harness: Harness, state: str) -> int:
     with contextlib.closing(sqlite3.connect(harness.db_path)) as db:
-        return int(db.execute("SELECT COUNT(*) FROM messages WHERE state = 'dead'").fetchone()[0])
+        return int(db.execute("SELECT COUNT(*) FROM messages WHERE state = ?", (state,)).fetchone()[0])
+
+
+def dead_letters(harness: Harness) -> int:
+    return in_state(harness, "dead")
 
 
 async def talked(harness: Harness, **settings: object) -> FakeOrder:
@@ -62,6 +66,7 @@ async def test_a_message_read_while_its_order_is_unwatched_is_still_delivered(ha
     assert "Stopped" in await harness.reply_to(f"/unwatch {order.id}")
     harness.bybit.delay = 0
     await harness.wait_text("f 02 written as you unwatched")
+    await harness.telegram.wait_for(lambda: not in_state(harness, "pending"))  # (recorded just after the post)
     assert "no longer watched" not in await harness.reply_to("/status")
 
 
