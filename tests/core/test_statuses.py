@@ -19,7 +19,7 @@ from bridge.store import Store
 from tests.harness import TEAM_CHAT, Harness
 
 ORDER_INFO = "/v5/p2p/order/info"
-LIST_NEWS = 4.0  # seconds: the open-order list's next read (2 s apart here), then the alert (not the 5 s status round)
+LIST_NEWS = 4.5  # seconds: the open-order list's next read (2 s apart here), then the alert (not the 5 s status round)
 
 
 def alerts(harness: Harness) -> list[str]:
