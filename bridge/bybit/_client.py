@@ -46,7 +46,7 @@ MESSAGE_PAGE_SIZE = 30  # Bybit's maximum for both chat list endpoints
 ORDER_PAGE_SIZE = 30  # Bybit's maximum for the order lists
 MAX_ORDER_PAGES = 50  # a safety stop: 1,500 open orders is far past any merchant's desk
 SESSION_PAGE_SIZE = 20  # list_v1: 20 is known to work on mainnet, 50 was refused
-UNREAD_ONLY = 0  # list_v1 readStatus: 0 unread, 1 read, 2 all
+UNREAD_ONLY, EVERY_SESSION = 0, 2  # list_v1 readStatus: 0 unread, 1 read, 2 all
 SHRINK_FRACTION = 0.8  # after a 10006 or 403 the budget is cut to this share of itself…
 SHRINK_SECONDS = 60.0  # …for this long
 URGENT_RESERVE = 0.9  # share of the read budget only urgent reads may use (news Bybit hinted at, the hints, new orders)
@@ -208,13 +208,17 @@ class BybitClient:
             pages = page + 1  # a full page and no count: there may be more
         return orders, min(pages, MAX_ORDER_PAGES)
 
-    async def unread_sessions(self, last_id: int = 0, *, stop: int = 0) -> AsyncIterator[list[SessionSummary]]:
-        """The chat sessions with unread messages (``chat/session/list_v1``), a page at a time: one call, many chats.
+    async def sessions(
+        self, last_id: int = 0, *, stop: int = 0, unread_only: bool = True
+    ) -> AsyncIterator[list[SessionSummary]]:
+        """The chat sessions with unread messages (or all of them), newest first (``chat/session/list_v1``), a page at a
+        time: one call, many chats.
 
         From the newest, or from below cursor ``last_id``; down to the oldest, or to cursor ``stop``.
         """
         for _ in range(MAX_ORDER_PAGES):
-            body = {"lastId": last_id, "size": SESSION_PAGE_SIZE, "readStatus": UNREAD_ONLY}
+            status = UNREAD_ONLY if unread_only else EVERY_SESSION
+            body = {"lastId": last_id, "size": SESSION_PAGE_SIZE, "readStatus": status}
             result = await self.call(PATH_SESSIONS, body)
             items = _listed(result.get("chatSession") if isinstance(result, dict) else None, PATH_SESSIONS)
             page = [SessionSummary.model_validate(item) for item in items if isinstance(item, dict)]

@@ -138,6 +138,10 @@ class ChatSource:
             await pages.aclose()  # type: ignore[attr-defined]
         return found[::-1]
 
+    def knows(self, user_mask_id: str) -> bool:
+        """Whether the session with this counterparty is known (no ``getSessionId`` read needed)."""
+        return user_mask_id in self._sessions
+
     async def adopt(self, user_mask_id: str, session_id: str) -> None:
         """Take a session id another read gave (the session list) for a counterparty that has none yet.
 

@@ -311,9 +311,9 @@ class Poller:
         return (due[0], due[0].hinted or spare or not guaranteed) if due else None
 
     def hinted_waiting(self) -> bool:
-        """Whether a hinted chat waits only for the budget (it goes before the session list's next page, a watch's order
-        detail)."""
-        return len(self._reads) < MAX_CONCURRENT_READS and self._schedule.next_due(hinted_only=True) == 0
+        """Whether a hinted chat waits for the budget, or for a read slot (the reads under way wait for the budget: it
+        goes before the session list's next page, a watch's order detail)."""
+        return self._schedule.next_due(hinted_only=True) == 0
 
     def reads_waiting(self) -> bool:
         """Whether a chat read (hinted, due, or likely to find news) waits for the budget or a read slot (an order's
@@ -391,6 +391,9 @@ class Poller:
         info = group[0].info
         limit = None if any(w.backfilled for w in group) else self._backfill_limit
         listed = self._sweep.listed.session_of(info)  # the session list may have named its session: no getSessionId
+        if listed is None and not self._source.knows(info.target_user_mask_id):
+            await self._sweep.name(self._unnamed())  # (many new counterparties: the list of every session names them)
+            listed = self._sweep.listed.session_of(info)
         if listed is not None:
             await self._source.adopt(info.target_user_mask_id, listed)
         pages = self._source.session_pages(info.target_user_mask_id)
@@ -421,6 +424,15 @@ class Poller:
             links = {msg_id: item.content for msg_id, item in fresh.items()}
             await self._refreshed(info.target_nick_name, wanted, links)
         return [message for _, message in owned]
+
+    def _unnamed(self) -> set[str]:
+        """The nicknames of the watched counterparties whose session id is neither known nor listed yet."""
+        infos = [(chat.nick, chat.watches[0].info) for chat in self._chats.values() if chat.nick]
+        return {
+            nick
+            for nick, info in infos
+            if not self._source.knows(info.target_user_mask_id) and self._sweep.listed.session_of(info) is None
+        }
 
     async def _back_to(self, key: str, group: Sequence[Watch]) -> datetime | None:
         """How far back a chat is read after the switch: to the oldest of its orders' newest known messages."""

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from bridge.bybit import SESSION_PAGE_SIZE, URGENT_READS, BybitClient
 from bridge.core.failures import Failures
 from bridge.core.hints import Hints
 from bridge.core.sessions import ListedSessions
 
+log = logging.getLogger(__name__)
+
 SWEEP_LANES = 3  # a long session list is read from this many places at once
 HINT_PERIOD = 1.0  # seconds: the session list is read at most this often…
 FAILING_PERIOD_CAP = 60.0  # …and, while it keeps failing, ever less often, up to this
 UNREAD_SESSIONS = "unread sessions"  # the sweep's name in the failures
+NAMING_MIN = 3  # counterparties without a session id worth a read of the list of every session (else getSessionId each)
 
 
 class SessionSweep:
@@ -45,6 +49,8 @@ class SessionSweep:
         self.chats: dict[str, str] = {}
         self.listed = ListedSessions()
         self._lanes = [0]  # the cursors the next sweep starts reading at (0: the newest session)
+        self._naming = asyncio.Lock()
+        self._sought: set[str] = set()  # nicknames a read of every session looked for already
 
     async def run(self) -> None:
         """Sweep at most every ``HINT_PERIOD``, forever; pages are paced to a share of the read budget.
@@ -85,9 +91,40 @@ class SessionSweep:
         self._lanes = [0, *(cursors[n - 1] for n in range(per_lane, len(cursors), per_lane))]
         return True
 
+    async def name(self, nicks: Collection[str]) -> None:
+        """Name the sessions of counterparties that have no session id yet (by nickname) from the list of every
+        session, read or not, before their chats are read: a page names up to 20 for one read, where each would cost
+        a ``getSessionId`` read (a /watch of hundreds).
+
+        Only when at least ``NAMING_MIN`` of them were not looked for before; at most a page for each of them, newest
+        first (a new order's session is near the top); one read at a time, however many chats wait
+        for it. What it names is lent by :attr:`listed`; a failure only leaves them to ``getSessionId``.
+        """
+        async with self._naming:
+            self._sought &= set(nicks)
+            wanted = set(nicks) - self._sought
+            if len(wanted) >= NAMING_MIN:
+                self._sought |= wanted
+                await self._name(wanted)
+
+    async def _name(self, wanted: set[str]) -> None:
+        pages = len(wanted)  # (at worst a read each, as getSessionId would have cost)
+        try:
+            asked = time.monotonic()
+            async for page in self._client.sessions(unread_only=False):
+                for session in page:
+                    self.listed.listed(session.session_name, session.session_id, asked)
+                    wanted.discard(session.session_name)
+                pages -= 1
+                if not wanted or not pages:
+                    return
+                asked = time.monotonic()
+        except Exception as exc:  # (their chats ask for their sessions one by one)
+            log.warning("the list of every chat session failed (%s): each new session is asked for alone", exc)
+
     async def _lane(self, start: int, stop: int, lanes: int, listed: dict[str, int]) -> None:
         asked = time.monotonic()  # when the page was asked for: its round trip counts in its share's period
-        async for page in self._client.unread_sessions(start, stop=stop):
+        async for page in self._client.sessions(start, stop=stop):
             for session in page:
                 listed[session.session_name] = session.cursor
                 self.listed.listed(session.session_name, session.session_id, asked)

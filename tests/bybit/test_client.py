@@ -338,7 +338,7 @@ async def test_unread_sessions_reads_every_page_of_the_unread_ones_only(
     for order in orders[:25]:
         fake_bybit.post_message(order.id, "hello")
     fake_bybit.post_message(orders[25].id, "a notice", sender="system")  # not unread
-    pages = [page async for page in client.unread_sessions()]
+    pages = [page async for page in client.sessions()]
     assert [len(page) for page in pages] == [20, 5]
     sessions = [session for page in pages for session in page]
     assert sorted(s.session_name for s in sessions) == [f"Buyer{n:02d}" for n in range(25)]
@@ -349,9 +349,9 @@ async def test_unread_sessions_reads_every_page_of_the_unread_ones_only(
 async def test_unread_sessions_read_from_one_cursor_down_to_another(fake_bybit: FakeBybit, client: BybitClient) -> None:
     for n in range(45):
         fake_bybit.post_message(fake_bybit.add_order(counterparty_nick=f"Buyer{n:02d}").id, "hello")
-    cursors = [session.cursor async for page in client.unread_sessions() for session in page]
+    cursors = [session.cursor async for page in client.sessions() for session in page]
     assert len(cursors) == 45 and cursors == sorted(cursors, reverse=True)
-    lane = [session.cursor async for page in client.unread_sessions(cursors[4], stop=cursors[24]) for session in page]
+    lane = [session.cursor async for page in client.sessions(cursors[4], stop=cursors[24]) for session in page]
     assert lane == cursors[5:25]  # one page: it reached the stop
-    lane = [session.cursor async for page in client.unread_sessions(cursors[4], stop=cursors[25]) for session in page]
+    lane = [session.cursor async for page in client.sessions(cursors[4], stop=cursors[25]) for session in page]
     assert lane == cursors[5:]  # one more page, the last

@@ -116,3 +116,23 @@ async def test_a_session_held_by_another_counterparty_is_never_lent(fake_bybit: 
     assert fake_bybit.calls_to(SESSION_ID) == 1
     assert [mask_id for mask_id, _ in remembered] == [bob.target_mask_id]
     assert remembered[0][1] not in {"S", "S-other"}
+
+
+async def test_a_watch_of_many_counterparties_names_their_sessions_from_the_list_of_every_session(
+    harness: Harness,
+) -> None:
+    """Before: one getSessionId read per counterparty (180 of the 400 reads a /watch of 200 took); a page of the
+    session list (read or not) names 20 for one read."""
+    bybit = harness.bybit
+    orders = [bybit.add_order(counterparty_nick=f"Buyer{n:02d}") for n in range(6)]
+    for order in orders:
+        bybit.post_message(order.id, f"history of {order.id}")
+        bybit.read_in_app(order_id=order.id)  # (the list of unread sessions names none of them)
+    await harness.start(bybit_chat_api="session")
+    assert "Watching" in await harness.reply_to("/watch " + " ".join(order.id for order in orders))
+    for order in orders:
+        await harness.wait_text(f"history of {order.id}")
+    assert bybit.calls_to(SESSION_ID) == 0
+    assert {r.body["readStatus"] for r in bybit.requests if r.path == SESSIONS} >= {2}
+    bybit.post_message(orders[3].id, "l 02 done")  # and each session lent is the right one to go on with
+    await harness.wait_text("l 02 done")
