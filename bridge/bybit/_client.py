@@ -369,6 +369,10 @@ class BybitClient:
         self._offset_ms = server_ms - int((before + after) / 2 * 1000)
         log.info("bybit clock offset is now %d ms", self._offset_ms)
 
+    def now(self) -> float:
+        """Bybit's clock now (epoch seconds: ours, corrected by the offset :meth:`sync_clock` measured)."""
+        return self._wall_clock() + self._offset_ms / 1000
+
     def _headers(self, raw: bytes) -> dict[str, str]:
         timestamp = int(self._wall_clock() * 1000) + self._offset_ms
         return auth_headers(self._key, self._secret, timestamp, self._recv_window, raw)

@@ -19,6 +19,7 @@ MAX_COUNTS = 10_000  # counts kept in memory; beyond, the first seen is forgotte
 HINT_SHARE = 0.9  # the share of the read budget a list of unread counts may take while chats talk (news found first)…
 IDLE_HINT_SHARE = 0.2  # …or once no count has risen for TALK_LINGER, or while chats merely due wait long…
 BLIND_HINT_SHARE = 0.05  # …or while they are quiet and miss the news (the chats' own reads find it)
+MISS_MARGIN = 2.0  # seconds a count must have been read after a message for its not rising to say it missed it
 
 
 async def after_hinted(client: BybitClient, hinted_waiting: Callable[[], bool], *, patience: float = math.inf) -> None:
@@ -43,8 +44,10 @@ class Hints:
         kick: asyncio.Event,
         *,
         clock: Callable[[], float] = time.monotonic,
+        bybit_clock: Callable[[], float] = time.time,
     ) -> None:
         self._clock = clock
+        self._bybit_clock = bybit_clock
         self._store = store
         self._schedule = schedule
         self._stats = stats
@@ -52,6 +55,7 @@ class Hints:
         self._unread: dict[tuple[str, str], int] = {}  # (source, order or nickname) → unread count last seen
         self._unsaved: dict[str, int] = {}  # …the counts that changed since they were last stored
         self._talked = self._clock()  # when a count last rose (a start counts: what came while down)
+        self._counted_at: dict[str, float] = {}  # chat key → when (Bybit's clock) a count of it was last read
 
     async def load(self) -> None:
         """The counts stored before a restart: only a count that changed meanwhile is a hint."""
@@ -77,6 +81,10 @@ class Hints:
                 self._unsaved[f"{UNREAD_KEY}{source}:{name}"] = 0
             return
         before = self._unread.get((source, name))
+        if hint and counted:
+            if key not in self._counted_at and len(self._counted_at) >= MAX_COUNTS:
+                del self._counted_at[next(iter(self._counted_at))]
+            self._counted_at[key] = self._bybit_clock()
         if not counted:
             if hint:
                 self._schedule.unannounced(key)
@@ -99,6 +107,12 @@ class Hints:
             self._talked = self._clock()
             self._schedule.hint(key)
         self._kick.set()
+
+    def missed(self, key: str, created: float) -> bool:
+        """Whether a count of chat ``key`` was read ``MISS_MARGIN`` or more after a message created at ``created``
+        (Bybit's clock, epoch seconds): if that count announced nothing, the counts miss the news (read in the
+        Bybit app at once)."""
+        return self._counted_at.get(key, -math.inf) - created >= MISS_MARGIN
 
     def quiet(self) -> bool:
         """Whether no count has risen for ``TALK_LINGER`` seconds (the hints may then be read more slowly).

@@ -93,7 +93,7 @@ class Poller:
         self._status_due = asyncio.Event()
         self.stats = PollStats()
         self._failures = Failures(self.stats)
-        self._hints = Hints(store, schedule, self.stats, self._kick)
+        self._hints = Hints(store, schedule, self.stats, self._kick, bybit_clock=client.now)
         self._open = OpenOrders(
             client,
             listing,
@@ -356,10 +356,17 @@ class Poller:
             self._failures.recovered(chat.name)
             self._read_at.update(dict.fromkeys((w.order_id for w in chat.watches), started))
             if any(w.backfilled for w in chat.watches):
-                self._schedule.done(key, news=len(found))
+                self._schedule.done(key, news=len(found), missed=self._missed(key, chat, found))
             else:  # a first read's news is the past, not talk; how long the chat has been quiet says how lively it is
                 self._schedule.done(key, news=0, history=quiet_for(chat.watches, found, started))
             self._backfilled(key, {w.order_id for w in chat.watches if not w.backfilled})
+
+    def _missed(self, key: str, chat: Chat, found: Sequence[ChatMessage]) -> bool:
+        """Whether a count of the chat read well after the counterparty's first new message missed it (a count
+        rises with the counterparty's messages only)."""
+        you = chat.watches[0].info.user_id
+        theirs = [m.created_ms for m in found if m.user_id != you and not m.is_system]
+        return bool(theirs) and self._hints.missed(key, min(theirs) / 1000)
 
     def _backfilled(self, key: str, order_ids: set[str]) -> None:
         """These orders of a chat are backfilled now: its next read takes everything new (no store read)."""

@@ -37,11 +37,16 @@ PERIODIC_SHARE = 0.3  # the share of the read budget that reading every chat onc
 RATE_MEMORY = 30.0  # seconds: a chat's rate of messages forgets what it saw by e each this long…
 RATE_GONE = 1 / 3600  # …and below one message an hour counts as quiet (never read early)…
 TALKED_RATE = 1 / 40  # …but a chat that had news within TALKED_WINDOW counts as having at least this rate:
-TALKED_WINDOW = 300.0  # a buyer who wrote in the last 5 minutes is likely to write again soon
+TALKED_WINDOW = 600.0  # a buyer who wrote in the last 10 minutes is likely to write again soon
 EARLY_NEWS = 0.1  # messages a chat is expected to hold before it is read early (before chats merely due, unless
 # one has gone unread for a whole ceiling)
 BLIND_MEMORY = 120.0  # seconds the schedule stays blind after the counts last missed news…
 BLIND_STREAK = 3  # …such as this many reads in a row finding news no hint announced
+PROBE_PERIOD = 1.0  # seconds: while the counts are trusted, a chat they follow is read unasked at most this often…
+PROBE_AGE = 10.0  # …the one read longest ago of those that had news within PROBE_WINDOW, once unread this long (if
+PROBE_WINDOW = 120.0  # its count missed news, read in the Bybit app at once, the schedule is blind at once, not after
+# its regular read)
+LIKELY_RUN = 3  # while blind, the likeliest chats read in a row before the one read longest ago gets a turn
 LATE_SHARE = 0.25  # a chat unread for a ceiling and this share of one more slows the hints' lists to their idle pace
 
 
@@ -125,7 +130,8 @@ class Schedule:
         self._lively: set[str] = set()  # chats that had news lately, or whose stage expects some: read early
         self._stamps = itertools.count(1)
         self._blind_until = -math.inf
-        self._stalest_turn = False  # while blind, the likeliest chat and the one read longest ago take turns
+        self._probed_at = -math.inf  # when a chat the counts follow was last read unasked (:meth:`_probe`)
+        self._likely_run = 0  # while blind, the likeliest chats read in a row since the one read longest ago
         self._unhinted = 0  # reads in a row that found news no hint announced
 
     @property
@@ -238,8 +244,8 @@ class Schedule:
     def take(self, at_most: int, *, hinted_only: bool = False, early: bool = False) -> list[Due]:
         """Up to ``at_most`` due chats (only hinted ones, if asked), first things first; if ``early``, the chats
         likeliest to have news, once they expect ``EARLY_NEWS``, go before chats merely due that were read within
-        a ceiling; while blind, the chat read longest ago, due or not, goes instead of one merely due, and takes
-        every other turn from the likeliest.
+        a ceiling; while blind, the chat read longest ago, due or not, goes instead of one merely due, and before the
+        likeliest after ``LIKELY_RUN`` of them, or once unread for a ceiling.
 
         They count as being read until :meth:`done` or :meth:`failed`.
         """
@@ -252,20 +258,25 @@ class Schedule:
             urgent = [e for e in ready if e is hinted or e.ready <= overdue]
             entry = min(urgent or ready, default=None)  # (a hinted chat waiting out a failure holds up no other)
             patient = entry is None or now - self._chats[entry.key].read_at < self.ceiling  # (read within a ceiling)
-            blind = early and self.blind
-            if early and not urgent and patient and not (blind and self._stalest_turn):
+            stalest = self._stalest(now) if early and self.blind else None
+            probe = early and not self.blind and not urgent and patient and now - self._probed_at >= PROBE_PERIOD
+            key = self._probe(now) if probe else None
+            if key is not None:
+                self._chats[key].reading_since = self._probed_at = now
+                taken.append(Due(key, 0.0, False))
+                continue
+            if early and not urgent and patient and not (stalest is not None and self._stalest_turn(stalest, now)):
                 key = self._likeliest(now)
                 if key is not None:
                     self._chats[key].reading_since = now
                     taken.append(Due(key, 0.0, False))
-                    self._stalest_turn = True
+                    self._likely_run += 1
                     continue
             merely_due = entry is None or (not urgent and self._chats[entry.key].cap == math.inf)
-            key = self._stalest(now) if blind and merely_due else None
-            if key is not None:  # blind: the chat read longest ago, due or not (a capped one keeps its turn)
-                self._chats[key].reading_since = now
-                taken.append(Due(key, 0.0, False))
-                self._stalest_turn = False
+            if stalest is not None and merely_due:  # blind: the chat read longest ago, due or not (a capped one keeps
+                self._chats[stalest].reading_since = now  # its turn)
+                taken.append(Due(stalest, 0.0, False))
+                self._likely_run = 0
                 continue
             if entry is None:
                 break
@@ -275,9 +286,10 @@ class Schedule:
             taken.append(Due(entry.key, now - chat.since, chat.hinted_at is not None))
         return taken
 
-    def done(self, key: str, *, news: int, history: float | None = None) -> None:
+    def done(self, key: str, *, news: int, history: float | None = None, missed: bool = False) -> None:
         """A read ended, finding ``news`` new messages: with news the chat goes back to the floor, without it backs
-        off one step.
+        off one step. ``missed``: a count of the chat read well after one of them did not announce it (unless a
+        hint came since the read began): the schedule is blind at once.
 
         ``history``: the read was the chat's first; what it found is the past, its newest message this many
         seconds old (``math.inf``: none). That message counts in its rate as talk forgotten since (a chat that
@@ -298,7 +310,7 @@ class Schedule:
             self._lively.add(key)
             if history is None:
                 self._unhinted = 0 if hinted else self._unhinted + 1
-                if self._unhinted >= BLIND_STREAK:
+                if self._unhinted >= BLIND_STREAK or (missed and chat.hinted_at is None):
                     self._blinded()
         if history is not None:
             chat.rate = math.exp(-history / RATE_MEMORY) / RATE_MEMORY  # its newest message, as talk forgotten since
@@ -343,17 +355,39 @@ class Schedule:
             return 0.0
         return max(0.0, self._clock() - max(self._chats[entry.key].read_at + self.ceiling, entry.ready))
 
+    def _probe(self, now: float) -> str | None:
+        """Of the chats whose last news the counts announced within ``PROBE_WINDOW``, the one read longest ago, if
+        ``PROBE_AGE`` ago or more (not being read, nor waiting out a failure)."""
+        ready = [
+            (chat.read_at, key)
+            for key, chat in self._chats.items()
+            if chat.announced
+            and now - chat.news_at < PROBE_WINDOW
+            and now - chat.read_at >= PROBE_AGE
+            and chat.reading_since is None
+            and chat.retry_at <= now
+        ]
+        return min(ready)[1] if ready else None
+
+    def _stalest_turn(self, stalest: str, now: float) -> bool:
+        """While blind, whether the chat read longest ago goes before the likeliest: after ``LIKELY_RUN`` of those in
+        a row, or once it has gone unread for a ceiling (every chat is read once per ceiling, if the budget can)."""
+        return self._likely_run >= LIKELY_RUN or now - self._chats[stalest].read_at >= self.ceiling
+
     def _stalest(self, now: float) -> str | None:
         """The chat read longest ago that is not being read nor waiting out a failure."""
         ready = [(c.read_at, key) for key, c in self._chats.items() if c.reading_since is None and c.retry_at <= now]
         return min(ready)[1] if ready else None
 
     def _likeliest(self, now: float) -> str | None:
-        """The chat not being read that expects the most news Bybit did not hint at, if it expects ``EARLY_NEWS``.
+        """Of the chats not being read that expect ``EARLY_NEWS`` Bybit did not hint at, the one that has waited
+        longest for its rate: the time since its read times the square root of its rate (chats read at intervals
+        in inverse proportion to the square root of their rates keep news waiting least, all told; a rate taken
+        whole would leave a talker whose last message is a while ago unread for long).
 
         Chats whose rate fell to nothing leave the lively ones on the way.
         """
-        best, most = None, EARLY_NEWS
+        best, most = None, 0.0
         for key in list(self._lively):
             chat = self._chats[key]
             rate = chat.rate_at(now)
@@ -361,9 +395,9 @@ class Schedule:
                 self._lively.discard(key)
                 chat.rate = 0.0
             elif chat.reading_since is None and chat.retry_at <= now:
-                expected = rate * (now - chat.read_at)
-                if expected >= most:
-                    best, most = key, expected
+                waited = now - chat.read_at
+                if rate * waited >= EARLY_NEWS and math.sqrt(rate) * waited > most:
+                    best, most = key, math.sqrt(rate) * waited
         return best
 
     def _queue(self, key: str) -> None:

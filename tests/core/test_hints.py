@@ -8,7 +8,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bridge.core.hints import BLIND_HINT_SHARE, HINT_SHARE, IDLE_HINT_SHARE, MAX_COUNTS, TALK_LINGER, Hints
+from bridge.core.hints import (
+    BLIND_HINT_SHARE,
+    HINT_SHARE,
+    IDLE_HINT_SHARE,
+    MAX_COUNTS,
+    MISS_MARGIN,
+    TALK_LINGER,
+    Hints,
+)
 from bridge.core.schedule import Schedule
 from bridge.core.stats import PollStats
 from bridge.store import Store
@@ -19,14 +27,16 @@ CHAT = "session:bob"
 class Desk:
     """Hints over a real store, and the schedule and wake-up they act on, with one chat read already."""
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, store: Store, clock: Callable[[], float] = time.monotonic, bybit_clock: Callable[[], float] = time.time
+    ) -> None:
         self.schedule = Schedule(floor=1.0, ceiling=60.0, reads_per_second=10.0, clock=clock)
         self.schedule.track([CHAT])
         for due in self.schedule.take(1):
             self.schedule.done(due.key, news=False)
         self.stats = PollStats()
         self.kick = asyncio.Event()
-        self.hints = Hints(store, self.schedule, self.stats, self.kick, clock=clock)
+        self.hints = Hints(store, self.schedule, self.stats, self.kick, clock=clock, bybit_clock=bybit_clock)
 
     def hinted(self) -> list[str]:
         """The chats hinted since the last call (read at once, so each counts once)."""
@@ -174,3 +184,26 @@ async def test_a_count_left_out_keeps_the_one_last_seen_and_leaves_the_schedule_
         assert desk.hinted() == [CHAT]
         now[0] += TALK_LINGER
         assert desk.hints.share() == BLIND_HINT_SHARE  # the counts say nothing: the chats' own reads take the budget
+
+
+async def test_a_read_finding_a_message_a_count_read_since_did_not_announce_leaves_the_schedule_blind_at_once(
+    tmp_path: Path,
+) -> None:
+    """Before: only three reads in a row finding news no count announced did, so as the merchant began reading in
+    the Bybit app the talkers' first messages waited for their regular reads (bench, 200 / 20: 22 and 37 s)."""
+    now, bybit_now = [0.0], [5000.0]
+    async with await Store.open(tmp_path / "h.db") as store:
+        desk = Desk(store, clock=lambda: now[0], bybit_clock=lambda: bybit_now[0])
+        desk.hints.notice("session", "bob", 2, CHAT)  # the count, read at Bybit's 5000
+        assert desk.hints.missed(CHAT, 5000 - MISS_MARGIN)  # a message that was there when it was read
+        assert not desk.hints.missed(CHAT, 5000 - MISS_MARGIN / 2)  # (maybe not yet: the page was on its way)
+        assert not desk.hints.missed("session:carol", 0)  # never counted
+
+        now[0] += 60
+        for due in desk.schedule.take(1):
+            desk.schedule.done(due.key, news=1)  # news no count announced, but no count read since it was written
+        assert not desk.schedule.blind
+        now[0] += 60
+        for due in desk.schedule.take(1):
+            desk.schedule.done(due.key, news=1, missed=True)
+        assert desk.schedule.blind
