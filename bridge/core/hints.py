@@ -56,6 +56,7 @@ class Hints:
         self._unsaved: dict[str, int] = {}  # …the counts that changed since they were last stored
         self._talked = self._clock()  # when a count last rose (a start counts: what came while down)
         self._counted_at: dict[str, float] = {}  # chat key → when (Bybit's clock) a count of it was last read
+        self._left_out: set[tuple[str, str]] = set()  # counts Bybit left out last time (one back is no talk)
 
     async def load(self) -> None:
         """The counts stored before a restart: only a count that changed meanwhile is a hint."""
@@ -74,9 +75,11 @@ class Hints:
         precedence, so a /watch of hundreds does not put hundreds of chats before the next real news. A count
         that fell (read in the Bybit app: news may come and go unseen) or was left out cannot announce the
         chat's news: its talk is guessed at again (:meth:`~bridge.core.schedule.Schedule.unannounced`); a count
-        left out keeps the one last seen, unless more is known.
+        left out keeps the one last seen, unless more is known. A count back higher than before it was left out
+        hints its chat, but is not talk (:meth:`quiet`): it may be what the chats' own reads found meanwhile.
         """
         if key is None:
+            self._left_out.discard((source, name))
             if self._unread.pop((source, name), 0):  # (watched before: its count is forgotten after a restart too)
                 self._unsaved[f"{UNREAD_KEY}{source}:{name}"] = 0
             return
@@ -85,11 +88,15 @@ class Hints:
             if key not in self._counted_at and len(self._counted_at) >= MAX_COUNTS:
                 del self._counted_at[next(iter(self._counted_at))]
             self._counted_at[key] = self._bybit_clock()
+        back = counted and (source, name) in self._left_out  # (what came while it was left out: no talk now)
         if not counted:
+            self._left_out.add((source, name))
             if hint:
                 self._schedule.unannounced(key)
             if before is not None and before >= unread:
                 return
+        else:
+            self._left_out.discard((source, name))
         if unread == before:
             return
         if before is None and len(self._unread) >= MAX_COUNTS:
@@ -104,7 +111,7 @@ class Hints:
             return
         else:
             self._stats.hints += 1
-            self._talked = self._clock()
+            self._talked = self._talked if back else self._clock()
             self._schedule.hint(key)
         self._kick.set()
 
@@ -126,8 +133,9 @@ class Hints:
         """The share of the read budget a list of unread counts may take now: ``HINT_SHARE`` while counts rise,
         ``IDLE_HINT_SHARE`` once quiet, or while a chat merely due has gone unread for a ceiling and ``LATE_SHARE``
         of one more (however busy the hints, they never take its turn); ``BLIND_HINT_SHARE`` while quiet and the
-        schedule is blind (:attr:`~bridge.core.schedule.Schedule.blind`: the counts miss the news)."""
-        if self.quiet() and self._schedule.blind:
+        schedule is blind (:attr:`~bridge.core.schedule.Schedule.blind`: the counts miss the news), or blind and no
+        count has risen since it went blind (counts left out never rise: the talk before says nothing)."""
+        if self._schedule.blind and (self.quiet() or self._talked < self._schedule.blind_since):
             return BLIND_HINT_SHARE
         late = self._schedule.late() > self._schedule.ceiling * LATE_SHARE
         return IDLE_HINT_SHARE if self.quiet() or late else HINT_SHARE

@@ -8,18 +8,21 @@ longest overdue first. A chat overdue by a whole ``ceiling`` counts as hinted, s
 starves the quiet ones. With more chats than the budget can read once per ``ceiling``, the ceiling
 stretches to what the budget allows.
 
-When nothing is due and the budget has room, a chat may be read *early*: the one likeliest to have news
-Bybit did not hint at, by its recent rate of messages (at least ``TALKED_RATE`` for ``TALKED_WINDOW`` after
-news; more for its order's stage) times the time since its last read, once that expects at least
-``EARLY_NEWS`` messages (before chats merely due, unless one has gone unread for a ceiling). A chat whose
-last news was hinted counts only its stage: the counts follow it, guessing would spend the budget and the
-CPU for nothing. So without hints (the counts missing, or read in the Bybit app at once) the talking chats
-are read as often as the budget allows.
+When nothing is due and the budget has room, a chat may be read *early*: one likely to have news Bybit did
+not hint at, by its recent rate of messages (at least ``TALKED_RATE`` for ``TALKED_WINDOW`` after news; more
+for its order's stage) times the time since its last read, once that expects at least ``EARLY_NEWS``
+messages (before chats merely due, unless one has gone unread for a ceiling); of those, the one that has
+waited longest for the square root of its rate. A chat whose last news was hinted counts only its stage: the
+counts follow it, guessing would spend the budget and the CPU for nothing; but it is *probed* (read unasked)
+now and then for ``PROBE_WINDOW`` after that news, so counts that stop following it are caught. So without
+hints (the counts missing, or read in the Bybit app at once) the talking chats are read as often as the
+budget allows.
 
-While Bybit's counts miss the news (a count left out or fallen, or reads in a row finding news no hint
-announced), the schedule is *blind*: every chat's talk is guessed at, and the budget left is never idle: it
-reads the chat read longest ago, ahead of its time (:meth:`Schedule.ahead`), so a quiet chat's first message
-is not left to the ceiling.
+While Bybit's counts miss the news (a count left out or fallen, a read finding news a count read since did
+not announce, or reads in a row finding news no hint announced), the schedule is *blind*: every chat's talk
+is guessed at, and the budget left is never idle: the chat read longest ago is read ahead of its time
+(:meth:`Schedule.ahead`) after ``LIKELY_RUN`` of the likeliest, so a quiet chat's first message is not left
+to the ceiling.
 """
 
 from __future__ import annotations
@@ -130,6 +133,7 @@ class Schedule:
         self._lively: set[str] = set()  # chats that had news lately, or whose stage expects some: read early
         self._stamps = itertools.count(1)
         self._blind_until = -math.inf
+        self.blind_since = -math.inf  # when the schedule last went blind (it may be over)
         self._probed_at = -math.inf  # when a chat the counts follow was last read unasked (:meth:`_probe`)
         self._likely_run = 0  # while blind, the likeliest chats read in a row since the one read longest ago
         self._unhinted = 0  # reads in a row that found news no hint announced
@@ -237,6 +241,7 @@ class Schedule:
         announced any more."""
         now = self._clock()
         if now >= self._blind_until:
+            self.blind_since = now
             for key in self._chats:
                 self._unannounce(key)
         self._blind_until = now + BLIND_MEMORY

@@ -207,3 +207,25 @@ async def test_a_read_finding_a_message_a_count_read_since_did_not_announce_leav
         for due in desk.schedule.take(1):
             desk.schedule.done(due.key, news=1, missed=True)
         assert desk.schedule.blind
+
+
+async def test_counts_that_rose_before_they_went_missing_do_not_keep_the_hints_at_the_talking_share(
+    tmp_path: Path,
+) -> None:
+    """Before: for 30 s after the last count rose, the lists took the talking share although every count had since
+    gone missing, and again once they came back higher (bench, 200 / 20: no chat read for 35 s as the counts came
+    back, the session list's pages took the budget)."""
+    now = [0.0]
+    async with await Store.open(tmp_path / "h.db") as store:
+        desk = Desk(store, clock=lambda: now[0])
+        desk.hints.notice("session", "bob", 0, CHAT)
+        desk.hints.notice("session", "bob", 1, CHAT)  # talk
+        assert desk.hints.share() == HINT_SHARE
+        now[0] += 1
+        desk.hints.notice("session", "bob", 1, CHAT, counted=False)  # the counts go missing: blind
+        assert desk.schedule.blind and desk.hints.share() == BLIND_HINT_SHARE
+        now[0] += TALK_LINGER
+        desk.hints.notice("session", "bob", 4, CHAT)  # back, with what came meanwhile (the reads found it): no talk
+        assert desk.hinted() == [CHAT] and desk.hints.share() == BLIND_HINT_SHARE
+        desk.hints.notice("session", "bob", 5, CHAT)  # talk
+        assert desk.hinted() == [CHAT] and desk.hints.share() == HINT_SHARE
