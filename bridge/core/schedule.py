@@ -134,6 +134,7 @@ class Schedule:
         self._stamps = itertools.count(1)
         self._blind_until = -math.inf
         self.blind_since = -math.inf  # when the schedule last went blind (it may be over)
+        self._followed: set[str] = set()  # chats whose last news the counts announced (probed for a while)
         self._probed_at = -math.inf  # when a chat the counts follow was last read unasked (:meth:`_probe`)
         self._likely_run = 0  # while blind, the likeliest chats read in a row since the one read longest ago
         self._unhinted = 0  # reads in a row that found news no hint announced
@@ -177,6 +178,7 @@ class Schedule:
         for key in self._chats.keys() - wanted:
             del self._chats[key]
             self._lively.discard(key)
+            self._followed.discard(key)
         ceiling = self._ceiling_for(len(wanted))  # what it will be once they are all here
         for key in wanted - self._chats.keys():
             due = now + random.uniform(0, ceiling) if key in read_before else now
@@ -312,6 +314,8 @@ class Schedule:
             chat.news_at = now
             hinted = chat.hinted_at is not None and chat.hinted_at <= chat.reading_since
             chat.announced = hinted and not self.blind  # (blind: no count is trusted to follow it)
+            if chat.announced:
+                self._followed.add(key)
             self._lively.add(key)
             if history is None:
                 self._unhinted = 0 if hinted else self._unhinted + 1
@@ -363,14 +367,14 @@ class Schedule:
     def _probe(self, now: float) -> str | None:
         """Of the chats whose last news the counts announced within ``PROBE_WINDOW``, the one read longest ago, if
         ``PROBE_AGE`` ago or more (not being read, nor waiting out a failure)."""
+        for key in list(self._followed):
+            chat = self._chats[key]
+            if not chat.announced or now - chat.news_at >= PROBE_WINDOW:
+                self._followed.discard(key)
         ready = [
             (chat.read_at, key)
-            for key, chat in self._chats.items()
-            if chat.announced
-            and now - chat.news_at < PROBE_WINDOW
-            and now - chat.read_at >= PROBE_AGE
-            and chat.reading_since is None
-            and chat.retry_at <= now
+            for key, chat in ((key, self._chats[key]) for key in self._followed)
+            if now - chat.read_at >= PROBE_AGE and chat.reading_since is None and chat.retry_at <= now
         ]
         return min(ready)[1] if ready else None
 
