@@ -265,7 +265,7 @@ class Schedule:
             urgent = [e for e in ready if e is hinted or e.ready <= overdue]
             entry = min(urgent or ready, default=None)  # (a hinted chat waiting out a failure holds up no other)
             patient = entry is None or now - self._chats[entry.key].read_at < self.ceiling  # (read within a ceiling)
-            stalest = self._stalest(now) if early and self.blind else None
+            stalest = self._read_longest_ago(self._chats, now) if early and self.blind else None
             probe = early and not self.blind and not urgent and patient and now - self._probed_at >= PROBE_PERIOD
             key = self._probe(now) if probe else None
             if key is not None:
@@ -371,21 +371,18 @@ class Schedule:
             chat = self._chats[key]
             if not chat.announced or now - chat.news_at >= PROBE_WINDOW:
                 self._followed.discard(key)
-        ready = [
-            (chat.read_at, key)
-            for key, chat in ((key, self._chats[key]) for key in self._followed)
-            if now - chat.read_at >= PROBE_AGE and chat.reading_since is None and chat.retry_at <= now
-        ]
-        return min(ready)[1] if ready else None
+        oldest = self._read_longest_ago(self._followed, now)
+        return oldest if oldest is not None and now - self._chats[oldest].read_at >= PROBE_AGE else None
 
     def _stalest_turn(self, stalest: str, now: float) -> bool:
         """While blind, whether the chat read longest ago goes before the likeliest: after ``LIKELY_RUN`` of those in
         a row, or once it has gone unread for a ceiling (every chat is read once per ceiling, if the budget can)."""
         return self._likely_run >= LIKELY_RUN or now - self._chats[stalest].read_at >= self.ceiling
 
-    def _stalest(self, now: float) -> str | None:
-        """The chat read longest ago that is not being read nor waiting out a failure."""
-        ready = [(c.read_at, key) for key, c in self._chats.items() if c.reading_since is None and c.retry_at <= now]
+    def _read_longest_ago(self, keys: Iterable[str], now: float) -> str | None:
+        """Of ``keys``, the chat read longest ago that is not being read nor waiting out a failure."""
+        chats = ((key, self._chats[key]) for key in keys)
+        ready = [(chat.read_at, key) for key, chat in chats if chat.reading_since is None and chat.retry_at <= now]
         return min(ready)[1] if ready else None
 
     def _likeliest(self, now: float) -> str | None:
