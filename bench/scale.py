@@ -6,8 +6,9 @@ Bybit is a :class:`FakeBybit` answering every call after a realistic delay and e
 that receives exactly the same messages at the same moments, so every ratio comes from one run.
 
 Per size: a warm-up with Telegram pacing raised (``AUTO_WATCH`` watches every order, one history message
-each makes its home); *raised*: messages from the talking orders at random (Poisson) while Telegram pacing
-stays raised, which shows the Bybit side alone; *real*: the same load with the bridge restarted at its default
+each makes its home), then one message from each talking order (they are in steady talk when measured);
+*raised*: messages from the talking orders at random (Poisson) while Telegram pacing stays raised, which shows
+the Bybit side alone; *real*: the same load with the bridge restarted at its default
 pacing against a fake Telegram enforcing Telegram's limits; optionally *quiet*: once everything is delivered,
 minutes without a message (idle CPU over the second half: the first holds the bridge's talk pace, which
 lingers 30 s), then one message on each of a few quiet orders, staggered (first-message latency).
@@ -40,6 +41,7 @@ CHAT = -1001000000002
 READS_PER_SECOND = 10
 WARM_UP_TIMEOUT = 1500.0  # seconds: watching 1,000 orders spends the bridge's own budget (about 10 min)
 QUEUE_TIMEOUT = 600.0  # seconds: at Telegram's 20 posts a minute per group, a phase's posts may take minutes
+LEAD_IN_TIMEOUT = 120.0  # seconds: the talking orders' first messages, before anything is measured
 IDLE_SETTLE_SECONDS = 5.0
 POLL_SECONDS = 0.5
 LAG_STEP = 0.05
@@ -335,6 +337,12 @@ class ScaleRun:
         plan = [(f"{name}-{n:05d}", *arrival) for n, arrival in enumerate(arrivals)]
         return await self.measure(bridge, plan, self.params.drain_timeout)
 
+    async def lead_in(self, bridge: BridgeProcess, talking: list[FakeOrder]) -> None:
+        """One message from each talking order, delivered before anything is measured, so the phases see them in steady
+        talk: a talking order whose last message is ten minutes old is a quiet order to any poller (the first message
+        on a quiet order is measured apart, by :meth:`probe`)."""
+        await self.measure(bridge, [(f"lead-{n:05d}", 0.0, order) for n, order in enumerate(talking)], LEAD_IN_TIMEOUT)
+
     async def probe(self, bridge: BridgeProcess, quiet: list[FakeOrder]) -> Phase:
         """One message on each of ``probes`` quiet orders, ``probe_gap`` seconds apart."""
         chosen = self.rng.sample(quiet, min(self.params.probes, len(quiet)))
@@ -383,6 +391,7 @@ class ScaleRun:
         bybit, twin, telegram = self.world.bybit, self.world.twin, self.world.telegram
         async with BridgeProcess(telegram, self.workdir, self.env(**RAISED_PACING), "raised") as bridge:
             await self.warm_up(result.size.orders)
+            await self.lead_in(bridge, talking)
             gc.collect()  # the warm-up leaves hundreds of thousands of objects (the fakes' records): a full
             gc.freeze()  # collection over them would stall this loop and stamp the fakes' arrivals late…
             await asyncio.sleep(BUDGET_WINDOW_SECONDS)  # …as it did this one's: they arrive, uncounted
