@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Any
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
@@ -15,11 +16,20 @@ from aiogram.methods.base import Response, TelegramType
 
 
 class _Session(AiohttpSession):
-    """aiogram's session, but a 5xx that is not Telegram's JSON (a proxy's error page) is a server error too."""
+    """aiogram's session, but a 5xx that is not Telegram's JSON (a proxy's error page) is a server error too, and the
+    class each answer is parsed as (``Response[<type>]``) is built once: pydantic keeps it only weakly, so it was
+    built anew (some 4 ms of CPU) after each garbage collection."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._answers: dict[object, type[Response[Any]]] = {}
 
     def check_response(
         self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int, content: str
     ) -> Response[TelegramType]:
+        returning = method.__returning__
+        if returning not in self._answers:
+            self._answers[returning] = Response[returning]  # type: ignore[valid-type]
         try:
             return super().check_response(bot, method, status_code, content)
         except ClientDecodeError:
