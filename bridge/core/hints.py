@@ -17,7 +17,8 @@ UNREAD_KEY = "unread:"  # store keys remembering the unread counts last seen, so
 TALK_LINGER = 30.0  # seconds after a count last rose during which the hints are read at the talking pace
 MAX_COUNTS = 10_000  # counts kept in memory; beyond, the first seen is forgotten (its next count hints once)
 HINT_SHARE = 0.9  # the share of the read budget a list of unread counts may take while chats talk (news found first)…
-IDLE_HINT_SHARE = 0.2  # …or once no count has risen for TALK_LINGER, or while chats merely due wait long…
+LATE_HINT_SHARE = 0.45  # …or while chats merely due wait long (they catch up, the news is still found in seconds)…
+IDLE_HINT_SHARE = 0.2  # …or once no count has risen for TALK_LINGER…
 BLIND_HINT_SHARE = 0.05  # …or while they are quiet and miss the news (the chats' own reads find it)
 MISS_MARGIN = 2.0  # seconds a count must have been read after a message for its not rising to say it missed it
 
@@ -131,14 +132,16 @@ class Hints:
 
     def share(self) -> float:
         """The share of the read budget a list of unread counts may take now: ``HINT_SHARE`` while counts rise,
-        ``IDLE_HINT_SHARE`` once quiet, or while a chat merely due has gone unread for a ceiling and ``LATE_SHARE``
-        of one more (however busy the hints, they never take its turn); ``BLIND_HINT_SHARE`` while quiet and the
-        schedule is blind (:attr:`~bridge.core.schedule.Schedule.blind`: the counts miss the news), or blind and no
-        count has risen since it went blind (counts left out never rise: the talk before says nothing)."""
+        ``LATE_HINT_SHARE`` while a chat merely due has gone unread for a ceiling and ``LATE_SHARE`` of one more
+        (however busy the hints, they never take its turn), ``IDLE_HINT_SHARE`` once quiet; ``BLIND_HINT_SHARE``
+        while quiet and the schedule is blind (:attr:`~bridge.core.schedule.Schedule.blind`: the counts miss the
+        news), or blind and no count has risen since it went blind (counts left out never rise: the talk before
+        says nothing)."""
         if self._schedule.blind and (self.quiet() or self._talked < self._schedule.blind_since):
             return BLIND_HINT_SHARE
-        late = self._schedule.late() > self._schedule.ceiling * LATE_SHARE
-        return IDLE_HINT_SHARE if self.quiet() or late else HINT_SHARE
+        if self.quiet():
+            return IDLE_HINT_SHARE
+        return LATE_HINT_SHARE if self._schedule.late() > self._schedule.ceiling * LATE_SHARE else HINT_SHARE
 
     async def pace(
         self, client: BybitClient, asked: float, hinted_waiting: Callable[[], bool], *, reads: int = 1
